@@ -1,0 +1,68 @@
+# Customer segmentation research kit. `make` alone lists the targets.
+# Every target calls .venv/bin/... directly, so nothing has to be activated.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+KERNEL := segmentation
+
+# make report [MONTH=YYYY-MM] [INPUT=path | DATASET=demo|cdnow] [LANG=zh|en]
+MONTH ?=
+INPUT ?=
+DATASET ?= demo
+LANG ?= zh
+
+.DEFAULT_GOAL := help
+.PHONY: help setup report test lint format typecheck lab bench lock clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# The venv is rebuilt only when the lock or pyproject changes, so `setup` is idempotent and quick.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (segmentation)" >/dev/null
+	touch $@
+
+setup: $(STAMP) ## Create .venv from the lock, register the kernel, the CJK font and the nbstripout filter
+	@bash scripts/install-cjk-font.sh
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install --attributes .gitattributes; fi
+
+report: setup ## Build reports/<YYYY-MM>/index.html (MONTH=, INPUT= or DATASET=demo|cdnow, LANG=zh|en)
+	$(BIN)/segmentation report --dataset "$(DATASET)" --lang "$(LANG)" \
+		$(if $(MONTH),--month "$(MONTH)") $(if $(INPUT),--input "$(INPUT)")
+
+test: setup lint ## Run ruff, mypy, pytest and nbval over notebooks/
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+lint: setup ## Check code and notebooks with ruff (lint and format) and type hints with mypy
+	$(BIN)/ruff check src tests notebooks
+	$(BIN)/ruff format --check src tests notebooks
+	$(BIN)/mypy
+
+format: setup ## Fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix src tests notebooks
+	$(BIN)/ruff format src tests notebooks
+
+lab: setup ## Open JupyterLab on notebooks/ with the project's kernel
+	$(BIN)/jupyter lab notebooks
+
+bench: setup ## Run the benchmarks and write benchmarks/results.md
+	$(BIN)/segmentation bench
+
+lock: ## Re-resolve requirements.lock from pyproject in a clean, throwaway venv
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check ".[dev]"
+	( echo "# Exact versions for make setup; regenerate with 'make lock' (a clean venv, pip install .[dev])."; \
+	  .lock-venv/bin/python -m pip freeze --disable-pip-version-check --exclude-editable | grep -v '^segmentation[ =@]' ) > requirements.lock
+	rm -rf .lock-venv
+
+clean: ## Remove the venv, caches and built reports (keeps reports/.gitkeep)
+	rm -rf $(VENV) .lock-venv .pytest_cache .mypy_cache .ruff_cache .hypothesis data/interim
+	find reports -mindepth 1 -not -name .gitkeep -exec rm -rf {} +
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,49 @@
+"""The one family of exceptions a user's input can cause.
+
+Every message names the file, the column or row, what was found and what to do. The CLI
+prints ``str(error)`` on one line and exits with status 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataUnavailableError",
+    "EmptyInputError",
+    "MappingError",
+    "MissingColumnError",
+    "NoUsableRowsError",
+    "SegmentationInputError",
+    "UnreadableFileError",
+]
+
+
+class SegmentationInputError(ValueError):
+    """Base class: the input (a file, a mapping, a parameter) cannot be used as given."""
+
+
+class MissingColumnError(SegmentationInputError):
+    """A required column is not in the file, under any known name."""
+
+
+class EmptyInputError(SegmentationInputError):
+    """A file is empty, holds only a header, or a folder holds no readable files."""
+
+
+class UnreadableFileError(SegmentationInputError):
+    """A file exists but cannot be parsed in any supported format or encoding."""
+
+
+class NoUsableRowsError(SegmentationInputError):
+    """Every row was quarantined or dropped, so nothing is left to analyse."""
+
+
+class MappingError(SegmentationInputError):
+    """A user's column mapping is malformed or names a column the file does not have."""
+
+
+class DataUnavailableError(SegmentationInputError):
+    """The data cannot support a computation (e.g. no interaction log, too few repeat buyers).
+
+    Raised by schemes and models that refuse to make numbers up; the report shows the
+    message instead of the result.
+    """
