@@ -1,0 +1,235 @@
+"""The one interface every segmentation scheme returns: :class:`Segmentation`.
+
+A scheme is a function ``scheme(snapshot, *, config, random_state=0, previous=None)`` from
+the customer snapshot (:func:`segmentation.features.customer_snapshot`) to a Segmentation.
+A scheme the data cannot support raises :class:`SchemeUnavailable` with a message the report
+shows; it never fills in made-up values.
+
+Segments are data, not branches of code: a scheme's labels are short stable keys (``"high"``,
+``"champions"``), and the profile carries each key's bilingual name and recommended action.
+Categories are ordered from the lowest-value segment to the highest, so ``<`` means "worth
+less" and migration matrices read naturally (moving right is moving up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from segmentation.errors import DataUnavailableError
+
+__all__ = [
+    "PROFILE_COLUMNS",
+    "Scheme",
+    "SchemeUnavailable",
+    "Segment",
+    "Segmentation",
+    "make_segmentation",
+    "segment_profile",
+]
+
+PROFILE_COLUMNS = [
+    "name_zh",
+    "name_en",
+    "size",
+    "share",
+    "recency_days_mean",
+    "frequency_mean",
+    "monetary_total_mean",
+    "revenue_share",
+    "action_zh",
+    "action_en",
+]
+
+
+class SchemeUnavailable(DataUnavailableError):
+    """The data cannot support this scheme (no interaction log, no product data, ...).
+
+    The report shows the message in place of the scheme and leaves it out of the comparison.
+    """
+
+    def __init__(self, scheme: str, reason: str) -> None:
+        super().__init__(f"{scheme}: unavailable: {reason}")
+        self.scheme = scheme
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment's key, bilingual name and recommended action.
+
+    Attributes
+    ----------
+    key : str
+        Short stable identifier used as the label (``"high"``).
+    name_zh, name_en : str
+        Display names (``"高价值"``, ``"High value"``).
+    action_zh, action_en : str
+        The recommended action from the playbook (``"专属服务/个性化推荐"``).
+    """
+
+    key: str
+    name_zh: str
+    name_en: str
+    action_zh: str = ""
+    action_en: str = ""
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """A scheme's result: one label per customer and a profile per segment.
+
+    Attributes
+    ----------
+    scheme : str
+        Registry name (``"rfm_named"``, ``"value_tier"``, ``"lifecycle"``, ``"kmeans"``).
+    title : dict of str to str
+        Bilingual display name: ``{"zh": "客户价值分层", "en": "Value tiers"}``.
+    labels : pandas.Series
+        Indexed by customer_id; an ordered Categorical of segment keys, lowest value first,
+        with no missing values.
+    profile : pandas.DataFrame
+        Indexed by segment key in category order, with :data:`PROFILE_COLUMNS`.
+    ordered : bool
+        Whether the category order is meaningful (value or stage); ``False`` for nominal
+        schemes, which skip monotonicity and up/down migration.
+    details : dict
+        Scheme-specific extras for the report (scores, thresholds used, fit statistics).
+    """
+
+    scheme: str
+    title: dict[str, str]
+    labels: pd.Series
+    profile: pd.DataFrame
+    ordered: bool = True
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def named_labels(self, lang: str = "zh") -> pd.Series:
+        """Labels as display names in ``lang`` ("zh" or "en"), keeping the category order."""
+        names = self.profile[f"name_{lang}"]
+        return self.labels.cat.rename_categories(names.reindex(self.labels.cat.categories))
+
+    def display_title(self, lang: str = "zh") -> str:
+        """The title in ``lang``, falling back to English."""
+        return self.title.get(lang) or self.title["en"]
+
+
+class Scheme(Protocol):
+    """The call signature every registered scheme implements."""
+
+    def __call__(
+        self,
+        snapshot: pd.DataFrame,
+        *,
+        config: Mapping[str, Any],
+        random_state: int = 0,
+        previous: Segmentation | None = None,
+    ) -> Segmentation: ...
+
+
+def segment_profile(
+    snapshot: pd.DataFrame, labels: pd.Series, segments: Sequence[Segment]
+) -> pd.DataFrame:
+    """Size, share, mean recency, frequency and monetary, and revenue share per segment.
+
+    Parameters
+    ----------
+    snapshot : pandas.DataFrame
+        The customer snapshot, indexed by customer_id, with ``recency_days``, ``frequency``
+        and ``monetary_total`` (missing for potential customers who never bought).
+    labels : pandas.Series
+        Categorical labels aligned with ``snapshot``'s index.
+    segments : sequence of Segment
+        One per category, in category order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by segment key, with :data:`PROFILE_COLUMNS`. Empty segments have size 0 and
+        missing means.
+    """
+    keys = [s.key for s in segments]
+    grouped = snapshot.groupby(labels.reindex(snapshot.index), observed=False)
+    size = grouped.size().reindex(keys, fill_value=0)
+    revenue = snapshot["monetary_total"].fillna(0.0)
+    total_revenue = float(revenue.clip(lower=0).sum())
+    segment_revenue = revenue.groupby(labels.reindex(snapshot.index), observed=False).sum()
+    profile = pd.DataFrame(
+        {
+            "name_zh": [s.name_zh for s in segments],
+            "name_en": [s.name_en for s in segments],
+            "size": size.to_numpy(dtype=np.int64),
+            "share": (size / max(len(snapshot), 1)).to_numpy(),
+            "recency_days_mean": grouped["recency_days"].mean().reindex(keys).to_numpy(),
+            "frequency_mean": grouped["frequency"].mean().reindex(keys).to_numpy(),
+            "monetary_total_mean": grouped["monetary_total"].mean().reindex(keys).to_numpy(),
+            "revenue_share": (
+                segment_revenue.reindex(keys, fill_value=0.0) / total_revenue
+                if total_revenue > 0
+                else pd.Series(np.nan, index=keys)
+            ).to_numpy(),
+            "action_zh": [s.action_zh for s in segments],
+            "action_en": [s.action_en for s in segments],
+        },
+        index=pd.Index(keys, name="segment"),
+    )
+    return profile
+
+
+def make_segmentation(
+    *,
+    scheme: str,
+    title: Mapping[str, str],
+    snapshot: pd.DataFrame,
+    keys: pd.Series | np.ndarray,
+    segments: Sequence[Segment],
+    ordered: bool = True,
+    details: Mapping[str, Any] | None = None,
+) -> Segmentation:
+    """Build a :class:`Segmentation` from raw per-customer keys, checking the invariants.
+
+    Parameters
+    ----------
+    scheme : str
+        Registry name.
+    title : mapping
+        ``{"zh": ..., "en": ...}``.
+    snapshot : pandas.DataFrame
+        The snapshot the keys were computed from (its index gives the customer ids).
+    keys : Series or array
+        One segment key per snapshot row, in the snapshot's row order.
+    segments : sequence of Segment
+        Every segment, lowest value first; keys outside this list are a bug and raise.
+    ordered : bool, default True
+        Whether the category order is meaningful.
+    details : mapping, optional
+        Extras for the report.
+
+    Returns
+    -------
+    Segmentation
+    """
+    categories = [s.key for s in segments]
+    values = np.asarray(keys, dtype=object)
+    if len(values) != len(snapshot):
+        raise ValueError(f"{scheme}: {len(values)} labels for {len(snapshot)} customers")
+    labels = pd.Series(
+        pd.Categorical(values, categories=categories, ordered=True),
+        index=snapshot.index,
+        name=scheme,
+    )
+    if labels.isna().any():
+        unknown = sorted(set(values[labels.isna().to_numpy()].tolist()), key=str)
+        raise ValueError(f"{scheme}: labels outside the declared segments: {unknown[:5]}")
+    return Segmentation(
+        scheme=scheme,
+        title=dict(title),
+        labels=labels,
+        profile=segment_profile(snapshot, labels, segments),
+        ordered=ordered,
+        details=dict(details or {}),
+    )
