@@ -86,7 +86,15 @@ _CITIES = [
     ("河南", "洛阳", "三线及以下", 2),
     ("安徽", "芜湖", "三线及以下", 2),
 ]
-_SOURCE_CHANNELS = ["企业微信扫码", "公众号", "小程序", "门店导购", "直播间", "老客推荐", "电商平台"]
+_SOURCE_CHANNELS = [
+    "企业微信扫码",
+    "公众号",
+    "小程序",
+    "门店导购",
+    "直播间",
+    "老客推荐",
+    "电商平台",
+]
 _SOURCE_WEIGHTS = [0.28, 0.14, 0.16, 0.14, 0.12, 0.10, 0.06]
 _INDUSTRIES = ["互联网", "教育", "医疗", "金融", "制造", "零售", "自由职业"]
 _TAGS = ["宝妈", "学生", "白领", "价格敏感", "品质优先", "爱美", "健身", "送礼", "养生", "数码控"]
@@ -404,9 +412,7 @@ def _orders_from_purchases(
     favourite = (cust_of_row * 7 + rng.integers(0, breadth[cust_of_row])) % len(_CATALOGUE)
     line = np.where(premium[cust_of_row], 2, rng.integers(0, 2, n_rows))
     share = rng.dirichlet(np.ones(3), size=n_orders)
-    item_share = np.concatenate(
-        [share[i, :k] / share[i, :k].sum() for i, k in enumerate(n_items)]
-    )
+    item_share = np.concatenate([share[i, :k] / share[i, :k].sum() for i, k in enumerate(n_items)])
     item_value = order_value[rows_order] * item_share
     base_price = np.array([_CATALOGUE[c][1][ln][1] for c, ln in zip(favourite, line, strict=True)])
     # Shelf price less a member or coupon discount; the quantity carries the order's value.
@@ -422,7 +428,9 @@ def _orders_from_purchases(
             "customer_id": np.where(is_guest[rows_order], "", customer_ids[cust_of_row]),
             "order_ts": order_ts[rows_order],
             "product_id": product_id,
-            "product_name": [_CATALOGUE[c][1][ln][0] for c, ln in zip(favourite, line, strict=True)],
+            "product_name": [
+                _CATALOGUE[c][1][ln][0] for c, ln in zip(favourite, line, strict=True)
+            ],
             "category": [_CATALOGUE[c][0] for c in favourite],
             "quantity": quantity,
             "unit_price": unit_price,

@@ -111,7 +111,9 @@ class Segmentation:
     def named_labels(self, lang: str = "zh") -> pd.Series:
         """Labels as display names in ``lang`` ("zh" or "en"), keeping the category order."""
         names = self.profile[f"name_{lang}"]
-        return self.labels.cat.rename_categories(names.reindex(self.labels.cat.categories))
+        return self.labels.cat.rename_categories(
+            names.reindex(self.labels.cat.categories).tolist()
+        )
 
     def display_title(self, lang: str = "zh") -> str:
         """The title in ``lang``, falling back to English."""

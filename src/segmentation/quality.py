@@ -1,0 +1,210 @@
+"""Data-quality and overview tables computed from ingest's canonical tables.
+
+These feed the first section of the report: where every input row went (reconciliation and
+quarantine reasons), guests, and customers, orders and revenue by month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "data_overview",
+    "monthly_overview",
+    "plot_monthly_revenue",
+    "reconciliation_table",
+]
+
+_TEXT: dict[str, dict[str, str]] = {
+    "rows_in": {"zh": "输入行数", "en": "Rows in"},
+    "rows_kept": {"zh": "保留", "en": "Kept"},
+    "rows_duplicate": {"zh": "完全重复（已去重）", "en": "Exact duplicates (dropped)"},
+    "quarantined": {"zh": "隔离", "en": "Quarantined"},
+    "accounted": {"zh": "合计（应等于输入行数）", "en": "Accounted for (must equal rows in)"},
+    "rows": {"zh": "行数", "en": "Rows"},
+    "share": {"zh": "占输入比例", "en": "Share of rows in"},
+    "month": {"zh": "月份", "en": "Month"},
+    "orders": {"zh": "订单数", "en": "Orders"},
+    "buyers": {"zh": "购买客户数", "en": "Buying customers"},
+    "new_buyers": {"zh": "首购客户数", "en": "First-time buyers"},
+    "revenue": {"zh": "净收入", "en": "Net revenue"},
+    "member_revenue": {"zh": "会员净收入", "en": "Member net revenue"},
+    "guest_revenue": {"zh": "游客净收入", "en": "Guest net revenue"},
+    "refunds": {"zh": "退款金额", "en": "Refunds"},
+    "metric": {"zh": "指标", "en": "Metric"},
+    "value": {"zh": "数值", "en": "Value"},
+    "customers_known": {"zh": "已知客户（含潜在）", "en": "Known customers (incl. potential)"},
+    "potential": {"zh": "潜在客户（从未购买）", "en": "Potential customers (never bought)"},
+    "guest_rows": {"zh": "游客订单行", "en": "Guest order rows"},
+    "guest_revenue_share": {"zh": "游客收入占比", "en": "Guest share of revenue"},
+    "date_range": {"zh": "数据时间范围", "en": "Date range"},
+    "interactions": {"zh": "互动记录", "en": "Interaction records"},
+    "revenue_title": {"zh": "月度净收入（会员与游客）", "en": "Net revenue by month"},
+}
+
+
+def _t(key: str, lang: str) -> str:
+    return _TEXT[key].get(lang, _TEXT[key]["en"])
+
+
+def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.DataFrame:
+    """Where every input row went: kept, duplicate, or quarantined by reason.
+
+    Parameters
+    ----------
+    quality : mapping
+        Ingest's ``quality`` (``rows_in``, ``rows_kept``, ``rows_duplicate``,
+        ``rows_quarantined``).
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per destination with the row count and its share of the rows in; the last
+        row is the total, which equals ``rows_in`` (ingest asserts it).
+    """
+    rows_in = int(quality["rows_in"])
+    entries: list[tuple[str, int]] = [
+        (_t("rows_kept", lang), int(quality["rows_kept"])),
+        (_t("rows_duplicate", lang), int(quality["rows_duplicate"])),
+    ]
+    for reason, count in sorted(quality["rows_quarantined"].items()):
+        entries.append((f"{_t('quarantined', lang)}: {reason}", int(count)))
+    entries.append((_t("accounted", lang), sum(count for _, count in entries)))
+    table = pd.DataFrame(entries, columns=[_t("metric", lang), _t("rows", lang)])
+    table[_t("share", lang)] = table[_t("rows", lang)] / rows_in if rows_in else np.nan
+    header = pd.DataFrame(
+        {_t("metric", lang): [_t("rows_in", lang)], _t("rows", lang): [rows_in]}
+    ).assign(**{_t("share", lang): [1.0]})
+    return pd.concat([header, table], ignore_index=True)
+
+
+def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Orders, buyers, first-time buyers, revenue and refunds per calendar month.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders, guests included (their revenue is shown apart).
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by month (``YYYY-MM``); revenue is net of refunds in the month they happen.
+    """
+    month = orders["order_ts"].dt.strftime("%Y-%m")
+    is_guest = orders["customer_id"].isna()
+    amount = orders["amount"]
+    sales = orders.loc[amount > 0]
+    first_month = (
+        orders.loc[~is_guest & (amount > 0)]
+        .groupby("customer_id")["order_ts"]
+        .min()
+        .dt.strftime("%Y-%m")
+    )
+    table = pd.DataFrame(
+        {
+            _t("orders", lang): sales.groupby(month.loc[sales.index])["order_id"].nunique(),
+            _t("buyers", lang): sales.loc[sales["customer_id"].notna()]
+            .groupby(month.loc[sales.index][sales["customer_id"].notna()])["customer_id"]
+            .nunique(),
+            _t("new_buyers", lang): first_month.value_counts(),
+            _t("member_revenue", lang): amount[~is_guest].groupby(month[~is_guest]).sum(),
+            _t("guest_revenue", lang): amount[is_guest].groupby(month[is_guest]).sum(),
+            _t("refunds", lang): -amount[amount < 0].groupby(month[amount < 0]).sum(),
+        }
+    ).fillna(0)
+    table[_t("revenue", lang)] = (
+        table[_t("member_revenue", lang)] + table[_t("guest_revenue", lang)]
+    )
+    counts = [_t("orders", lang), _t("buyers", lang), _t("new_buyers", lang)]
+    table[counts] = table[counts].astype("int64")
+    table.index.name = _t("month", lang)
+    return table.sort_index()
+
+
+def data_overview(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    interactions: pd.DataFrame | None,
+    quality: Mapping[str, Any],
+    *,
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """The headline counts of an export, as a two-column table.
+
+    Parameters
+    ----------
+    orders, customers, interactions : pandas.DataFrame or None
+        Canonical tables from ingest.
+    quality : mapping
+        Ingest's quality summary (for the guest counts).
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns metric and value (values formatted as text for display).
+    """
+    buyers = orders.loc[orders["customer_id"].notna(), "customer_id"].unique()
+    known = set(buyers)
+    if customers is not None:
+        known |= set(customers["customer_id"].dropna())
+    revenue = float(orders["amount"].sum())
+    guests = quality.get("guests", {})
+    rows = [
+        (_t("customers_known", lang), f"{len(known):,}"),
+        (_t("buyers", lang), f"{len(buyers):,}"),
+        (_t("potential", lang), f"{len(known) - len(buyers):,}"),
+        (_t("orders", lang), f"{orders.loc[orders['amount'] > 0, 'order_id'].nunique():,}"),
+        (_t("revenue", lang), f"{revenue:,.2f}"),
+        (_t("guest_rows", lang), f"{int(guests.get('rows', 0)):,}"),
+        (_t("guest_revenue_share", lang), f"{float(guests.get('revenue_share', 0.0)):.2%}"),
+        (
+            _t("date_range", lang),
+            f"{orders['order_ts'].min():%Y-%m-%d} — {orders['order_ts'].max():%Y-%m-%d}",
+        ),
+    ]
+    if interactions is not None:
+        rows.append((_t("interactions", lang), f"{len(interactions):,}"))
+    return pd.DataFrame(rows, columns=[_t("metric", lang), _t("value", lang)])
+
+
+def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> Figure:
+    """Stacked bars of member and guest net revenue per month, buyers as a line.
+
+    Parameters
+    ----------
+    monthly : pandas.DataFrame
+        The output of :func:`monthly_overview` in the same ``lang``.
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+    x = np.arange(len(monthly))
+    member = monthly[_t("member_revenue", lang)].to_numpy()
+    guest = monthly[_t("guest_revenue", lang)].to_numpy()
+    ax.bar(x, member, color="#4C72B0", label=_t("member_revenue", lang))
+    ax.bar(x, guest, bottom=member, color="#DD8452", label=_t("guest_revenue", lang))
+    ax.set_ylabel(_t("revenue", lang))
+    ax.set_xticks(x, monthly.index, rotation=90)
+    buyers_axis = ax.twinx()
+    buyers_axis.plot(x, monthly[_t("buyers", lang)].to_numpy(), color="#55A868", marker="o")
+    buyers_axis.set_ylabel(_t("buyers", lang), color="#55A868")
+    ax.legend(loc="upper left")
+    ax.set_title(_t("revenue_title", lang))
+    plt.close(fig)  # returned, not shown: the caller displays or saves it
+    return fig

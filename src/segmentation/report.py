@@ -1,0 +1,543 @@
+"""The monthly report: papermill runs the notebooks, nbconvert joins them into one HTML file.
+
+``build_report`` ingests the input once and writes the canonical tables into the report's
+folder; every notebook then reads them from there (``prepared_dir``), so a report at a million
+customers ingests once, not once per notebook. Opened on their own in JupyterLab, the same
+notebooks ingest the input themselves (:func:`load_month`), the demo export by default.
+
+Layout of ``reports/<YYYY-MM>/``::
+
+    index.html          one self-contained file: code hidden, images embedded, a contents list
+    notebooks/*.ipynb   the executed notebooks
+    data/               the canonical tables the notebooks read (parquet) and quality.json
+    quarantine.csv      every quarantined row with its file, row number and reason
+    manifest.json       parameters, inputs with sha256, package versions, git commit, timings
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segmentation import __version__
+from segmentation.datasets import DEMO_LABEL, cdnow_file, write_demo_export
+from segmentation.errors import SegmentationInputError
+
+__all__ = [
+    "NOTEBOOKS",
+    "MonthData",
+    "ReportResult",
+    "build_report",
+    "combine_notebooks",
+    "last_complete_month",
+    "load_month",
+    "month_end",
+    "project_root",
+]
+
+# Executed in this order; each is a section of index.html.
+NOTEBOOKS: tuple[str, ...] = (
+    "01_data_quality.ipynb",
+    "02_rule_schemes.ipynb",
+    "03_clustering.ipynb",
+    "04_clv.ipynb",
+    "05_compare.ipynb",
+)
+
+DATASETS = ("demo", "cdnow")
+MANIFEST_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "lifetimes",
+    "matplotlib",
+    "seaborn",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+)
+KERNEL_NAME = "segmentation"
+
+
+@dataclass(frozen=True)
+class MonthData:
+    """The canonical tables and the as-of date one report month is computed from.
+
+    Attributes
+    ----------
+    orders, customers, interactions : pandas.DataFrame or None
+        Canonical tables (see :mod:`segmentation.schema`); customers and interactions are
+        None when the export has none.
+    quarantine : pandas.DataFrame
+        Every quarantined row, with file, row number, reason and original values.
+    quality : dict
+        Ingest's reconciliation and quality summary.
+    month : str
+        The report month, ``YYYY-MM``.
+    as_of : pandas.Timestamp
+        The last day of ``month``; features are computed as of the end of that day.
+    source : str
+        A label for the data shown in the report (the demo is labelled as generated).
+    """
+
+    orders: pd.DataFrame
+    customers: pd.DataFrame | None
+    interactions: pd.DataFrame | None
+    quarantine: pd.DataFrame
+    quality: dict[str, Any]
+    month: str
+    as_of: pd.Timestamp
+    source: str
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`build_report` wrote."""
+
+    out_dir: Path
+    index_html: Path
+    month: str
+    manifest: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        """One line for the end of ``segmentation report``."""
+        quality = self.manifest["quality"]
+        total = sum(self.timings.values())
+        return (
+            f"report {self.month}: {quality['rows_kept']:,} rows kept of {quality['rows_in']:,}, "
+            f"{quality['customers']:,} customers, {len(self.manifest['notebooks'])} sections "
+            f"-> {self.index_html} ({total:.1f} s)"
+        )
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) holding a
+    ``pyproject.toml``; the working directory when there is none."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    return here
+
+
+def month_end(month: str) -> pd.Timestamp:
+    """The last day of ``month`` (``YYYY-MM``), at midnight.
+
+    Raises
+    ------
+    SegmentationInputError
+        When ``month`` is not of the form ``YYYY-MM``.
+    """
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise SegmentationInputError(
+            f"MONTH={month!r} is not a month; give it as YYYY-MM, e.g. MONTH=2011-11."
+        )
+    return pd.Period(month, freq="M").end_time.normalize()
+
+
+def last_complete_month(orders: pd.DataFrame) -> str:
+    """The latest month whose last day the data reaches.
+
+    Online Retail ends on 2011-12-09, so its last complete month is 2011-11; CDNOW ends on
+    1998-06-30, so it is 1998-06.
+    """
+    last = pd.Timestamp(orders["order_ts"].max())
+    period = last.to_period("M")
+    if last.normalize() < period.end_time.normalize():
+        period -= 1
+    return str(period)
+
+
+def _resolve_input(
+    input_path: str | Path | None, dataset: str, *, root: Path, demo_customers: int
+) -> tuple[list[Path], str]:
+    if input_path:
+        path = Path(input_path).expanduser()
+        if not path.exists():
+            raise SegmentationInputError(
+                f"INPUT={path}: no such file or folder; give the path of an export file or "
+                "of a folder of exports (relative to where you run the command)."
+            )
+        return [path], str(path)
+    if dataset == "cdnow":
+        return [cdnow_file()], "CDNOW master (Fader & Hardie), 23,570 customers"
+    if dataset != "demo":
+        raise SegmentationInputError(
+            f"DATASET={dataset!r} is not a built-in dataset; use one of {list(DATASETS)}, "
+            "or give INPUT=path for your own export."
+        )
+    demo_dir = root / "data" / ("demo" if demo_customers == 5000 else f"demo-{demo_customers}")
+    if not (demo_dir / "README.txt").is_file():
+        write_demo_export(demo_dir, seed=0, n_customers=demo_customers)
+    return [demo_dir], f"{DEMO_LABEL['zh']} / {DEMO_LABEL['en']}"
+
+
+def load_month(
+    *,
+    input_path: str | Path | None = "",
+    dataset: str = "demo",
+    month: str = "",
+    mapping: str | Path | None = None,
+    prepared_dir: str | Path | None = "",
+    demo_customers: int = 5000,
+) -> MonthData:
+    """Load the canonical tables for one report month.
+
+    Parameters
+    ----------
+    input_path : str or Path, optional
+        An export file or folder; empty for a built-in ``dataset``.
+    dataset : {"demo", "cdnow"}, default "demo"
+        Used when ``input_path`` is empty; the demo export is generated under data/ on
+        first use.
+    month : str, optional
+        ``YYYY-MM``; empty for the last complete month in the data.
+    mapping : path, optional
+        A YAML column mapping for ``input_path``.
+    prepared_dir : str or Path, optional
+        A folder written by :func:`build_report` (``data/`` of a report); when given, the
+        tables are read from it instead of ingesting again, and the other inputs are ignored.
+    demo_customers : int, default 5000
+        Size of the demo export (smaller runs faster, e.g. in CI).
+
+    Returns
+    -------
+    MonthData
+    """
+    if prepared_dir:
+        return _read_prepared(Path(prepared_dir), month=month)
+    paths, source = _resolve_input(
+        input_path, dataset, root=project_root(), demo_customers=demo_customers
+    )
+    return _ingest_month(paths, source=source, month=month, mapping=mapping)
+
+
+def _ingest_month(
+    paths: Sequence[Path], *, source: str, month: str, mapping: str | Path | None
+) -> MonthData:
+    from segmentation.ingest import ingest
+
+    result = ingest(paths, mapping=mapping)
+    month = month or last_complete_month(result.orders)
+    as_of = month_end(month)
+    if as_of < result.orders["order_ts"].min().normalize():
+        raise SegmentationInputError(
+            f"MONTH={month}: the data starts on {result.orders['order_ts'].min():%Y-%m-%d}, "
+            "after that month; pick a month the data covers."
+        )
+    return MonthData(
+        orders=result.orders,
+        customers=result.customers,
+        interactions=result.interactions,
+        quarantine=result.quarantine,
+        quality=result.quality,
+        month=month,
+        as_of=as_of,
+        source=source,
+    )
+
+
+def _write_prepared(data: MonthData, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data.orders.to_parquet(folder / "orders.parquet", index=False)
+    for name, table in (("customers", data.customers), ("interactions", data.interactions)):
+        if table is not None:
+            table.to_parquet(folder / f"{name}.parquet", index=False)
+    data.quarantine.to_parquet(folder / "quarantine.parquet", index=False)
+    meta = {"month": data.month, "source": data.source, "quality": data.quality}
+    (folder / "prepared.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+
+
+def _read_prepared(folder: Path, *, month: str) -> MonthData:
+    meta = json.loads((folder / "prepared.json").read_text(encoding="utf-8"))
+    month = month or meta["month"]
+
+    def optional(name: str) -> pd.DataFrame | None:
+        path = folder / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
+    return MonthData(
+        orders=pd.read_parquet(folder / "orders.parquet"),
+        customers=optional("customers"),
+        interactions=optional("interactions"),
+        quarantine=pd.read_parquet(folder / "quarantine.parquet"),
+        quality=meta["quality"],
+        month=month,
+        as_of=month_end(month),
+        source=meta["source"],
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _input_files(paths: Sequence[Path], root: Path) -> list[dict[str, Any]]:
+    files = sorted(
+        {f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()}
+    )
+    out = []
+    for f in files:
+        try:
+            shown = str(f.resolve().relative_to(root))
+        except ValueError:
+            shown = str(f)
+        out.append({"path": shown, "bytes": f.stat().st_size, "sha256": _sha256(f)})
+    return out
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    # make setup registers the venv's kernel; a plain pip install only has python3.
+    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def combine_notebooks(paths: Sequence[Path], *, title: str, lang: str = "zh") -> Any:
+    """Join executed notebooks into one, with a title and a table of contents first.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Executed notebooks, in report order.
+    title : str
+        The report's title (a level-1 heading).
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        Cells of every notebook in order, minus papermill's injected-parameters cells and
+        the parameters cells (they are plumbing, not findings).
+    """
+    import nbformat
+
+    combined = nbformat.v4.new_notebook()
+    headings: list[tuple[int, str]] = []
+    cells = []
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        # Kernel and language info come from the executed notebooks (all run on one kernel).
+        combined.metadata = notebook.metadata
+        for cell in notebook.cells:
+            tags = cell.get("metadata", {}).get("tags", [])
+            if "parameters" in tags or "injected-parameters" in tags:
+                continue
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    found = re.match(r"^(#{1,3})\s+(.+?)\s*$", line)
+                    if found:
+                        headings.append((len(found.group(1)), found.group(2)))
+            cells.append(cell)
+    contents_title = "目录" if lang == "zh" else "Contents"
+    toc = [f"# {title}", "", f"**{contents_title}**", ""]
+    for level, text in headings:
+        if level == 1:
+            continue
+        indent = "  " * (level - 2)
+        # nbconvert gives each heading the id of its text with spaces replaced by hyphens.
+        toc.append(f"{indent}- [{text}](#{text.replace(' ', '-')})")
+    combined.cells = [nbformat.v4.new_markdown_cell("\n".join(toc)), *cells]
+    return combined
+
+
+def _export_html(notebook: Any, path: Path, *, title: str) -> None:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    notebook.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(notebook)
+    path.write_text(body, encoding="utf-8")
+
+
+def build_report(
+    *,
+    input_path: str | Path | None = None,
+    dataset: str = "demo",
+    month: str | None = None,
+    lang: str = "zh",
+    mapping: str | Path | None = None,
+    reports_dir: str | Path = "reports",
+    random_state: int = 0,
+    horizon_days: int = 90,
+    demo_customers: int = 5000,
+    notebooks_dir: str | Path | None = None,
+    progress: bool = False,
+) -> ReportResult:
+    """Build ``reports/<YYYY-MM>/`` for one month: notebooks, index.html and manifest.json.
+
+    Parameters
+    ----------
+    input_path : path, optional
+        An export file or folder; None for a built-in ``dataset``.
+    dataset : {"demo", "cdnow"}, default "demo"
+    month : str, optional
+        ``YYYY-MM``; None for the last complete month in the data.
+    lang : {"zh", "en"}, default "zh"
+        Language of labels and tables.
+    mapping : path, optional
+        YAML column mapping for ``input_path``.
+    reports_dir : path, default "reports"
+    random_state : int, default 0
+        Seed passed to every model.
+    horizon_days : int, default 90
+        Held-out window of the backtest.
+    demo_customers : int, default 5000
+        Size of the demo export.
+    notebooks_dir : path, optional
+        Where the report notebooks are; default: the project's notebooks/.
+    progress : bool, default False
+        Show a progress bar per notebook.
+
+    Returns
+    -------
+    ReportResult
+    """
+    import papermill
+
+    if lang not in ("zh", "en"):
+        raise SegmentationInputError(f"LANG={lang!r} is not supported; use LANG=zh or LANG=en.")
+    if month:
+        month_end(month)  # a malformed MONTH fails now, not after ingesting
+    timings: dict[str, float] = {}
+    root = project_root()
+    started = time.perf_counter()
+    paths, source = _resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
+    data = _ingest_month(paths, source=source, month=month or "", mapping=mapping)
+    timings["ingest"] = time.perf_counter() - started
+
+    out_dir = Path(reports_dir) / data.month
+    (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    prepared = out_dir / "data"
+    _write_prepared(data, prepared)
+    data.quarantine.to_csv(out_dir / "quarantine.csv", index=False, encoding="utf-8-sig")
+
+    source_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
+    available = [name for name in NOTEBOOKS if (source_dir / name).is_file()]
+    if not available:
+        raise SegmentationInputError(
+            f"{source_dir}: no report notebooks found; run from the project folder or pass "
+            "notebooks_dir."
+        )
+    parameters = {
+        "prepared_dir": str(prepared.resolve()),
+        "month": data.month,
+        "lang": lang,
+        "random_state": random_state,
+        "horizon_days": horizon_days,
+    }
+    kernel = _kernel_name()
+    executed: list[Path] = []
+    for name in available:
+        began = time.perf_counter()
+        target = out_dir / "notebooks" / name
+        papermill.execute_notebook(
+            str(source_dir / name),
+            str(target),
+            parameters=parameters,
+            kernel_name=kernel,
+            progress_bar={"desc": name} if progress else False,
+            cwd=str(root),
+        )
+        executed.append(target)
+        timings[name.removesuffix(".ipynb")] = time.perf_counter() - began
+
+    began = time.perf_counter()
+    title = (
+        f"客户分层月报 {data.month} · {data.source}"
+        if lang == "zh"
+        else f"Customer segmentation report {data.month} · {data.source}"
+    )
+    index_html = out_dir / "index.html"
+    _export_html(combine_notebooks(executed, title=title, lang=lang), index_html, title=title)
+    timings["html"] = time.perf_counter() - began
+
+    manifest = {
+        "kit": {"name": "segmentation", "version": __version__},
+        "month": data.month,
+        "as_of": f"{data.as_of:%Y-%m-%d}",
+        "source": data.source,
+        "parameters": {
+            "input": str(input_path) if input_path else None,
+            "dataset": None if input_path else dataset,
+            "month": data.month,
+            "lang": lang,
+            "mapping": str(mapping) if mapping else None,
+            "random_state": random_state,
+            "horizon_days": horizon_days,
+            "demo_customers": demo_customers if not input_path and dataset == "demo" else None,
+        },
+        "inputs": _input_files(paths, root),
+        "quality": {
+            key: data.quality[key]
+            for key in (
+                "rows_in",
+                "rows_kept",
+                "rows_duplicate",
+                "rows_quarantined",
+                "guests",
+                "customers",
+                "date_min",
+                "date_max",
+            )
+            if key in data.quality
+        },
+        "notebooks": [f"notebooks/{p.name}" for p in executed],
+        # Written before the manifest itself, so it and index.html are added by name.
+        "outputs": sorted(
+            {str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()}
+            | {"manifest.json", "index.html"}
+        ),
+        "packages": {name: _version(name) for name in MANIFEST_PACKAGES},
+        "python": platform.python_version(),
+        "git_commit": _git_commit(root),
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    (out_dir / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    return ReportResult(
+        out_dir=out_dir, index_html=index_html, month=data.month, manifest=manifest, timings=timings
+    )
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None

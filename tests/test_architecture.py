@@ -1,0 +1,128 @@
+"""Data flows one way: no module imports a module to its right, lazily or not."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "src" / "segmentation"
+
+# Rank of each step in ingest -> features -> schemes -> compare -> report -> command line.
+# Shared foundations (errors, schema, config, fonts, privacy, datasets) are rank 0.
+RANKS = {
+    "errors": 0,
+    "schema": 0,
+    "config": 0,
+    "fonts": 0,
+    "privacy": 0,
+    "datasets": 0,
+    "ingest": 1,
+    "quality": 1,
+    "features": 2,
+    "schemes": 3,
+    "clustering": 3,
+    "clv": 3,
+    "plots": 3,
+    "export": 4,
+    "compare": 4,
+    "report": 5,
+    "bench": 6,
+    "cli": 6,
+    "__main__": 6,
+}
+
+
+def _step(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).with_suffix("")
+        parts = [p for p in relative.parts if p != "__init__"]
+        if parts:
+            found.append((".".join(parts), path))
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("segmentation."):
+                names.add(node.module.removeprefix("segmentation."))
+            elif node.module == "segmentation":
+                names.update(alias.name for alias in node.names if alias.name != "__version__")
+        elif isinstance(node, ast.Import):
+            names.update(
+                a.name.removeprefix("segmentation.")
+                for a in node.names
+                if a.name.startswith("segmentation.")
+            )
+    return names
+
+
+def test_every_module_has_a_rank() -> None:
+    unranked = sorted({_step(m) for m, _ in _modules()} - set(RANKS))
+    assert not unranked, f"give these modules a place in the data flow: {unranked}"
+
+
+@pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
+def test_no_module_reaches_back(module: str, path: Path) -> None:
+    own = RANKS[_step(module)]
+    for imported in _imports(path):
+        assert RANKS[_step(imported)] <= own, (
+            f"segmentation.{module} (rank {own}) imports segmentation.{imported} "
+            f"(rank {RANKS[_step(imported)]}), a later step"
+        )
+
+
+@pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
+def test_only_clv_imports_lifetimes(module: str, path: Path) -> None:
+    if module in ("clv", "datasets"):
+        return  # datasets only locates lifetimes' data files via importlib.resources
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            assert not any(a.name.split(".")[0] == "lifetimes" for a in node.names), module
+        if isinstance(node, ast.ImportFrom) and node.module:
+            assert node.module.split(".")[0] != "lifetimes", module
+
+
+@pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
+def test_every_public_module_declares_all(module: str, path: Path) -> None:
+    if module.endswith("__main__"):
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert "__all__" in assigned, f"segmentation.{module} has no __all__"
+
+
+def test_importing_every_module_changes_no_global_state(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    modules = [f"segmentation.{m}" for m, _ in _modules() if not m.endswith("__main__")]
+    script = (
+        "import importlib, pandas as pd, matplotlib as mpl\n"
+        "before = (pd.get_option('mode.chained_assignment'), dict(mpl.rcParams))\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "after = (pd.get_option('mode.chained_assignment'), dict(mpl.rcParams))\n"
+        "assert before == after, 'an import changed pandas options or matplotlib rcParams'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], "an import wrote files"

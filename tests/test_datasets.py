@@ -1,0 +1,125 @@
+"""The generated demo export and the CDNOW loader."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation.datasets import (
+    DEMO_LABEL,
+    generate_demo,
+    load_cdnow,
+    write_demo_export,
+)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
+    first = write_demo_export(tmp_path / "a", seed=7, n_customers=400, months=6)
+    second = write_demo_export(tmp_path / "b", seed=7, n_customers=400, months=6)
+    assert [p.name for p in first] == [p.name for p in second]
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    write_demo_export(tmp_path / "c", seed=8, n_customers=400, months=6)
+    assert _digests(tmp_path / "c") != _digests(tmp_path / "a")
+
+
+def test_default_demo_layout_encodings_and_label(demo_dir: Path) -> None:
+    months = sorted(p.name for p in (demo_dir / "orders").glob("*.csv"))
+    # 24 months ending 2026-10; contacts arrive over time, so the first file may start later.
+    assert months[-1] == "orders_2026-10.csv"
+    assert len(months) <= 24
+    assert (demo_dir / "orders" / months[0]).read_bytes().startswith(b"\xef\xbb\xbf")  # BOM
+    raw = (demo_dir / "customers.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert raw.decode("gb18030").startswith("客户ID,姓名,手机号,微信号,添加时间")
+    readme = (demo_dir / "README.txt").read_text(encoding="utf-8")
+    assert DEMO_LABEL["zh"] in readme and DEMO_LABEL["en"] in readme
+
+
+def test_demo_has_the_mess_real_exports_have() -> None:
+    demo = generate_demo(seed=0)
+    orders, customers = demo.orders, demo.customers
+    assert len(customers) == 5000
+    assert customers["客户ID"].is_unique
+    # exactly the requested exact-duplicate rows, and no accidental ones
+    assert int(orders.duplicated().sum()) == 25
+    guests = orders["客户ID"].eq("")
+    assert 0.01 < guests.mean() < 0.03
+    refunds = orders["实付金额"] < 0
+    assert refunds.sum() > 100
+    # every refund row points at an order that was sold
+    sold = set(orders.loc[~refunds, "订单号"])
+    assert set(orders.loc[refunds, "订单号"]) <= sold
+    # some orders are refunded in full: their lines net to zero
+    net = orders.drop_duplicates().groupby("订单号")["实付金额"].sum()
+    assert (net.abs() < 1e-9).sum() > 20
+    # potential customers: contacts who never ordered
+    buyers = set(orders.loc[~guests, "客户ID"])
+    potential = set(customers["客户ID"]) - buyers
+    assert 0.12 < len(potential) / len(customers) < 0.30
+    assert buyers <= set(customers["客户ID"])
+    # PII is shaped like the real thing, so masking downstream is exercised
+    assert customers["手机号"].str.fullmatch(r"1[35789]\d{9}").all()
+    assert customers["微信号"].str.fullmatch(r"wxid_[a-z0-9]{10}").all()
+    assert set(demo.interactions["互动类型"]) == {
+        "私聊消息",
+        "朋友圈点赞",
+        "群聊发言",
+        "领取优惠券",
+    }
+
+
+def test_demo_purchases_follow_the_latent_rates() -> None:
+    # BG/NBD signal: customers with a higher latent purchase rate buy more often.
+    demo = generate_demo(seed=1, n_customers=3000)
+    orders = demo.orders.drop_duplicates()
+    orders = orders.loc[orders["客户ID"].ne("") & (orders["实付金额"] > 0)]
+    counts = orders.groupby("客户ID")["订单号"].nunique()
+    truth = demo.truth.set_index("customer_id").loc[counts.index]
+    rho = pd.Series(truth["rate_per_day"].to_numpy()).corr(
+        pd.Series(counts.to_numpy(dtype=float)), method="spearman"
+    )
+    assert rho > 0.3
+    # and spend follows the latent mean spend (Gamma-Gamma)
+    spend = orders.groupby("客户ID")["实付金额"].sum() / counts
+    assert np.corrcoef(np.log(truth["mean_spend"]), np.log(spend))[0, 1] > 0.3
+
+
+def test_size_is_a_parameter() -> None:
+    demo = generate_demo(seed=0, n_customers=300, months=3)
+    assert len(demo.customers) == 300
+    ts = pd.to_datetime(demo.orders["下单时间"])
+    assert ts.min() >= pd.Timestamp("2026-08-01") and ts.max() <= pd.Timestamp(
+        "2026-10-31 23:59:59"
+    )
+
+
+def test_load_cdnow_master() -> None:
+    cdnow = load_cdnow()
+    assert len(cdnow) == 69_659
+    assert cdnow["customer_id"].nunique() == 23_570
+    assert list(cdnow.columns) == ["customer_id", "date", "number_of_cds", "dollar_value"]
+    assert cdnow["date"].min() == pd.Timestamp("1997-01-01")
+    assert cdnow["date"].max() == pd.Timestamp("1998-06-30")
+
+
+def test_load_cdnow_sample_has_no_header_line() -> None:
+    sample = load_cdnow(sample=True)
+    assert len(sample) == 6_919
+    assert sample["customer_id"].nunique() == 2_357
+    assert sample.loc[0, "customer_id"] == "00004"  # the first line is data, not a header
+    # totals cross-checked with awk over the raw file: $5 sums to 244091.94, $4 to 16479
+    assert sample["dollar_value"].sum() == pytest.approx(244_091.94, abs=0.005)
+    assert sample["number_of_cds"].sum() == 16_479

@@ -1,0 +1,76 @@
+"""The three descriptions of the environment agree: pyproject, requirements.lock, environment.yml."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib import metadata
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from conftest import ROOT
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _declared() -> list[Requirement]:
+    project = _pyproject()["project"]
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    return [Requirement(r) for r in [*project["dependencies"], *extras]]
+
+
+def _lock() -> dict[str, Version]:
+    pins: dict[str, Version] = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        found = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        assert found, f"requirements.lock: {line!r} is not an exact pin (name==version)"
+        pins[canonicalize_name(found.group(1))] = Version(found.group(2))
+    return pins
+
+
+def test_every_declared_dependency_is_pinned_in_the_lock_within_its_range() -> None:
+    pins = _lock()
+    for requirement in _declared():
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is in pyproject but not in requirements.lock"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"{name}=={pins[name]} in the lock is outside pyproject's range {requirement.specifier}"
+        )
+
+
+def test_the_lock_pins_the_user_chosen_stack() -> None:
+    pins = _lock()
+    chosen = {
+        "pandas", "numpy", "scipy", "scikit-learn", "lifetimes", "seaborn", "matplotlib",
+        "pyarrow", "openpyxl", "pyyaml", "papermill", "nbconvert", "ipykernel", "jupyterlab",
+        "pytest", "nbval", "nbstripout", "hypothesis",
+    }  # fmt: skip
+    assert chosen <= set(pins)
+    assert pins["lifetimes"] == Version("0.11.3")
+    # The kit itself is installed from the work tree (-e .), never pinned in the lock.
+    assert "segmentation" not in pins
+
+
+def test_environment_yml_installs_python_311_the_lock_and_the_kit() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    deps = env["dependencies"]
+    assert "python=3.11" in deps
+    assert "pip" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert pip_section == ["-r requirements.lock", "-e ."]
+    assert _pyproject()["project"]["requires-python"] == ">=3.11,<3.12"
+
+
+def test_the_running_environment_matches_the_lock() -> None:
+    # `make setup` installs the lock, so what runs the tests is exactly what the lock says.
+    pins = _lock()
+    for name in ("pandas", "numpy", "scikit-learn", "lifetimes", "papermill", "nbval"):
+        assert Version(metadata.version(name)) == pins[name], name
