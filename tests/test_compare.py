@@ -1,0 +1,187 @@
+"""Backtest scores, agreement and ranking on small hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segmentation.compare import (
+    agreement_matrix,
+    future_outcomes,
+    lift_curve,
+    rank_schemes,
+    recommendation,
+    scheme_scores,
+    segment_shape,
+    stability_ari,
+)
+from segmentation.schemes.base import Segment, make_segmentation
+
+
+def _snapshot(n: int) -> pd.DataFrame:
+    index = pd.Index([f"c{i:02d}" for i in range(n)], name="customer_id", dtype="string")
+    return pd.DataFrame({"recency_days": 1.0, "frequency": 0, "monetary_total": 1.0}, index=index)
+
+
+def _seg(keys: list[str], order: list[str], *, ordered: bool = True, name: str = "s"):
+    snapshot = _snapshot(len(keys))
+    segments = [Segment(k, f"{k}_zh", f"{k}_en") for k in order]
+    return make_segmentation(
+        scheme=name,
+        title={"zh": name, "en": name},
+        snapshot=snapshot,
+        keys=np.array(keys, dtype=object),
+        segments=segments,
+        ordered=ordered,
+    )
+
+
+def _outcomes(revenue: list[float], bought: list[bool]) -> pd.DataFrame:
+    index = _snapshot(len(revenue)).index
+    return pd.DataFrame({"revenue": revenue, "bought": bought}, index=index)
+
+
+def test_eta_squared_by_hand() -> None:
+    # groups a={0,2} (mean 1), b={4,6} (mean 5); grand mean 3
+    # total SS = 9+1+1+9 = 20; between SS = 2*(1-3)^2 + 2*(5-3)^2 = 16; eta² = 0.8
+    seg = _seg(["a", "a", "b", "b"], ["a", "b"])
+    scores = scheme_scores(seg, _outcomes([0, 2, 4, 6], [False, True, True, True]))
+    assert scores["eta_squared"] == pytest.approx(0.8)
+
+
+def test_top20_share_counts_the_straddling_segment_pro_rata() -> None:
+    # A: 1 customer with 10; B: 4 customers with 2 each; C: 5 with 0. Total 18.
+    # The top 20% (2 customers) are A's one customer and one of B's four: (10 + 2) / 18.
+    keys = ["A"] + ["B"] * 4 + ["C"] * 5
+    revenue = [10.0] + [2.0] * 4 + [0.0] * 5
+    seg = _seg(keys, ["C", "B", "A"])
+    scores = scheme_scores(seg, _outcomes(revenue, [r > 0 for r in revenue]))
+    assert scores["top20_revenue_share"] == pytest.approx(12 / 18)
+    curve = lift_curve(seg.labels, _outcomes(revenue, [True] * 10)["revenue"])
+    assert curve["segment"].tolist() == ["", "A", "B", "C"]
+    assert curve["customer_share"].tolist() == pytest.approx([0, 0.1, 0.5, 1.0])
+    assert curve["revenue_share"].tolist() == pytest.approx([0, 10 / 18, 1.0, 1.0])
+    # ordered C < B < A with means 0 < 2 < 10: perfectly monotone
+    assert scores["spearman_monotonicity"] == pytest.approx(1.0)
+
+
+def test_auc_of_segment_purchase_rate_by_hand() -> None:
+    # rates: a = 1/2, b = 0. The buyer (score 0.5) beats the two b's (score 0) and ties the
+    # other a (0.5): AUC = (1 + 1 + 0.5) / 3.
+    seg = _seg(["a", "a", "b", "b"], ["b", "a"])
+    scores = scheme_scores(seg, _outcomes([5, 0, 0, 0], [True, False, False, False]))
+    assert scores["auc_purchase"] == pytest.approx(2.5 / 3)
+
+
+def test_reversed_order_gives_negative_monotonicity_and_nominal_gives_none() -> None:
+    keys = ["lo", "mid", "hi"] * 2
+    revenue = [0, 1, 5, 0, 1, 5]
+    bought = [r > 0 for r in revenue]
+    assert scheme_scores(_seg(keys, ["hi", "mid", "lo"]), _outcomes(revenue, bought))[
+        "spearman_monotonicity"
+    ] == pytest.approx(-1.0)
+    nominal = scheme_scores(
+        _seg(keys, ["lo", "mid", "hi"], ordered=False), _outcomes(revenue, bought)
+    )
+    assert np.isnan(nominal["spearman_monotonicity"])
+
+
+def test_shape() -> None:
+    shape = segment_shape(pd.Series(["a", "a", "b", "b", "c", "c", "c", "c"]))
+    assert shape["n_segments"] == 3
+    assert shape["smallest_share"] == pytest.approx(0.25)
+    # H = -(0.25 log2 0.25 * 2 + 0.5 log2 0.5) = 1.5 bits
+    assert shape["entropy_bits"] == pytest.approx(1.5)
+
+
+def test_stability_and_agreement_ignore_renaming() -> None:
+    a = _seg(["x", "x", "y", "y", "z"], ["x", "y", "z"], name="a")
+    b = _seg(["p", "p", "q", "q", "r"], ["r", "q", "p"], name="b")
+    c = _seg(["x", "y", "x", "y", "z"], ["x", "y", "z"], name="c")
+    assert stability_ari(a, b) == pytest.approx(1.0)
+    matrix = agreement_matrix({"a": a, "b": b, "c": c})
+    assert matrix.loc["a", "b"] == pytest.approx(1.0)
+    assert matrix.loc["a", "c"] == matrix.loc["c", "a"] < 0.5
+    assert np.diag(matrix).tolist() == [1.0, 1.0, 1.0]
+    ami = agreement_matrix({"a": a, "b": b}, metric="ami")
+    assert ami.loc["a", "b"] == pytest.approx(1.0)
+
+
+def test_future_outcomes_window_is_the_horizon_after_calibration() -> None:
+    orders = pd.DataFrame(
+        {
+            "customer_id": pd.array(["a", "a", "a", "b", "b", "c", None], dtype="string"),
+            "order_id": pd.array(["1", "2", "3", "4", "4", "5", "6"], dtype="string"),
+            "order_ts": pd.to_datetime(
+                [
+                    "2020-01-31 23:00",  # calibration day: not in the window
+                    "2020-02-01 00:10",  # first day of the window
+                    "2020-03-02 09:00",  # day 31 after 2020-01-31: outside a 30-day horizon
+                    "2020-02-10 00:00",
+                    "2020-02-12 00:00",  # b's order 4 is refunded in full: not a purchase
+                    "2020-03-01 18:00",  # day 30: last day of the window
+                    "2020-02-05 00:00",  # a guest: ignored
+                ]
+            ),
+            "amount": [100.0, 30.0, 50.0, 40.0, -40.0, 7.0, 99.0],
+        }
+    )
+    customers = pd.Index(["a", "b", "c", "d"], dtype="string", name="customer_id")
+    out = future_outcomes(orders, customers, calibration_end="2020-01-31", horizon_days=30)
+    assert out["revenue"].tolist() == [30.0, 0.0, 7.0, 0.0]
+    assert out["bought"].tolist() == [True, False, True, False]
+
+
+def test_ranking_and_recommendation_are_computed() -> None:
+    scores = pd.DataFrame(
+        {
+            "eta_squared": [0.30, 0.10, 0.20],
+            "top20_revenue_share": [0.60, 0.40, 0.65],
+            "auc_purchase": [0.80, 0.60, 0.70],
+            "spearman_monotonicity": [1.0, np.nan, 0.5],
+            "n_segments": [5, 3, 3],
+            "smallest_share": [0.1, 0.2, 0.2],
+            "entropy_bits": [2.0, 1.5, 1.5],
+        },
+        index=["rfm_named", "needs", "value_tier"],
+    )
+    ranked = rank_schemes(scores)
+    # mean ranks: rfm (1+2+1+1)/4 = 1.25; value_tier (2+1+2+2)/4 = 1.75; needs 3
+    assert ranked.index.tolist() == ["rfm_named", "value_tier", "needs"]
+    assert ranked["mean_rank"].tolist() == pytest.approx([1.25, 1.75, 3.0])
+    titles = {
+        "rfm_named": {"zh": "RFM 细分", "en": "RFM segments"},
+        "value_tier": {"zh": "价值分层", "en": "Value tiers"},
+        "needs": {"zh": "需求", "en": "Needs"},
+    }
+    line = recommendation(ranked, titles, lang="en")
+    assert line.startswith("Use RFM segments this month")
+    assert "eta² 0.300" in line and "60.0%" in line and "runner-up: Value tiers" in line
+    assert "「RFM 细分」" in recommendation(ranked, titles, lang="zh")
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    keys=st.lists(st.sampled_from(["a", "b", "c"]), min_size=4, max_size=40),
+    data=st.data(),
+)
+def test_scores_are_bounded_and_do_not_depend_on_row_order(keys: list[str], data) -> None:
+    revenue = data.draw(
+        st.lists(st.floats(0, 1000, allow_nan=False), min_size=len(keys), max_size=len(keys))
+    )
+    bought = [r > 0 for r in revenue]
+    seg = _seg(keys, ["a", "b", "c"])
+    outcomes = _outcomes(revenue, bought)
+    scores = scheme_scores(seg, outcomes)
+    for metric in ("eta_squared", "top20_revenue_share", "auc_purchase"):
+        value = scores[metric]
+        assert np.isnan(value) or -1e-12 <= value <= 1 + 1e-12
+    permutation = np.random.default_rng(0).permutation(len(keys))
+    shuffled = scheme_scores(seg, outcomes.iloc[permutation])
+    for metric, value in scores.items():
+        assert (np.isnan(value) and np.isnan(shuffled[metric])) or shuffled[
+            metric
+        ] == pytest.approx(value)
