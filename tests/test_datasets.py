@@ -123,3 +123,16 @@ def test_load_cdnow_sample_has_no_header_line() -> None:
     # totals cross-checked with awk over the raw file: $5 sums to 244091.94, $4 to 16479
     assert sample["dollar_value"].sum() == pytest.approx(244_091.94, abs=0.005)
     assert sample["number_of_cds"].sum() == 16_479
+
+
+def test_loading_cdnow_does_not_import_lifetimes() -> None:
+    # Importing lifetimes changes pandas options and warning filters; only clv.py may do it.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom segmentation.datasets import load_cdnow\nload_cdnow(sample=True)\n"
+        "assert 'lifetimes' not in sys.modules, 'load_cdnow imported lifetimes'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1000:]

@@ -13,7 +13,7 @@ read from the files inside the ``lifetimes`` wheel without importing ``lifetimes
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,7 +296,12 @@ def cdnow_file(*, sample: bool = False) -> Path:
     """
     name = "CDNOW_sample.txt" if sample else "CDNOW_master.txt"
     # Not lifetimes.datasets: it imports pkg_resources, which setuptools>=82 no longer ships.
-    return Path(str(importlib.resources.files("lifetimes") / "datasets" / name))
+    # find_spec locates the wheel without importing lifetimes, whose import changes pandas
+    # options and warning filters.
+    spec = importlib.util.find_spec("lifetimes")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("lifetimes is not installed; run `make setup`")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / name
 
 
 def load_cdnow(*, sample: bool = False) -> pd.DataFrame:
