@@ -102,8 +102,8 @@ def test_every_public_module_declares_all(module: str, path: Path) -> None:
     assigned = {
         target.id
         for node in tree.body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
         if isinstance(target, ast.Name)
     }
     assert "__all__" in assigned, f"segmentation.{module} has no __all__"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 from segmentation.report import NOTEBOOKS
 
@@ -49,7 +50,8 @@ def test_notebook_is_thin_with_one_typed_parameters_cell(path: Path) -> None:
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
-        tree = ast.parse("".join(cell["source"]))
+        # IPython turns magics such as %matplotlib into plain Python first.
+        tree = ast.parse(TransformerManager().transform_cell("".join(cell["source"])))
         defined = [
             n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)
         ]

@@ -50,6 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     demo.set_defaults(handler=_cmd_demo_data)
 
+    ingest = commands.add_parser(
+        "ingest",
+        help="read exports into canonical tables, with quarantine and quality report",
+        description=(
+            "Read order, customer and interaction exports (CSV in UTF-8/BOM/GBK, .csv.gz, "
+            "XLSX, Parquet, CDNOW text; files or folders) into DIR/orders.parquet (plus "
+            "customers.parquet and interactions.parquet when given), DIR/quarantine.csv and "
+            "DIR/quality.json. Phone numbers, names and WeChat ids are pseudonymised."
+        ),
+    )
+    ingest.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
+    ingest.add_argument("--mapping", type=Path, help="YAML column mapping (overrides presets)")
+    ingest.add_argument(
+        "--as-of", help="YYYY-MM-DD: quarantine rows dated after this day (default: no check)"
+    )
+    ingest.add_argument(
+        "--earliest",
+        default="1990-01-01",
+        help="quarantine rows dated before this (default 1990-01-01; 'none' to keep all)",
+    )
+    ingest.add_argument("--out", required=True, type=Path, help="folder to write")
+    ingest.set_defaults(handler=_cmd_ingest)
+
     report = commands.add_parser(
         "report",
         help="build reports/<YYYY-MM>/index.html from an export or a built-in dataset",
@@ -71,6 +94,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--seed", type=int, default=0, help="random_state for every model")
     report.set_defaults(handler=_cmd_report)
+
+    clv = commands.add_parser(
+        "clv",
+        help="backtest the CLV purchase models (BG/NBD, Pareto/NBD, MBG/NBD) on an export",
+        description=(
+            "Fit the purchase models on a calibration period and score them on the holdout "
+            "after it; print the parameters, log-likelihoods and holdout metrics."
+        ),
+    )
+    clv.add_argument("input", nargs="+", type=Path, metavar="INPUT", help="export files/folders")
+    clv.add_argument("--calibration-end", help="YYYY-MM-DD; default: holdout end - 39 weeks")
+    clv.add_argument("--holdout-end", help="YYYY-MM-DD; default: the last order day")
+    clv.add_argument(
+        "--model",
+        choices=["auto", "bgnbd", "pareto", "mbgnbd"],
+        default="auto",
+        help="auto (default) fits all three and picks the smallest holdout MAE",
+    )
+    clv.add_argument(
+        "--period-days",
+        type=int,
+        help="count purchases per 1 day (the papers) or 7 days (fast at a million "
+        "customers); default: config clv.backtest.period_days (7)",
+    )
+    clv.add_argument("--mapping", type=Path, help="YAML column mapping for INPUT")
+    clv.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    clv.set_defaults(handler=_cmd_clv)
+
+    segment = commands.add_parser(
+        "segment",
+        help="write segments.csv: every customer's segment in every rule scheme, with actions",
+        description=(
+            "Segment every customer as of a date with every rule-based scheme and write "
+            "DIR/segments.csv for a CRM import (UTF-8 with BOM, pseudonymous ids)."
+        ),
+    )
+    segment.add_argument(
+        "input", nargs="+", type=Path, metavar="INPUT", help="export files/folders"
+    )
+    segment.add_argument("--as-of", help="YYYY-MM-DD; default: the last order day")
+    segment.add_argument("--out", required=True, type=Path, help="folder for segments.csv")
+    segment.add_argument("--lang", choices=["zh", "en"], default="zh", help="label language")
+    segment.add_argument("--config", type=Path, help="YAML overriding thresholds, names, actions")
+    segment.add_argument("--mapping", type=Path, help="YAML column mapping for INPUT")
+    segment.add_argument(
+        "--original-ids",
+        action="store_true",
+        help="write the original customer ids instead of keyed pseudonyms",
+    )
+    segment.set_defaults(handler=_cmd_segment)
     return parser
 
 
@@ -108,6 +181,17 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from segmentation.ingest import ingest, write_ingest
+
+    earliest = None if args.earliest.strip().lower() in {"", "none"} else args.earliest
+    result = ingest(args.inputs, mapping=args.mapping, as_of=args.as_of, earliest=earliest)
+    written = write_ingest(result, args.out)
+    print(result.summary_line())
+    print(f"wrote {', '.join(path.name for path in written.values())} to {args.out}")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from segmentation.report import build_report
 
@@ -120,6 +204,46 @@ def _cmd_report(args: argparse.Namespace) -> int:
         reports_dir=args.out,
         random_state=args.seed,
         progress=True,
+    )
+    print(result.summary_line())
+    return 0
+
+
+def _cmd_clv(args: argparse.Namespace) -> int:
+    import json
+
+    from segmentation.clv import backtest_from_config
+    from segmentation.config import load_config
+    from segmentation.ingest import ingest
+
+    orders = ingest(args.input, mapping=args.mapping).orders
+    backtest = backtest_from_config(
+        orders,
+        config=load_config(),
+        calibration_end=args.calibration_end,
+        holdout_end=args.holdout_end,
+        model=args.model,
+        period_days=args.period_days,
+    )
+    if args.json:
+        print(json.dumps(backtest.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(backtest.reason)
+        print(backtest.metrics.T.to_string(float_format=lambda v: f"{v:,.4g}"))
+    return 0
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from segmentation.export import export_segments
+
+    result = export_segments(
+        args.input,
+        out_dir=args.out,
+        as_of=args.as_of,
+        lang=args.lang,
+        config=args.config,
+        mapping=args.mapping,
+        original_ids=args.original_ids,
     )
     print(result.summary_line())
     return 0

@@ -9,10 +9,12 @@ from __future__ import annotations
 __all__ = [
     "DataUnavailableError",
     "EmptyInputError",
+    "InvalidOptionError",
     "MappingError",
     "MissingColumnError",
     "NoUsableRowsError",
     "SegmentationInputError",
+    "UnknownLayoutError",
     "UnreadableFileError",
 ]
 
@@ -39,6 +41,15 @@ class NoUsableRowsError(SegmentationInputError):
 
 class MappingError(SegmentationInputError):
     """A user's column mapping is malformed or names a column the file does not have."""
+
+
+class UnknownLayoutError(SegmentationInputError):
+    """A file's header matches no known layout: it is not recognisably orders, customers or
+    interactions, so ingest cannot tell which table it belongs to."""
+
+
+class InvalidOptionError(SegmentationInputError):
+    """An option given by the user (a date, a threshold) cannot be used as given."""
 
 
 class DataUnavailableError(SegmentationInputError):

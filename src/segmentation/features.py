@@ -1,10 +1,12 @@
 """Customer features as of a date: one row per customer, computed in one vectorised pass.
 
 Purchases are orders, not line items: the rows of an order are netted (refund rows carry the
-order's id and a negative amount). An order that has refund rows and nets to zero or less is a
-fully refunded order and is not a purchase. A cancellation with its own order id (Online
-Retail's ``C`` invoices) is not a purchase either, but its negative amount is netted into the
-customer's monetary totals.
+order's id and a negative amount). An order that has refund rows and nets to zero or less
+(within :data:`REFUND_TOLERANCE`) is a fully refunded order and is not a purchase. A
+cancellation with its own order id (Online Retail's ``C`` invoices) is not a purchase either,
+but its negative amount is netted into the customer's monetary totals.
+
+:func:`customer_snapshot` builds the one row per customer every scheme reads.
 
 Counting follows ``lifetimes.utils.summary_data_from_transaction_data`` with ``freq="D"``:
 purchases on the same calendar day are one purchase period, ``frequency`` is the number of
@@ -14,14 +16,31 @@ the days from the first period to ``as_of``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmentation.errors import InvalidOptionError
 
 __all__ = [
+    "ATTRIBUTE_COLUMNS",
+    "INTERACTION_COLUMNS",
+    "PRODUCT_COLUMNS",
+    "REFUND_TOLERANCE",
+    "SNAPSHOT_COLUMNS",
     "as_of_cutoff",
+    "customer_snapshot",
     "order_purchases",
     "repeat_purchase_summary",
 ]
+
+
+#: An order with refund rows whose net is at most this (currency units) is refunded in full:
+#: refunds that cancel a sale exactly leave float residue such as 2.8e-14.
+REFUND_TOLERANCE = 1e-6
 
 
 def as_of_cutoff(as_of: str | pd.Timestamp) -> pd.Timestamp:
@@ -74,12 +93,14 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
         has_sale=("sale", "any"),
     )
     per_order["is_purchase"] = per_order["has_sale"] & ~(
-        per_order["has_refund"] & (per_order["amount"] <= 0)
+        per_order["has_refund"] & (per_order["amount"] <= REFUND_TOLERANCE)
     )
     return per_order.drop(columns="has_sale").reset_index()
 
 
-def repeat_purchase_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
+def repeat_purchase_summary(
+    orders: pd.DataFrame, *, as_of: str | pd.Timestamp, period_days: int = 1
+) -> pd.DataFrame:
     """Frequency, recency, T and monetary value per customer, as lifetimes counts them.
 
     Parameters
@@ -88,6 +109,13 @@ def repeat_purchase_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) 
         Canonical orders.
     as_of : str or pandas.Timestamp
         The observation end (inclusive of the whole day).
+    period_days : int, default 1
+        Length of a purchase period. 1 counts purchase days. 7 counts purchase weeks, as
+        lifetimes' ``freq="W"`` does but with the weeks ending on ``as_of`` rather than on a
+        Sunday: each purchase day is moved to the last day of its period, so ``frequency``
+        counts repeat purchase periods, ``recency`` and ``T`` are whole multiples of
+        ``period_days`` (still in days) and ``monetary_value`` is the mean net spend of the
+        repeat purchase periods.
 
     Returns
     -------
@@ -104,12 +132,36 @@ def repeat_purchase_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) 
     Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
     Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
     """
+    if isinstance(period_days, bool) or not isinstance(period_days, int) or period_days < 1:
+        raise InvalidOptionError(
+            f"period_days must be a whole number of days, at least 1 (1 = purchase days, "
+            f"7 = purchase weeks); got {period_days!r}."
+        )
     per_order = order_purchases(orders, as_of=as_of)
     monetary_total = per_order.groupby("customer_id", sort=True)["amount"].sum()
     purchases = per_order.loc[per_order["is_purchase"]]
+    if purchases.empty:  # nobody bought: the per-customer reductions below need one row
+        empty = pd.DataFrame(
+            {
+                "first_purchase": pd.Series(dtype=per_order["order_ts"].dtype),
+                "last_purchase": pd.Series(dtype=per_order["order_ts"].dtype),
+                "n_orders": pd.Series(dtype=np.int64),
+                "frequency": pd.Series(dtype=np.int64),
+                "recency": pd.Series(dtype=float),
+                "T": pd.Series(dtype=float),
+                "monetary_value": pd.Series(dtype=float),
+                "monetary_total": pd.Series(dtype=float),
+            }
+        )
+        empty.index = pd.Index([], name="customer_id", dtype="string")
+        return empty
     customer_codes, customers = pd.factorize(purchases["customer_id"], sort=True)
     day = purchases["order_ts"].to_numpy().astype("datetime64[D]").astype(np.int64)
     amount = purchases["amount"].to_numpy(dtype=float)
+    end_day = np.datetime64(pd.Timestamp(as_of).normalize().date(), "D").astype(np.int64)
+    if period_days > 1:
+        # Periods end on as_of, so T is whole periods and none straddles the observation end.
+        day = end_day - period_days * ((end_day - day) // period_days)
 
     # Sort by (customer, day) once; a purchase period is a run of equal (customer, day) pairs.
     order = np.lexsort((day, customer_codes))
@@ -133,7 +185,6 @@ def repeat_purchase_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) 
         monetary_value = np.where(
             frequency > 0, (total_over_periods - first_amount) / np.maximum(frequency, 1), 0.0
         )
-    end_day = np.datetime64(pd.Timestamp(as_of).normalize().date(), "D").astype(np.int64)
     first_ts = purchases["order_ts"].to_numpy()[order][period_start][first_period]
     last_idx = np.r_[period_start[1:], len(codes)] - 1
     last_ts_per_period = purchases["order_ts"].to_numpy()[order][last_idx]
@@ -153,3 +204,454 @@ def repeat_purchase_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) 
     )
     summary["monetary_total"] = monetary_total.reindex(summary.index).to_numpy()
     return summary
+
+
+# --- the customer snapshot ------------------------------------------------------------------
+
+#: Customer attributes the snapshot carries from the customers table, in this order.
+ATTRIBUTE_COLUMNS: tuple[str, ...] = (
+    "region",
+    "city",
+    "city_tier",
+    "source_channel",
+    "industry",
+    "tags",
+    "first_seen_ts",
+)
+
+#: Columns every snapshot has, before the optional ones and the attributes.
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "first_purchase",
+    "last_purchase",
+    "recency_days",
+    "n_orders",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "monetary_total",
+    "monetary_avg",
+    "tenure_days",
+    "refund_share",
+    "is_potential",
+)
+
+#: Present only when an interaction log is given.
+INTERACTION_COLUMNS: tuple[str, ...] = ("interactions_30d", "interactions_90d")
+
+#: Present only when the orders carry unit prices and categories.
+PRODUCT_COLUMNS: tuple[str, ...] = ("avg_unit_price_ratio", "category_breadth")
+
+_INTERACTION_WINDOW_DAYS = {"interactions_30d": 30, "interactions_90d": 90}
+_NAT = np.iinfo(np.int64).min  # the int64 value of NaT
+
+
+def customer_snapshot(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    interactions: pd.DataFrame | None = None,
+    *,
+    as_of: str | pd.Timestamp,
+) -> pd.DataFrame:
+    """One row per customer known at ``as_of``: purchases, value, refunds, engagement, profile.
+
+    A customer is known at ``as_of`` when the customers table lists them with a
+    ``first_seen_ts`` on or before that day (or none at all), or when they have an order row
+    up to that day. Potential customers, known but without a purchase, get a row too.
+
+    Everything is one vectorised pass: customer and order ids are factorised once, and every
+    per-order and per-customer figure is an integer sort plus ``numpy.ufunc.reduceat`` or
+    ``numpy.bincount``; there is no per-customer Python code.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders (:data:`segmentation.schema.ORDERS`). Guest rows (no customer id)
+        and rows after ``as_of`` are ignored. ``unit_price`` and ``category`` are optional.
+        ``customer_id`` and ``order_id`` may also be categoricals: their codes are then used
+        as they are, which skips hashing the ids (about half the time at a million customers).
+    customers : pandas.DataFrame, optional
+        Canonical customers (:data:`segmentation.schema.CUSTOMERS`). A customer listed twice
+        keeps the row with the earliest ``first_seen_ts``.
+    interactions : pandas.DataFrame, optional
+        Canonical interactions (``customer_id``, ``ts``, ``kind``). Interactions of ids that
+        are not known customers at ``as_of`` are ignored.
+    as_of : str or pandas.Timestamp
+        The observation end; the whole of its day is included.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (string dtype, sorted). Columns, in order:
+
+        ``first_purchase``, ``last_purchase``
+            Earliest and latest purchase time (NaT for potential customers).
+        ``recency_days``
+            Calendar days from the last purchase day to ``as_of``.
+        ``n_orders``
+            Purchases: orders that are neither refund-only nor refunded in full.
+        ``frequency``, ``recency``, ``T``, ``monetary_value``
+            As ``lifetimes.utils.summary_data_from_transaction_data(..., freq="D")`` computes
+            them: repeat purchase days, days from the first to the last purchase day, days
+            from the first purchase day to ``as_of``, and the mean net spend of the repeat
+            purchase days (0 without repeats).
+        ``monetary_total``, ``monetary_avg``
+            Net spend up to ``as_of`` after every refund and cancellation, and that divided
+            by ``n_orders``.
+        ``tenure_days``
+            Days from the earlier of ``first_seen_ts`` and the first order row to ``as_of``
+            (NaN for a listed customer with neither).
+        ``refund_share``
+            Refunded amount (negative rows) over gross sales (positive rows), capped at 1;
+            1 when there are refunds but no sales up to ``as_of`` (refunds of purchases made
+            before the data starts), 0 with neither.
+        ``is_potential``
+            No purchase up to ``as_of``. Then ``n_orders``, ``frequency`` and the
+            ``monetary_*`` columns are 0 (even when refunds of older purchases exist) and
+            ``recency``, ``T`` and ``recency_days`` are NaN.
+        ``interactions_30d``, ``interactions_90d``
+            Only when ``interactions`` is given: interactions in the 30 and 90 days ending
+            on ``as_of``, inclusive.
+        ``avg_unit_price_ratio``, ``category_breadth``
+            Only when at least one sale line up to ``as_of`` has a positive ``unit_price``
+            and a ``category``: the mean over the customer's sale lines of ``unit_price``
+            divided by the median ``unit_price`` of the line's category (medians over the
+            known customers' sale lines up to ``as_of``; NaN without such lines), and the
+            number of distinct categories bought.
+        ``region``, ``city``, ``city_tier``, ``source_channel``, ``industry``, ``tags``, ``first_seen_ts``
+            From ``customers``, missing when absent. A ``first_seen_ts`` after ``as_of`` is
+            shown as missing, so a snapshot never shows the future.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
+    Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
+    """
+    cutoff = as_of_cutoff(as_of)
+    end_day = _day_number(pd.Timestamp(as_of).normalize())
+    attributes, listed = _customer_attributes(customers, cutoff)
+    in_window = (orders["customer_id"].notna() & (orders["order_ts"] < cutoff)).to_numpy(dtype=bool)
+    universe, row_customer = _customer_universe(orders["customer_id"], in_window, listed)
+    n_customers = len(universe)
+
+    ts = orders["order_ts"].to_numpy()[in_window]
+    ts_unit = np.datetime_data(ts.dtype)[0]
+    raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
+    amount = np.nan_to_num(raw_amount, nan=0.0)
+    net = _net_orders(orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount)
+    days = _purchase_days(net, n_customers, ts_unit)
+
+    n_orders = np.bincount(net.customer[net.is_purchase], minlength=n_customers)
+    is_potential = n_orders == 0
+    monetary_total = _sum_by(net.customer, net.amount, n_customers)
+    monetary_total[is_potential] = 0.0
+    frequency = days["frequency"]
+    monetary_value = days["repeat_spend"] / np.maximum(frequency, 1)
+    monetary_value[frequency == 0] = 0.0
+
+    gross = _sum_by(row_customer, np.clip(amount, 0, None), n_customers)
+    refunded = _sum_by(row_customer, np.clip(-amount, 0, None), n_customers)
+    refund_share = np.where(refunded > 0, 1.0, 0.0)
+    has_gross = gross > 0
+    refund_share[has_gross] = np.minimum(refunded[has_gross] / gross[has_gross], 1.0)
+
+    attribute_row = (
+        _positions(universe, attributes.index)
+        if len(attributes)
+        else np.full(n_customers, -1, dtype=np.int64)
+    )
+    profile = {
+        column: pd.Series(
+            attributes[column].array.take(attribute_row, allow_fill=True), index=universe
+        )
+        for column in ATTRIBUTE_COLUMNS
+    }
+    # Orders are grouped by customer, so each customer's first order row is one reduceat.
+    first_row_day = np.full(n_customers, np.nan)
+    customer_start = _run_starts(net.customer)
+    first_row_day[net.customer[customer_start]] = _to_day(
+        _reduceat(np.minimum, net.ts, customer_start), ts_unit
+    )
+    first_known_day = np.fmin(_day_numbers(profile["first_seen_ts"]), first_row_day)
+
+    snapshot = pd.DataFrame(
+        {
+            "first_purchase": days["first_purchase"].view(f"datetime64[{ts_unit}]"),
+            "last_purchase": days["last_purchase"].view(f"datetime64[{ts_unit}]"),
+            "recency_days": end_day - days["last_day"],
+            "n_orders": n_orders.astype(np.int64),
+            "frequency": frequency.astype(np.int64),
+            "recency": days["last_day"] - days["first_day"],
+            "T": end_day - days["first_day"],
+            "monetary_value": monetary_value,
+            "monetary_total": monetary_total,
+            "monetary_avg": monetary_total / np.maximum(n_orders, 1),
+            "tenure_days": end_day - first_known_day,
+            "refund_share": refund_share,
+            "is_potential": is_potential,
+        },
+        index=universe,
+    )
+    if interactions is not None:
+        for column, counts in _interaction_counts(interactions, universe, cutoff).items():
+            snapshot[column] = counts
+    product = _product_features(orders, in_window, row_customer, n_customers)
+    if product is not None:
+        snapshot["avg_unit_price_ratio"], snapshot["category_breadth"] = product
+    return pd.concat([snapshot, pd.DataFrame(profile)], axis=1)
+
+
+# --- snapshot internals ---------------------------------------------------------------------
+
+
+class _NetOrders(NamedTuple):
+    """One entry per (customer, order), grouped by customer."""
+
+    customer: np.ndarray  # int64 position in the universe
+    ts: np.ndarray  # int64 timestamp of the earliest row, in the orders' unit
+    amount: np.ndarray  # net of refund rows
+    is_purchase: np.ndarray  # not refund-only, not refunded in full
+
+
+def _customer_universe(
+    customer_id: pd.Series, in_window: np.ndarray, listed: pa.Array
+) -> tuple[pd.Index, np.ndarray]:
+    """Sorted ids of every known customer, and each in-window order row's position in them."""
+    # Factorise the full column once and filter the integer codes, not the strings.
+    all_codes, ids = _factorize(customer_id)
+    row_code = all_codes[in_window]
+    seen = np.bincount(row_code, minlength=len(ids)) > 0
+    from_orders = _arrow_strings(ids).filter(pa.array(seen))
+    listed_only = listed.filter(pc.invert(pc.is_in(listed, value_set=from_orders)))
+    known = pa.concat_arrays([from_orders, listed_only])
+    # Sort the ids and carry the row codes along by rank, rather than hashing them again.
+    sort_order = pc.sort_indices(known).to_numpy()
+    rank = np.empty(len(known), dtype=np.int64)
+    rank[sort_order] = np.arange(len(known), dtype=np.int64)
+    row_customer = rank[(np.cumsum(seen) - 1)[row_code]]
+    universe = pd.Index(
+        pd.arrays.ArrowStringArray(known.take(pa.array(sort_order))), name="customer_id"
+    )
+    return universe, row_customer
+
+
+def _net_orders(
+    order_id: pd.Series,
+    in_window: np.ndarray,
+    row_customer: np.ndarray,
+    ts_int: np.ndarray,
+    raw_amount: np.ndarray,
+) -> _NetOrders:
+    """Net the rows of each (customer, order): a refund row carries its order's id."""
+    all_codes, ids = _factorize(order_id)
+    order_code = all_codes[in_window].astype(np.int64)
+    no_order_id = order_code < 0
+    if no_order_id.any():  # a row without an order id is an order of its own
+        order_code[no_order_id] = len(ids) + np.arange(int(no_order_id.sum()))
+    order_key = row_customer * (int(order_code.max(initial=0)) + 1) + order_code
+    by_order = np.argsort(order_key, kind="stable")
+    start = _run_starts(order_key[by_order])
+    amount = np.nan_to_num(raw_amount, nan=0.0)
+    net_amount = _reduceat(np.add, amount[by_order], start)
+    has_refund = _reduceat(np.logical_or, (amount < 0)[by_order], start)
+    has_sale = _reduceat(np.logical_or, (raw_amount >= 0)[by_order], start)
+    return _NetOrders(
+        customer=row_customer[by_order][start],
+        ts=_reduceat(np.minimum, ts_int[by_order], start),
+        amount=net_amount,
+        is_purchase=has_sale & ~(has_refund & (net_amount <= REFUND_TOLERANCE)),
+    )
+
+
+def _purchase_days(net: _NetOrders, n_customers: int, ts_unit: str) -> dict[str, np.ndarray]:
+    """Per customer: lifetimes' purchase periods with freq="D" (runs of equal customer, day)."""
+    customer = net.customer[net.is_purchase]
+    ts = net.ts[net.is_purchase]
+    amount = net.amount[net.is_purchase]
+    day = _to_day(ts, ts_unit)
+    day_offset = int(day.min(initial=0))
+    period_key = customer * (int(day.max(initial=0)) - day_offset + 1) + (day - day_offset)
+    by_period = np.argsort(period_key, kind="stable")
+    start = _run_starts(period_key[by_period])
+    period_customer = customer[by_period][start]
+    period_day = day[by_period][start]
+    period_amount = _reduceat(np.add, amount[by_period], start)
+
+    first = _run_starts(period_customer)
+    last = np.append(first[1:], len(period_customer)).astype(np.int64)[: len(first)] - 1
+    buyers = period_customer[first]
+    repeat_spend = _sum_by(period_customer, period_amount, n_customers)
+    repeat_spend[buyers] -= period_amount[first]
+    out = {
+        "frequency": np.maximum(np.bincount(period_customer, minlength=n_customers) - 1, 0),
+        "repeat_spend": repeat_spend,
+        "first_day": np.full(n_customers, np.nan),
+        "last_day": np.full(n_customers, np.nan),
+        "first_purchase": np.full(n_customers, _NAT, dtype=np.int64),
+        "last_purchase": np.full(n_customers, _NAT, dtype=np.int64),
+    }
+    out["first_day"][buyers] = period_day[first]
+    out["last_day"][buyers] = period_day[last]
+    out["first_purchase"][buyers] = _reduceat(np.minimum, ts[by_period], start)[first]
+    out["last_purchase"][buyers] = _reduceat(np.maximum, ts[by_period], start)[last]
+    return out
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for missing) and the distinct values, hashing text only when needed."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Already coded (e.g. dictionary-encoded on read): reuse the codes, no hashing.
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes, pd.Index(uniques)
+
+
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal values starts in an already sorted array."""
+    if len(sorted_keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+
+
+def _reduceat(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    # reduceat rejects empty input; an empty group list reduces to an empty result.
+    if len(starts) == 0:
+        return values[:0]
+    return ufunc.reduceat(values, starts)
+
+
+def _sum_by(codes: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+    """Sum of ``weights`` per code, as floats even when there is nothing to sum."""
+    return np.bincount(codes, weights=weights, minlength=length).astype(np.float64)
+
+
+def _to_day(ts_int: np.ndarray, unit: str) -> np.ndarray:
+    """Integer timestamps in ``unit`` to day numbers since the epoch (calendar days)."""
+    ticks_per_day = np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64)
+    # Floor division rounds down before 1970 too, as the calendar day does.
+    return np.floor_divide(ts_int, ticks_per_day)
+
+
+def _arrow_strings(values: object) -> pa.Array:
+    """Ids as one pyarrow string array (zero-copy for pandas' pyarrow-backed strings)."""
+    strings = pd.array(values, dtype=pd.StringDtype("pyarrow"))  # type: ignore[call-overload]
+    array = pa.array(strings)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    # One string type throughout, so arrays concatenate and compare without surprises.
+    return array.cast(pa.large_string())
+
+
+def _positions(values: object, lookup: object) -> np.ndarray:
+    """Position of each of ``values`` in ``lookup`` (-1 when absent), hashed by pyarrow."""
+    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(lookup))
+    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+
+def _day_number(timestamp: pd.Timestamp) -> int:
+    return int(np.datetime64(timestamp.date(), "D").astype(np.int64))
+
+
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Day numbers as floats, NaN where the timestamp is missing."""
+    days = np.full(len(values), np.nan)
+    present = values.notna().to_numpy(dtype=bool)
+    stamps = values.to_numpy()[present]
+    days[present] = stamps.astype("datetime64[D]").view(np.int64)
+    return days
+
+
+def _customer_attributes(
+    customers: pd.DataFrame | None, cutoff: pd.Timestamp
+) -> tuple[pd.DataFrame, pa.Array]:
+    """Attributes per listed customer (one row each) and the ids known by ``cutoff``."""
+    if customers is None:
+        dtypes = {column: "string" for column in ATTRIBUTE_COLUMNS}
+        dtypes["first_seen_ts"] = "datetime64[ns]"
+        empty = pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
+        empty.index = pd.Index([], dtype="string", name="customer_id")
+        return empty, pa.array([], type=pa.large_string())
+    text_columns = [c for c in ATTRIBUTE_COLUMNS if c != "first_seen_ts"]
+    frame = pd.DataFrame(
+        {
+            column: (
+                customers[column].astype("string")
+                if column in customers.columns
+                else pd.Series(pd.NA, index=customers.index, dtype="string")
+            )
+            for column in text_columns
+        }
+    )
+    frame["first_seen_ts"] = (
+        pd.to_datetime(customers["first_seen_ts"])
+        if "first_seen_ts" in customers.columns
+        else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]")
+    )
+    frame.insert(0, "customer_id", customers["customer_id"].astype("string"))
+    frame = frame.loc[frame["customer_id"].notna()]
+    listed_twice = frame["customer_id"].duplicated(keep=False).to_numpy(dtype=bool)
+    if listed_twice.any():
+        # Sorting on every column makes the kept row independent of the row order.
+        kept = (
+            frame.loc[listed_twice]
+            .sort_values(["customer_id", "first_seen_ts", *text_columns], kind="stable")
+            .drop_duplicates("customer_id", keep="first")
+        )
+        frame = pd.concat([frame.loc[~listed_twice], kept])
+    frame = frame.set_index("customer_id")
+    first_seen = frame["first_seen_ts"]
+    listed = frame.index[(first_seen.isna() | (first_seen < cutoff)).to_numpy(dtype=bool)]
+    frame["first_seen_ts"] = first_seen.where(first_seen < cutoff)
+    return frame, _arrow_strings(listed)
+
+
+def _interaction_counts(
+    interactions: pd.DataFrame, universe: pd.Index, cutoff: pd.Timestamp
+) -> dict[str, np.ndarray]:
+    """Interactions per customer in each trailing window ending at ``cutoff``."""
+    longest = max(_INTERACTION_WINDOW_DAYS.values())
+    ts = interactions["ts"]
+    in_window = (
+        interactions["customer_id"].notna()
+        & (ts < cutoff)
+        & (ts >= cutoff - pd.Timedelta(days=longest))
+    ).to_numpy(dtype=bool)
+    codes, ids = pd.factorize(interactions["customer_id"].loc[in_window])
+    position = _positions(ids, universe)[codes]
+    window_ts = ts.loc[in_window]
+    counts: dict[str, np.ndarray] = {}
+    for column, days in _INTERACTION_WINDOW_DAYS.items():
+        within = (window_ts >= cutoff - pd.Timedelta(days=days)).to_numpy(dtype=bool)
+        keep = within & (position >= 0)
+        counts[column] = np.bincount(position[keep], minlength=len(universe)).astype(np.int64)
+    return counts
+
+
+def _product_features(
+    orders: pd.DataFrame, in_window: np.ndarray, row_customer: np.ndarray, n_customers: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean price ratio to the category median and category breadth, or None without data."""
+    if "unit_price" not in orders.columns or "category" not in orders.columns:
+        return None
+    price = orders["unit_price"].to_numpy(dtype=float, na_value=np.nan)[in_window]
+    amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
+    all_category_codes, categories = pd.factorize(orders["category"])
+    category_code = all_category_codes[in_window].astype(np.int64)
+    sale_line = (amount > 0) & (price > 0) & (category_code >= 0)
+    if not sale_line.any():
+        return None
+    category_code = category_code[sale_line]
+    price = price[sale_line]
+    customer = row_customer[sale_line]
+    median = np.full(len(categories), np.nan)
+    by_category = pd.Series(price).groupby(category_code, sort=True).median()
+    median[by_category.index.to_numpy()] = by_category.to_numpy()
+    ratio = price / median[category_code]
+    lines = np.bincount(customer, minlength=n_customers)
+    ratio_sum = _sum_by(customer, ratio, n_customers)
+    avg_ratio = np.full(n_customers, np.nan)
+    bought = lines > 0
+    avg_ratio[bought] = ratio_sum[bought] / lines[bought]
+    pairs = np.unique(customer * len(categories) + category_code)
+    breadth = np.bincount(pairs // len(categories), minlength=n_customers).astype(np.int64)
+    return avg_ratio, breadth

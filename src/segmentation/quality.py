@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure as FigureType
 
 __all__ = [
     "data_overview",
@@ -29,7 +29,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "quarantined": {"zh": "隔离", "en": "Quarantined"},
     "accounted": {"zh": "合计（应等于输入行数）", "en": "Accounted for (must equal rows in)"},
     "rows": {"zh": "行数", "en": "Rows"},
-    "share": {"zh": "占输入比例", "en": "Share of rows in"},
+    "share": {"zh": "占输入比例 %", "en": "% of rows in"},
     "month": {"zh": "月份", "en": "Month"},
     "orders": {"zh": "订单数", "en": "Orders"},
     "buyers": {"zh": "购买客户数", "en": "Buying customers"},
@@ -67,8 +67,9 @@ def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.
     Returns
     -------
     pandas.DataFrame
-        One row per destination with the row count and its share of the rows in; the last
-        row is the total, which equals ``rows_in`` (ingest asserts it).
+        Indexed by destination, with the row count and its percentage of the rows in; the
+        first row is ``rows_in`` and the last the total accounted for, which equals it
+        (ingest asserts it).
     """
     rows_in = int(quality["rows_in"])
     entries: list[tuple[str, int]] = [
@@ -78,12 +79,12 @@ def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.
     for reason, count in sorted(quality["rows_quarantined"].items()):
         entries.append((f"{_t('quarantined', lang)}: {reason}", int(count)))
     entries.append((_t("accounted", lang), sum(count for _, count in entries)))
-    table = pd.DataFrame(entries, columns=[_t("metric", lang), _t("rows", lang)])
-    table[_t("share", lang)] = table[_t("rows", lang)] / rows_in if rows_in else np.nan
-    header = pd.DataFrame(
-        {_t("metric", lang): [_t("rows_in", lang)], _t("rows", lang): [rows_in]}
-    ).assign(**{_t("share", lang): [1.0]})
-    return pd.concat([header, table], ignore_index=True)
+    table = pd.DataFrame(
+        [(_t("rows_in", lang), rows_in), *entries], columns=[_t("metric", lang), _t("rows", lang)]
+    ).set_index(_t("metric", lang))
+    rows = table[_t("rows", lang)]
+    table[_t("share", lang)] = (100 * rows / rows_in).round(3) if rows_in else np.nan
+    return table
 
 
 def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
@@ -152,7 +153,7 @@ def data_overview(
     Returns
     -------
     pandas.DataFrame
-        Columns metric and value (values formatted as text for display).
+        Indexed by metric, one column of values formatted as text for display.
     """
     buyers = orders.loc[orders["customer_id"].notna(), "customer_id"].unique()
     known = set(buyers)
@@ -175,10 +176,12 @@ def data_overview(
     ]
     if interactions is not None:
         rows.append((_t("interactions", lang), f"{len(interactions):,}"))
-    return pd.DataFrame(rows, columns=[_t("metric", lang), _t("value", lang)])
+    return pd.DataFrame(rows, columns=[_t("metric", lang), _t("value", lang)]).set_index(
+        _t("metric", lang)
+    )
 
 
-def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> Figure:
+def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> FigureType:
     """Stacked bars of member and guest net revenue per month, buyers as a line.
 
     Parameters
@@ -191,9 +194,10 @@ def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.subplots()
     x = np.arange(len(monthly))
     member = monthly[_t("member_revenue", lang)].to_numpy()
     guest = monthly[_t("guest_revenue", lang)].to_numpy()
@@ -206,5 +210,4 @@ def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> Figure:
     buyers_axis.set_ylabel(_t("buyers", lang), color="#55A868")
     ax.legend(loc="upper left")
     ax.set_title(_t("revenue_title", lang))
-    plt.close(fig)  # returned, not shown: the caller displays or saves it
     return fig

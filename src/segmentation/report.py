@@ -22,7 +22,7 @@ import platform
 import re
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +41,7 @@ __all__ = [
     "build_report",
     "combine_notebooks",
     "last_complete_month",
+    "load_analysis",
     "load_month",
     "month_end",
     "project_root",
@@ -250,6 +251,92 @@ def _ingest_month(
     )
 
 
+def _analysis_key(data: MonthData, *, horizon_days: int, random_state: int, config: Any) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{__version__}|{data.month}|{horizon_days}|{random_state}|".encode())
+    # The kit's own code is part of the key, so an edited scheme never reads a stale cache.
+    package = Path(__file__).parent
+    for source in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
+        digest.update(source.read_bytes())
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    for table in (data.orders, data.customers, data.interactions):
+        if table is not None:
+            digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_analysis(
+    data: MonthData,
+    *,
+    horizon_days: int = 90,
+    random_state: int = 0,
+    config: str | Path | Mapping[str, Any] | None = None,
+    prepared_dir: str | Path | None = "",
+) -> Any:
+    """The month's analysis (every scheme, the backtest, the comparison), computed once.
+
+    ``segmentation report`` computes it before running the notebooks and leaves it in
+    ``prepared_dir``. A notebook opened on its own computes it on first use and caches it
+    under ``data/interim/``, keyed by the tables' content and the parameters, so the other
+    notebooks (and nbval) reuse it.
+
+    Parameters
+    ----------
+    data : MonthData
+        :func:`load_month`.
+    horizon_days : int, default 90
+    random_state : int, default 0
+    config : path or mapping, optional
+        A config override (see :func:`segmentation.config.load_config`).
+    prepared_dir : str or Path, optional
+        A report's ``data/`` folder holding ``analysis.pkl``.
+
+    Returns
+    -------
+    segmentation.compare.MonthAnalysis
+    """
+    from segmentation.compare import analyse_month
+    from segmentation.config import load_config
+
+    if prepared_dir and (Path(prepared_dir) / "analysis.pkl").is_file():
+        return _load_pickle(Path(prepared_dir) / "analysis.pkl")
+    settings = load_config(config)
+    key = _analysis_key(data, horizon_days=horizon_days, random_state=random_state, config=settings)
+    cache = project_root() / "data" / "interim" / f"analysis-{key}.pkl"
+    if cache.is_file():
+        return _load_pickle(cache)
+    analysis = analyse_month(
+        data.orders,
+        data.customers,
+        data.interactions,
+        as_of=data.as_of,
+        config=settings,
+        horizon_days=horizon_days,
+        random_state=random_state,
+    )
+    _dump_pickle(analysis, cache)
+    return analysis
+
+
+def _dump_pickle(value: Any, path: Path) -> None:
+    # dill, not pickle: lifetimes' fitted models hold lambdas. Written aside and renamed, so
+    # an interrupted run never leaves a half-written cache behind.
+    import dill
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
+        dill.dump(value, handle, protocol=dill.HIGHEST_PROTOCOL)
+    partial.replace(path)
+
+
+def _load_pickle(path: Path) -> Any:
+    import dill
+
+    with path.open("rb") as handle:
+        return dill.load(handle)
+
+
 def _write_prepared(data: MonthData, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     data.orders.to_parquet(folder / "orders.parquet", index=False)
@@ -283,25 +370,23 @@ def _read_prepared(folder: Path, *, month: str) -> MonthData:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _input_files(paths: Sequence[Path], root: Path) -> list[dict[str, Any]]:
-    files = sorted(
-        {f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()}
-    )
+def _input_files(quality: Mapping[str, Any], root: Path) -> list[dict[str, Any]]:
+    """The files ingest read, with their sha256, paths relative to the project when inside."""
     out = []
-    for f in files:
+    for entry in quality.get("files", []):
+        path = Path(entry["path"])
         try:
-            shown = str(f.resolve().relative_to(root))
+            shown = str(path.resolve().relative_to(root))
         except ValueError:
-            shown = str(f)
-        out.append({"path": shown, "bytes": f.stat().st_size, "sha256": _sha256(f)})
+            shown = str(path)
+        out.append(
+            {
+                "path": shown,
+                "bytes": entry.get("bytes"),
+                "sha256": entry["sha256"],
+                "table": entry.get("table"),
+            }
+        )
     return out
 
 
@@ -392,6 +477,7 @@ def build_report(
     month: str | None = None,
     lang: str = "zh",
     mapping: str | Path | None = None,
+    config: str | Path | None = None,
     reports_dir: str | Path = "reports",
     random_state: int = 0,
     horizon_days: int = 90,
@@ -412,6 +498,8 @@ def build_report(
         Language of labels and tables.
     mapping : path, optional
         YAML column mapping for ``input_path``.
+    config : path, optional
+        YAML overriding scheme thresholds, names and the playbook.
     reports_dir : path, default "reports"
     random_state : int, default 0
         Seed passed to every model.
@@ -446,6 +534,38 @@ def build_report(
     prepared = out_dir / "data"
     _write_prepared(data, prepared)
     data.quarantine.to_csv(out_dir / "quarantine.csv", index=False, encoding="utf-8-sig")
+
+    import functools
+
+    from segmentation.compare import analyse_month
+    from segmentation.config import load_config
+    from segmentation.export import write_segments_csv
+    from segmentation.privacy import load_pii_key, pseudonymise_customer_ids
+
+    settings = load_config(config)
+    analysis = analyse_month(
+        data.orders,
+        data.customers,
+        data.interactions,
+        as_of=data.as_of,
+        config=settings,
+        horizon_days=horizon_days,
+        random_state=random_state,
+    )
+    timings.update(analysis.timings)
+    _dump_pickle(analysis, prepared / "analysis.pkl")
+    began = time.perf_counter()
+    write_segments_csv(
+        list(analysis.current.segmentations.values()),
+        out_dir,
+        lang=lang,
+        action_scheme=str(settings["export"]["action_scheme"]),
+        # Customer ids leave the project only as keyed pseudonyms.
+        id_transform=functools.partial(
+            pseudonymise_customer_ids, key=load_pii_key(project_dir=root)
+        ),
+    )
+    timings["segments_csv"] = time.perf_counter() - began
 
     source_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
     available = [name for name in NOTEBOOKS if (source_dir / name).is_file()]
@@ -498,11 +618,12 @@ def build_report(
             "month": data.month,
             "lang": lang,
             "mapping": str(mapping) if mapping else None,
+            "config": str(config) if config else None,
             "random_state": random_state,
             "horizon_days": horizon_days,
             "demo_customers": demo_customers if not input_path and dataset == "demo" else None,
         },
-        "inputs": _input_files(paths, root),
+        "inputs": _input_files(data.quality, root),
         "quality": {
             key: data.quality[key]
             for key in (

@@ -7,15 +7,20 @@ Ingest produces frames that satisfy these specs; features and later steps may re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 __all__ = [
     "CUSTOMERS",
     "INTERACTIONS",
+    "INTERACTION_KINDS",
     "ORDERS",
     "PII_COLUMNS",
     "TABLES",
+    "TAG_SEPARATOR",
     "TableSpec",
     "conform",
 ]
@@ -102,6 +107,20 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (ORDERS, CUSTOMERS, INTERACTI
 
 PII_COLUMNS: tuple[str, ...] = ("name", "phone", "wechat_id")
 
+# customers.tags holds several tags in one cell, joined with this.
+TAG_SEPARATOR = ";"
+
+# interactions.kind: the Chinese kinds a WeCom/CRM export writes, mapped to canonical names.
+# A kind not listed here is kept as given, so nothing is lost; a mapping file can add kinds.
+INTERACTION_KINDS: dict[str, str] = {
+    "私聊消息": "message",
+    "朋友圈点赞": "like",
+    "群聊发言": "group_chat",
+    "领取优惠券": "coupon",
+    "访问": "visit",
+    "浏览": "visit",
+}
+
 
 def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """Return ``frame`` with exactly ``spec``'s columns, in order, with their dtypes.
@@ -123,12 +142,25 @@ def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         raise KeyError(f"{spec.name}: missing required columns {missing}")
-    out = pd.DataFrame(index=frame.index)
-    for column, dtype in spec.dtypes.items():
+    columns: dict[str, Any] = {}
+    for column, name in spec.dtypes.items():
+        dtype = pd.api.types.pandas_dtype(name)
         if column in frame.columns:
-            out[column] = frame[column].astype(dtype)
+            values = frame[column]
+            # astype copies even to the same dtype, which is slow for long text columns.
+            columns[column] = values if values.dtype == dtype else values.astype(dtype)
         else:
-            out[column] = pd.Series(pd.NA if dtype == "string" else None, index=frame.index).astype(
-                dtype
-            )
-    return out
+            columns[column] = _all_missing(dtype, len(frame))
+    # One construction, not one insertion per column.
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _all_missing(dtype: Any, n: int) -> Any:
+    """A column of ``n`` missing values, built without converting ``n`` Python objects."""
+    if isinstance(dtype, pd.StringDtype):
+        return pd.array(pa.nulls(n, pa.string()), dtype=dtype)
+    if dtype.kind == "M":
+        return np.full(n, np.datetime64("NaT"), dtype=dtype)
+    if dtype.kind == "f":
+        return np.full(n, np.nan, dtype=dtype)
+    return pd.Series([None] * n).astype(dtype).to_numpy()

@@ -46,6 +46,28 @@ PROFILE_COLUMNS = [
 ]
 
 
+_PROFILE_HEADERS: dict[str, dict[str, str]] = {
+    "zh": {
+        "size": "人数",
+        "share": "人数占比 %",
+        "recency_days_mean": "平均距上次购买天数",
+        "frequency_mean": "平均复购次数",
+        "monetary_total_mean": "平均累计消费",
+        "revenue_share": "收入占比 %",
+        "action_zh": "推荐动作",
+    },
+    "en": {
+        "size": "customers",
+        "share": "share %",
+        "recency_days_mean": "mean days since last purchase",
+        "frequency_mean": "mean repeat purchases",
+        "monetary_total_mean": "mean total spend",
+        "revenue_share": "revenue share %",
+        "action_en": "recommended action",
+    },
+}
+
+
 class SchemeUnavailable(DataUnavailableError):
     """The data cannot support this scheme (no interaction log, no product data, ...).
 
@@ -111,13 +133,25 @@ class Segmentation:
     def named_labels(self, lang: str = "zh") -> pd.Series:
         """Labels as display names in ``lang`` ("zh" or "en"), keeping the category order."""
         names = self.profile[f"name_{lang}"]
-        return self.labels.cat.rename_categories(
-            names.reindex(self.labels.cat.categories).tolist()
-        )
+        return self.labels.cat.rename_categories(names.reindex(self.labels.cat.categories).tolist())
 
     def display_title(self, lang: str = "zh") -> str:
         """The title in ``lang``, falling back to English."""
         return self.title.get(lang) or self.title["en"]
+
+    def profile_table(self, lang: str = "zh") -> pd.DataFrame:
+        """The profile for display: segment names, headers and actions in ``lang``."""
+        headers = _PROFILE_HEADERS[lang]
+        table = self.profile.set_index(f"name_{lang}")
+        table = table[[c for c in headers if c in table.columns]].copy()
+        # Shares as percentages and means to one decimal: what a reader compares at a glance.
+        for column in ("share", "revenue_share"):
+            table[column] = (100 * table[column]).round(1)
+        for column in ("recency_days_mean", "frequency_mean", "monetary_total_mean"):
+            table[column] = table[column].round(1)
+        table = table.rename(columns=headers)
+        table.index.name = self.display_title(lang)
+        return table
 
 
 class Scheme(Protocol):

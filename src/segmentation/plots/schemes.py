@@ -1,0 +1,93 @@
+"""Plots of any scheme: segment sizes against revenue, and migration between two months.
+
+Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot,
+so nothing is shown or kept in pyplot's state; a notebook displays the returned figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from segmentation.schemes.base import Segmentation
+from segmentation.schemes.migration import Migration
+
+__all__ = ["plot_migration", "plot_segment_profile"]
+
+_TEXT = {
+    "customers": {"zh": "客户占比", "en": "share of customers"},
+    "revenue": {"zh": "收入占比", "en": "share of revenue"},
+    "from": {"zh": "上月分层", "en": "last month"},
+    "to": {"zh": "本月分层", "en": "this month"},
+    "migration": {"zh": "分层迁移（行占比）", "en": "Migration (row shares)"},
+}
+
+
+def plot_segment_profile(segmentation: Segmentation, *, lang: str = "zh") -> Figure:
+    """Share of customers against share of revenue per segment, lowest value at the bottom.
+
+    Parameters
+    ----------
+    segmentation : Segmentation
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    profile = segmentation.profile
+    names = profile[f"name_{lang}"].tolist()
+    y = np.arange(len(profile))
+    fig = Figure(figsize=(8, 0.45 * len(profile) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    height = 0.4
+    ax.barh(
+        y + height / 2, profile["share"], height, color="#4C72B0", label=_TEXT["customers"][lang]
+    )
+    ax.barh(
+        y - height / 2,
+        profile["revenue_share"].fillna(0.0),
+        height,
+        color="#DD8452",
+        label=_TEXT["revenue"][lang],
+    )
+    ax.set_yticks(y, names)
+    ax.xaxis.set_major_formatter("{x:.0%}")
+    ax.legend(loc="lower right")
+    ax.set_title(segmentation.display_title(lang))
+    return fig
+
+
+def plot_migration(migration: Migration, *, lang: str = "zh") -> Figure:
+    """Heatmap of the row shares of a migration matrix: where last month's segments went.
+
+    Parameters
+    ----------
+    migration : Migration
+        :func:`segmentation.schemes.migration.migration_between`.
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    shares = migration.named("row_shares", lang)
+    fig = Figure(
+        figsize=(1.0 + 0.8 * shares.shape[1], 1.0 + 0.5 * shares.shape[0]), layout="constrained"
+    )
+    ax = fig.subplots()
+    sns.heatmap(
+        shares.astype(float),
+        annot=True,
+        fmt=".0%",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar=False,
+        ax=ax,
+    )
+    ax.set_xlabel(_TEXT["to"][lang])
+    ax.set_ylabel(_TEXT["from"][lang])
+    ax.set_title(_TEXT["migration"][lang])
+    return fig

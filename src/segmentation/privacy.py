@@ -1,0 +1,186 @@
+"""Pseudonymise personal data with a keyed hash, so joins still work but raw values are gone.
+
+Phone numbers, names and WeChat ids are replaced on ingest by ``HMAC-SHA256(key, value)``,
+truncated to 16 hex digits and prefixed (``pii_3f2a...``). The same value always gives the same
+pseudonym under the same key, so a phone number in two exports still joins; without the key
+the pseudonym cannot be reversed or checked against a guessed phone number (a plain, unkeyed
+hash of an 11-digit phone number can be brute-forced in minutes).
+
+The key comes from the environment variable ``SEGMENTATION_PII_KEY`` or, when that is unset,
+from a per-project key file ``.segmentation-pii-key`` (git-ignored), created on first use with
+:func:`secrets.token_hex` and mode 0600. Keep the file: with a new key every pseudonym changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from segmentation.errors import UnreadableFileError
+
+__all__ = [
+    "CUSTOMER_ID_PREFIX",
+    "PII_KEY_ENV",
+    "PII_KEY_FILE",
+    "PII_PREFIX",
+    "find_project_dir",
+    "load_pii_key",
+    "pseudonymise",
+    "pseudonymise_customer_ids",
+]
+
+PII_KEY_ENV = "SEGMENTATION_PII_KEY"
+PII_KEY_FILE = ".segmentation-pii-key"
+PII_PREFIX = "pii_"
+CUSTOMER_ID_PREFIX = "cust_"
+# 16 hex digits = 64 bits: a collision among a million customers has odds of about 3e-8.
+_HEX_DIGITS = 16
+# Files that mark the root of a project, so notebooks run from notebooks/ share the CLI's key.
+_PROJECT_MARKERS = (PII_KEY_FILE, "pyproject.toml", ".git")
+
+
+def find_project_dir(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` that holds a key file, pyproject.toml or .git.
+
+    Parameters
+    ----------
+    start : str or Path, optional
+        Where to begin; the current working directory when omitted.
+
+    Returns
+    -------
+    Path
+        That folder, or ``start`` itself when no parent is marked as a project.
+    """
+    here = Path(start) if start is not None else Path.cwd()
+    here = here.resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
+            return folder
+    return here
+
+
+def load_pii_key(*, project_dir: str | Path | None = None) -> bytes:
+    """The key for :func:`pseudonymise`: from the environment, else the project's key file.
+
+    Parameters
+    ----------
+    project_dir : str or Path, optional
+        Folder holding ``.segmentation-pii-key``; by default the project folder found by
+        :func:`find_project_dir` from the current directory. The file is created there, with
+        a fresh random key and mode 0600, when it does not exist yet.
+
+    Returns
+    -------
+    bytes
+        The key material. ``SEGMENTATION_PII_KEY`` wins when it is set and not empty.
+
+    Raises
+    ------
+    UnreadableFileError
+        The key file exists but is empty or cannot be read.
+    """
+    from_env = os.environ.get(PII_KEY_ENV, "").strip()
+    if from_env:
+        return from_env.encode("utf-8")
+    folder = Path(project_dir) if project_dir is not None else find_project_dir()
+    path = folder / PII_KEY_FILE
+    if not path.exists():
+        _create_key_file(path)
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise UnreadableFileError(
+            f"{path}: cannot read the PII key file ({error.strerror}); fix its permissions or "
+            f"set {PII_KEY_ENV}"
+        ) from error
+    if not key:
+        raise UnreadableFileError(
+            f"{path}: the PII key file is empty; restore it from a backup (pseudonyms made with "
+            f"the old key will not match a new one) or delete it to start a new key"
+        )
+    return key.encode("utf-8")
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: if two processes race, one creates the key and the other reads it.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+
+
+def pseudonymise(
+    values: Iterable[object] | pd.Series,
+    *,
+    key: bytes | str,
+    prefix: str = PII_PREFIX,
+) -> pd.Series:
+    """Replace each value by ``prefix`` + the first 16 hex digits of HMAC-SHA256(key, value).
+
+    Parameters
+    ----------
+    values : iterable or pandas.Series
+        Values to replace; each is hashed as its ``str`` in UTF-8. Missing values (None, NaN,
+        NA) stay missing.
+    key : bytes or str
+        The secret key, e.g. from :func:`load_pii_key`.
+    prefix : str, default "pii_"
+        Marks the value as a pseudonym, so nobody mistakes it for a real id.
+
+    Returns
+    -------
+    pandas.Series
+        Dtype ``string``, with the index of ``values`` when it is a Series.
+
+    Examples
+    --------
+    >>> pseudonymise(["13800138000", None], key=b"k").tolist()  # doctest: +SKIP
+    ['pii_...', <NA>]
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    key_bytes = key.encode("utf-8") if isinstance(key, str) else key
+    if not key_bytes:
+        raise ValueError("the pseudonymisation key is empty")
+    # Hash each distinct value once: exports repeat the same phone or id on many rows.
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    digests = [
+        prefix
+        + hmac.new(key_bytes, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:_HEX_DIGITS]
+        for value in uniques
+    ]
+    lookup = pd.array([*digests, pd.NA], dtype="string")
+    # code -1 (missing) picks the trailing NA.
+    return pd.Series(lookup[codes], index=series.index, dtype="string", name=series.name)
+
+
+def pseudonymise_customer_ids(
+    customer_ids: Iterable[object] | pd.Series,
+    *,
+    key: bytes | str,
+) -> pd.Series:
+    """Pseudonymous customer ids for files that leave the project (e.g. ``segments.csv``).
+
+    Parameters
+    ----------
+    customer_ids : iterable or pandas.Series
+        Canonical customer ids; missing values stay missing.
+    key : bytes or str
+        The project's key, from :func:`load_pii_key`; the same key gives the same pseudonym
+        in every export, so exports from different months still join.
+
+    Returns
+    -------
+    pandas.Series
+        ``cust_`` followed by 16 hex digits, dtype ``string``.
+    """
+    return pseudonymise(customer_ids, key=key, prefix=CUSTOMER_ID_PREFIX)

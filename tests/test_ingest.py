@@ -1,0 +1,362 @@
+"""Ingest on real data (Online Retail, CDNOW) and on the demo export: exact counts."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segmentation.cli import main
+from segmentation.datasets import cdnow_file, generate_demo, load_cdnow
+from segmentation.ingest import QUARANTINE_COLUMNS, IngestResult, ingest, write_ingest
+from segmentation.privacy import pseudonymise
+from segmentation.schema import CUSTOMERS, INTERACTIONS, ORDERS, TableSpec
+
+KEY = b"test-key"
+
+
+def assert_conforms(frame: pd.DataFrame, spec: TableSpec) -> None:
+    assert list(frame.columns) == spec.columns
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {
+        c: str(pd.api.types.pandas_dtype(t)) for c, t in spec.dtypes.items()
+    }
+
+
+def assert_reconciles(result: IngestResult) -> None:
+    for info in result.quality["tables"].values():
+        quarantined = sum(info["rows_quarantined"].values())
+        assert info["rows_in"] == info["rows_kept"] + info["rows_duplicate"] + quarantined
+    total_quarantined = sum(
+        sum(info["rows_quarantined"].values()) for info in result.quality["tables"].values()
+    )
+    assert len(result.quarantine) == total_quarantined
+
+
+# --- Online Retail (../shared) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def online_retail(online_retail_path: Path) -> IngestResult:
+    return ingest(online_retail_path)
+
+
+@pytest.fixture(scope="module")
+def online_retail_raw(online_retail_path: Path) -> pd.DataFrame:
+    return pd.read_csv(online_retail_path, dtype=str, keep_default_na=False)
+
+
+def test_online_retail_counts(online_retail: IngestResult) -> None:
+    quality = online_retail.quality
+    assert quality["rows_in"] == 541_909
+    assert quality["rows_duplicate"] == 5_268
+    assert quality["rows_quarantined"] == {"nonpositive_unit_price": 2_512}
+    assert quality["rows_kept"] == 534_129 == len(online_retail.orders)
+    assert_reconciles(online_retail)
+    orders = quality["tables"]["orders"]
+    assert orders["customers_in"] == 4_372  # distinct CustomerID in the raw file
+    assert quality["customers"] == 4_371  # one customer had only zero-price rows
+    assert orders["cancellation_rows"] == orders["refund_rows"] == 9_251
+    assert orders["zero_amount_rows"] == 0
+    assert (quality["date_min"], quality["date_max"]) == (
+        "2010-12-01 08:26:00",
+        "2011-12-09 12:50:00",
+    )
+
+
+def test_online_retail_guests(online_retail: IngestResult) -> None:
+    guests = online_retail.quality["guests"]
+    assert guests["rows_in"] == 135_080
+    assert guests["rows_duplicate"] == 43
+    # 135,080 - 43 = 135,037 guest rows that are not duplicates: 132,565 kept, 2,472
+    # quarantined (their UnitPrice is 0).
+    assert guests["rows"] == 132_565
+    assert guests["rows_quarantined"] == 2_472
+    assert guests["rows"] + guests["rows_quarantined"] == 135_080 - 43
+    assert guests["revenue"] == pytest.approx(1_469_611.65, abs=0.01)
+    assert guests["revenue_share"] == pytest.approx(0.150758, abs=1e-6)
+    assert online_retail.orders["customer_id"].isna().sum() == 132_565
+
+
+def test_online_retail_counts_agree_with_pandas(
+    online_retail: IngestResult, online_retail_raw: pd.DataFrame
+) -> None:
+    raw = online_retail_raw
+    duplicate = raw.duplicated(keep="first")
+    free = raw["UnitPrice"].astype(float) <= 0
+    guest = raw["CustomerID"] == ""
+    assert (int(free.sum()), int((free & duplicate).sum())) == (2_517, 5)
+    # The quarantine is exactly the zero/negative-price rows that are not duplicates.
+    assert int((free & ~duplicate).sum()) == 2_512
+    assert int((guest & duplicate).sum()) == 43
+    assert int((guest & ~duplicate & free).sum()) == 2_472
+    kept = raw.loc[~duplicate & ~free]
+    amount = kept["Quantity"].astype(float) * kept["UnitPrice"].astype(float)
+    assert online_retail.orders["amount"].sum() == pytest.approx(amount.sum(), abs=0.01)
+
+
+def test_online_retail_canonical_values(online_retail: IngestResult) -> None:
+    orders = online_retail.orders
+    assert_conforms(orders, ORDERS)
+    first = orders.iloc[0]
+    assert (first["customer_id"], first["order_id"], first["product_id"]) == (
+        "17850",
+        "536365",
+        "85123A",
+    )
+    assert first["amount"] == 15.3  # 6 x 2.55, without floating-point noise
+    assert not orders["customer_id"].str.endswith(".0").any()
+    assert orders["order_ts"].is_monotonic_increasing
+    cancelled = orders.loc[orders["order_id"].str.startswith("C")]
+    assert len(cancelled) == 9_251 and (cancelled["amount"] < 0).all()
+    customers = online_retail.customers
+    assert customers is not None
+    assert_conforms(customers, CUSTOMERS)
+    assert len(customers) == 4_371
+    region = customers.set_index("customer_id")["region"]
+    assert region["12347"] == "Iceland" and region["17850"] == "United Kingdom"
+    assert customers["region"].nunique() == 37  # of 38 countries, "Unspecified" guests excepted
+
+
+def test_online_retail_quarantine_points_at_the_right_lines(
+    online_retail: IngestResult, online_retail_path: Path
+) -> None:
+    quarantine = online_retail.quarantine
+    assert list(quarantine.columns) == list(QUARANTINE_COLUMNS)
+    with gzip.open(online_retail_path, "rt", encoding="utf-8", newline="") as handle:
+        lines = handle.read().split("\n")
+    for row, values in zip(quarantine["row"], quarantine["values"], strict=True):
+        fields = next(csv.reader([lines[row - 1]]))  # row is 1-based, header = line 1
+        recorded = json.loads(values)
+        assert [fields[0], fields[1], fields[5]] == [
+            recorded["InvoiceNo"],
+            recorded["StockCode"],
+            recorded["UnitPrice"],
+        ]
+        assert float(fields[5]) <= 0
+
+
+# --- CDNOW (the lifetimes wheel) --------------------------------------------------------------
+
+
+def test_cdnow_master() -> None:
+    result = ingest(cdnow_file())
+    quality = result.quality
+    assert (quality["rows_in"], quality["rows_kept"], quality["rows_duplicate"]) == (
+        69_659,
+        69_659,
+        0,
+    )
+    assert quality["rows_quarantined"] == {}
+    assert quality["customers"] == 23_570
+    assert quality["files"][0]["layout"] == "cdnow"
+    orders = quality["tables"]["orders"]
+    # $0.00 rows are kept (issue 4 needs every customer): 80 rows, 80 customers, 68 of
+    # whom bought nothing but $0.
+    assert orders["zero_amount_rows"] == 80
+    assert orders["zero_amount_customers"] == 80
+    assert orders["zero_amount_only_customers"] == 68
+    assert (quality["date_min"], quality["date_max"]) == (
+        "1997-01-01 00:00:00",
+        "1998-06-30 00:00:00",
+    )
+    assert_conforms(result.orders, ORDERS)
+    # Each row is its own order.
+    assert result.orders["order_id"].is_unique
+    raw = load_cdnow()
+    assert result.orders.groupby("customer_id")["amount"].sum().round(2).to_dict() == (
+        raw.groupby("customer_id")["dollar_value"].sum().round(2).to_dict()
+    )
+    assert result.orders["quantity"].sum() == raw["number_of_cds"].sum()
+
+
+def test_cdnow_sample_without_header() -> None:
+    result = ingest(cdnow_file(sample=True))
+    quality = result.quality
+    assert (quality["rows_in"], quality["rows_kept"], quality["customers"]) == (6_919, 6_919, 2_357)
+    assert quality["rows_quarantined"] == {} and quality["rows_duplicate"] == 0
+    assert quality["files"][0]["layout"] == "cdnow_sample"
+    assert result.orders["order_id"].iloc[0] == "00004:1"  # customer and line
+
+
+# --- the demo export --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_dir: Path) -> IngestResult:
+    return ingest(demo_dir, pii_key=KEY)
+
+
+def test_demo_counts(demo_result: IngestResult) -> None:
+    quality = demo_result.quality
+    assert quality["rows_duplicate"] == 25
+    assert (quality["rows_in"], quality["rows_kept"]) == (23_972, 23_947)
+    assert quality["rows_quarantined"] == {}
+    assert quality["guests"]["rows"] == 462
+    assert quality["guests"]["revenue_share"] == pytest.approx(0.018927, abs=1e-6)
+    assert quality["customers"] == 4_110
+    assert_reconciles(demo_result)
+    demo = generate_demo(seed=0)
+    raw = demo.orders.drop_duplicates()
+    assert len(raw) == 23_947
+    assert int((raw["客户ID"] == "").sum()) == 462
+    encodings = {Path(f["path"]).name: f["encoding"] for f in quality["files"]}
+    assert encodings["customers.csv"] == "gb18030"
+    assert encodings["interactions.csv"] == "utf-8"
+    assert encodings["orders_2026-10.csv"] == "utf-8-sig"
+    assert len(encodings) == 2 + 24  # one orders file a month
+
+
+def test_demo_customers_and_interactions(demo_result: IngestResult) -> None:
+    customers = demo_result.customers
+    assert customers is not None
+    assert_conforms(customers, CUSTOMERS)
+    assert len(customers) == 5_000 and customers["customer_id"].is_unique
+    demo = generate_demo(seed=0).customers.set_index("客户ID")
+    first = customers.set_index("customer_id").loc[demo.index[0]]
+    assert first["phone"] == pseudonymise([demo["手机号"].iloc[0]], key=KEY)[0]
+    assert first["region"] == demo["省份"].iloc[0] and first["city"] == demo["城市"].iloc[0]
+    interactions = demo_result.interactions
+    assert interactions is not None
+    assert_conforms(interactions, INTERACTIONS)
+    raw = generate_demo(seed=0).interactions["互动类型"].value_counts()
+    assert interactions["kind"].value_counts().to_dict() == {
+        "message": raw["私聊消息"],
+        "like": raw["朋友圈点赞"],
+        "group_chat": raw["群聊发言"],
+        "coupon": raw["领取优惠券"],
+    }
+
+
+def test_demo_outputs_hold_no_raw_pii(demo_result: IngestResult, tmp_path: Path) -> None:
+    written = write_ingest(demo_result, tmp_path)
+    assert sorted(written) == ["customers", "interactions", "orders", "quality", "quarantine"]
+    raw = generate_demo(seed=0).customers
+    phones, wechat_ids, names = set(raw["手机号"]), set(raw["微信号"]), set(raw["姓名"])
+    for path in written.values():
+        data = path.read_bytes()
+        assert not phones & {m.decode() for m in re.findall(rb"1[3-9]\d{9}", data)}
+        assert not re.search(rb"wxid_", data)
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            cells = {
+                v
+                for column in table.columns
+                if str(column.type) in {"string", "large_string"}
+                for v in column.to_pylist()
+            }
+        else:
+            cells = set(re.split(r"[,\s\"{}:\[\]]+", data.decode("utf-8-sig")))
+        assert not (phones | wechat_ids | names) & cells
+    customers = pd.read_parquet(written["customers"])
+    for column in ("name", "phone", "wechat_id"):
+        assert customers[column].str.fullmatch(r"pii_[0-9a-f]{16}").all()
+
+
+def test_two_runs_give_identical_files(demo_dir: Path, tmp_path: Path) -> None:
+    first = write_ingest(ingest(demo_dir, pii_key=KEY), tmp_path / "a")
+    second = write_ingest(ingest(demo_dir, pii_key=KEY), tmp_path / "b")
+    for name, path in first.items():
+        assert path.read_bytes() == second[name].read_bytes(), name
+
+
+def test_cli_ingest_writes_the_tables(
+    demo_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEGMENTATION_PII_KEY", "cli-key")
+    out = tmp_path / "canonical"
+    assert main(["ingest", str(demo_dir), "--out", str(out), "--as-of", "2026-06-30"]) == 0
+    printed = capsys.readouterr().out
+    assert "orders: 23,972 rows in" in printed
+    assert "25 duplicate" in printed
+    quality = json.loads((out / "quality.json").read_text(encoding="utf-8"))
+    assert quality["as_of"] == "2026-06-30"
+    assert quality["rows_quarantined"]["date_after_as_of"] > 0
+    assert len(pd.read_parquet(out / "orders.parquet")) == quality["rows_kept"]
+    quarantine = pd.read_csv(out / "quarantine.csv", encoding="utf-8-sig")
+    assert list(quarantine.columns) == list(QUARANTINE_COLUMNS)
+    assert len(quarantine) == sum(
+        sum(t["rows_quarantined"].values()) for t in quality["tables"].values()
+    )
+    assert all(len(f["sha256"]) == 64 for f in quality["files"])
+
+
+# --- reconciliation, as a property ------------------------------------------------------------
+
+ROW_KINDS = ["good", "guest", "duplicate", "bad_date", "bad_amount", "zero_price", "no_order_id"]
+EXPECTED_REASON = {
+    "bad_date": "unparsable_date",
+    "bad_amount": "unparsable_amount",
+    "zero_price": "nonpositive_unit_price",
+    "no_order_id": "missing_order_id",
+}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kinds=st.lists(st.sampled_from(ROW_KINDS), min_size=1, max_size=40),
+    n_files=st.integers(min_value=1, max_value=3),
+)
+def test_reconciliation_holds_for_any_mix_of_rows(kinds: list[str], n_files: int) -> None:
+    lines: list[str] = []
+    expected = {"kept": 0, "duplicate": 0} | dict.fromkeys(EXPECTED_REASON.values(), 0)
+    for i, kind in enumerate(kinds):
+        if kind == "duplicate" and lines:
+            lines.append(lines[i % len(lines)])
+            expected["duplicate"] += 1
+            continue
+        # Every original row differs from every other (the amount holds i): the only
+        # duplicates are the ones made on purpose.
+        order, customer, day, price, amount = f"SO{i}", f"C{i % 5}", "2024-01-05", "10", f"{10 + i}"
+        if kind == "guest":
+            customer = ""
+        elif kind == "bad_date":
+            day = f"day {i}"
+        elif kind == "bad_amount":
+            amount = f"about {i}"
+        elif kind == "zero_price":
+            price, amount = "0", "0"
+        elif kind == "no_order_id":
+            order = ""
+        lines.append(f"{order},{customer},{day},{price},{amount}\n")
+        if kind in EXPECTED_REASON:
+            expected[EXPECTED_REASON[kind]] += 1
+        else:
+            expected["kept"] += 1
+    if expected["kept"] == 0:
+        lines.append("SOX,C1,2024-01-05,10,10\n")
+        expected["kept"] += 1
+    with tempfile.TemporaryDirectory() as folder:
+        for k in range(n_files):
+            part = lines[k::n_files]
+            if part:
+                Path(folder, f"part{k}.csv").write_text(
+                    "订单号,客户ID,下单时间,单价,实付金额\n" + "".join(part), encoding="utf-8"
+                )
+        result = ingest(folder, pii_key=KEY)
+    quality = result.quality
+    assert_reconciles(result)
+    assert quality["rows_in"] == len(lines)
+    assert quality["rows_kept"] == expected["kept"]
+    assert quality["rows_duplicate"] == expected["duplicate"]
+    assert quality["rows_quarantined"] == {
+        reason: expected[reason]
+        for reason in (
+            "unparsable_date",
+            "unparsable_amount",
+            "missing_order_id",
+            "nonpositive_unit_price",
+        )
+        if expected[reason]
+    }

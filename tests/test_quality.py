@@ -1,0 +1,73 @@
+"""The data-quality section's tables, on small hand-computed cases."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from segmentation.quality import data_overview, monthly_overview, reconciliation_table
+
+
+def _orders() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(["a", "a", "b", None, "a", "c"], dtype="string"),
+            "order_id": pd.array(["1", "1", "2", "3", "4", "5"], dtype="string"),
+            "order_ts": pd.to_datetime(
+                [
+                    "2024-01-05 10:00",
+                    "2024-01-05 10:00",
+                    "2024-01-20 12:00",
+                    "2024-01-21 09:00",
+                    "2024-02-03 08:00",
+                    "2024-02-10 08:00",
+                ]
+            ),
+            # order 1 has two lines; order 4 is a refund of 30 in February; c buys in Feb
+            "amount": [50.0, 20.0, 100.0, 15.0, -30.0, 40.0],
+        }
+    )
+
+
+def test_monthly_overview_by_hand() -> None:
+    table = monthly_overview(_orders(), lang="en")
+    assert table.index.tolist() == ["2024-01", "2024-02"]
+    # January: orders 1, 2, 3 (a guest); buyers a, b; first-time buyers a, b
+    assert table.loc["2024-01", "Orders"] == 3
+    assert table.loc["2024-01", "Buying customers"] == 2
+    assert table.loc["2024-01", "First-time buyers"] == 2
+    assert table.loc["2024-01", "Member net revenue"] == pytest.approx(170.0)
+    assert table.loc["2024-01", "Guest net revenue"] == pytest.approx(15.0)
+    assert table.loc["2024-01", "Net revenue"] == pytest.approx(185.0)
+    # February: a refund of 30 (a) and c's first purchase of 40
+    assert table.loc["2024-02", "Orders"] == 1
+    assert table.loc["2024-02", "First-time buyers"] == 1
+    assert table.loc["2024-02", "Refunds"] == pytest.approx(30.0)
+    assert table.loc["2024-02", "Net revenue"] == pytest.approx(10.0)
+
+
+def test_reconciliation_table_adds_up_to_rows_in() -> None:
+    quality = {
+        "rows_in": 1000,
+        "rows_kept": 950,
+        "rows_duplicate": 30,
+        "rows_quarantined": {"unparsable date": 15, "zero price": 5},
+    }
+    table = reconciliation_table(quality, lang="en")
+    rows = table["Rows"]
+    assert rows.iloc[0] == 1000
+    assert rows.iloc[-1] == 1000  # the accounted-for total equals the rows in
+    assert rows.iloc[1:-1].sum() == 1000
+    assert table.loc["Quarantined: zero price", "% of rows in"] == pytest.approx(0.5)
+
+
+def test_data_overview_counts_potential_customers_and_guests() -> None:
+    customers = pd.DataFrame({"customer_id": pd.array(["a", "b", "c", "d", "e"], dtype="string")})
+    quality = {"guests": {"rows": 1, "revenue": 15.0, "revenue_share": 15.0 / 195.0}}
+    table = data_overview(_orders(), customers, None, quality, lang="en")["Value"]
+    assert table["Known customers (incl. potential)"] == "5"
+    assert table["Buying customers"] == "3"
+    assert table["Potential customers (never bought)"] == "2"
+    assert table["Orders"] == "4"
+    assert table["Net revenue"] == "195.00"
+    assert table["Guest share of revenue"] == "7.69%"
