@@ -158,6 +158,9 @@ def test_cli_segment_on_the_demo_export(
         "互动分层",
         "客户生命周期",
         "需求分类",
+        "CLV价值分层",
+        "流失风险分层",
+        "聚类分群",
         "推荐动作",
     ]
     assert table["customer_id"].str.startswith("cust_").all()

@@ -20,8 +20,8 @@ import pandas as pd
 from segmentation.config import load_config
 from segmentation.errors import InvalidOptionError, SegmentationInputError
 from segmentation.features import customer_snapshot
-from segmentation.schemes.base import SchemeUnavailable, Segmentation
-from segmentation.schemes.rules import RULE_SCHEMES
+from segmentation.schemes.base import Segmentation
+from segmentation.schemes.registry import run_schemes
 
 __all__ = [
     "ACTION_HEADER",
@@ -204,7 +204,8 @@ def export_segments(
     mapping: str | Path | Mapping[str, Any] | None = None,
     original_ids: bool = False,
 ) -> SegmentExport:
-    """Ingest an export, segment every customer with every rule scheme, write segments.csv.
+    """Ingest an export, segment every customer with every scheme the data allows, and write
+    segments.csv.
 
     Parameters
     ----------
@@ -236,13 +237,9 @@ def export_segments(
     data = ingest(input_path, mapping=mapping)
     day = requested or pd.Timestamp(data.orders["order_ts"].max()).normalize()
     snapshot = customer_snapshot(data.orders, data.customers, data.interactions, as_of=day)
-    segmentations: list[Segmentation] = []
-    unavailable: dict[str, str] = {}
-    for name, scheme in RULE_SCHEMES.items():
-        try:
-            segmentations.append(scheme(snapshot, config=settings))
-        except SchemeUnavailable as reason:
-            unavailable[name] = reason.reason
+    run = run_schemes(snapshot, as_of=day, config=settings)
+    segmentations = list(run.segmentations.values())
+    unavailable = run.unavailable
     id_transform: IdTransform | None = None
     if not original_ids:
         key = load_pii_key()

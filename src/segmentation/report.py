@@ -326,7 +326,8 @@ def _dump_pickle(value: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     with partial.open("wb") as handle:
-        dill.dump(value, handle, protocol=dill.HIGHEST_PROTOCOL)
+        # Protocol 4: dill fails on protocol 5 out-of-band buffers of some pandas arrays.
+        dill.dump(value, handle, protocol=4)
     partial.replace(path)
 
 

@@ -1,0 +1,152 @@
+"""A full report on the demo data: sections, comparison, privacy, images, manifest, rerun."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from segmentation.datasets import DEMO_LABEL, generate_demo
+from segmentation.report import NOTEBOOKS, build_report, last_complete_month, month_end
+
+from conftest import ROOT
+
+DEMO_CUSTOMERS = 2000
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The report built twice in a clean folder (its own data/, key file and reports/)."""
+    work = tmp_path_factory.mktemp("project")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SEGMENTATION_PII_KEY", raising=False)
+    try:
+        runs = [
+            build_report(
+                dataset="demo",
+                demo_customers=DEMO_CUSTOMERS,
+                reports_dir=work / f"reports-{run}",
+                notebooks_dir=ROOT / "notebooks",
+            )
+            for run in ("a", "b")
+        ]
+    finally:
+        monkeypatch.undo()
+    return {"work": work, "first": runs[0], "second": runs[1]}
+
+
+def test_month_defaults_to_the_last_complete_month() -> None:
+    ends = pd.DataFrame({"order_ts": pd.to_datetime(["2011-01-03 08:00", "2011-12-09 12:50"])})
+    assert last_complete_month(ends) == "2011-11"
+    ends = pd.DataFrame({"order_ts": pd.to_datetime(["1997-01-01", "1998-06-30"])})
+    assert last_complete_month(ends) == "1998-06"
+    assert month_end("2024-02") == pd.Timestamp("2024-02-29")
+
+
+def test_the_report_has_every_section_and_the_outputs(built: dict) -> None:
+    result = built["first"]
+    assert result.month == "2026-10"
+    out = result.out_dir
+    for name in ("index.html", "segments.csv", "quarantine.csv", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "notebooks").glob("*.ipynb")) == sorted(NOTEBOOKS)
+    html = result.index_html.read_text(encoding="utf-8")
+    for heading in (
+        "数据质量 · Data quality",
+        "规则分层 · Rule-based schemes",
+        "聚类分群 · Behavioural clusters",
+        "客户终身价值 · Customer lifetime value (CLV)",
+        "方案对比与行动手册 · Which scheme to use, and what to do",
+    ):
+        assert heading in html, heading
+    # every entry of the table of contents links to a heading that exists
+    links = re.findall(r'href="#([^"]+)"', html)
+    anchors = set(re.findall(r'id="([^"]+)"', html))
+    assert len(links) >= 25
+    assert not [link for link in links if link not in anchors]
+    assert DEMO_LABEL["zh"] in html and DEMO_LABEL["en"] in html
+    # code is hidden: no source of the notebooks' cells is in the page
+    assert "report.load_month(" not in html and "import " not in html.split("<body")[1]
+    assert "Traceback" not in html
+
+
+def test_every_available_scheme_is_ranked_in_the_comparison(built: dict) -> None:
+    result = built["first"]
+    html = result.index_html.read_text(encoding="utf-8")
+    segments = pd.read_csv(result.out_dir / "segments.csv", encoding="utf-8-sig")
+    scheme_columns = [c for c in segments.columns if c not in ("customer_id", "推荐动作")]
+    # demo data has interactions and products: all eleven schemes are available
+    assert len(scheme_columns) == 11
+    for title in scheme_columns:
+        assert title in html, title
+    assert "本月推荐「" in html
+
+
+def test_no_pii_from_the_demo_input_reaches_the_report(built: dict) -> None:
+    demo = generate_demo(seed=0, n_customers=DEMO_CUSTOMERS)
+    out = built["first"].out_dir
+    texts = [p.read_text(encoding="utf-8", errors="ignore") for p in out.rglob("*")
+             if p.is_file() and p.suffix in (".html", ".csv", ".json", ".ipynb")]  # fmt: skip
+    blob = "\n".join(texts)
+    for column in ("手机号", "微信号"):
+        leaked = [v for v in demo.customers[column] if v in blob]
+        assert not leaked, f"{column} leaked: {leaked[:3]}"
+    # names are short Chinese strings that can occur inside other words; match whole cells
+    names = set(demo.customers["姓名"])
+    segments = pd.read_csv(out / "segments.csv", encoding="utf-8-sig", dtype=str)
+    assert not names & set(segments.to_numpy().ravel())
+    # customer ids leave as keyed pseudonyms only
+    assert segments["customer_id"].str.fullmatch(r"cust_[0-9a-f]{16}").all()
+    raw_ids = set(demo.customers["客户ID"])
+    assert not raw_ids & set(segments["customer_id"])
+
+
+def test_images_are_embedded(built: dict) -> None:
+    html = built["first"].index_html.read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,', html)
+    # revenue by month, 9 scheme profiles, migration, k choice, cluster heatmap and
+    # projection, tracking, conditional expectations, P(alive), lift curves, agreement
+    assert len(images) >= 15
+    assert "<Figure size" not in html
+
+
+def test_manifest_is_complete(built: dict) -> None:
+    result = built["first"]
+    manifest = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["month"] == "2026-10" and manifest["as_of"] == "2026-10-31"
+    assert manifest["parameters"]["dataset"] == "demo"
+    assert manifest["parameters"]["random_state"] == 0
+    assert manifest["quality"]["rows_in"] == (
+        manifest["quality"]["rows_kept"]
+        + manifest["quality"]["rows_duplicate"]
+        + sum(manifest["quality"]["rows_quarantined"].values())
+    )
+    inputs = manifest["inputs"]
+    assert {entry["table"] for entry in inputs} == {"orders", "customers", "interactions"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]) for entry in inputs)
+    for package in ("pandas", "numpy", "scikit-learn", "lifetimes", "papermill", "nbconvert"):
+        assert manifest["packages"][package]
+    assert "git_commit" in manifest
+    stages = set(manifest["timings_seconds"])
+    assert {"ingest", "features", "schemes", "compare", "html"} <= stages
+    assert {n.removesuffix(".ipynb") for n in NOTEBOOKS} <= stages
+    assert all(seconds >= 0 for seconds in manifest["timings_seconds"].values())
+    for name in ("index.html", "segments.csv", "quarantine.csv"):
+        assert name in manifest["outputs"]
+
+
+def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
+    first, second = built["first"], built["second"]
+    assert (first.out_dir / "segments.csv").read_bytes() == (
+        second.out_dir / "segments.csv"
+    ).read_bytes()
+
+    def without_timings(result: object) -> dict:
+        manifest = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest.pop("timings_seconds")
+        return manifest
+
+    assert without_timings(first) == without_timings(second)
