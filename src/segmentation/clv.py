@@ -60,8 +60,9 @@ from segmentation.errors import DataUnavailableError, MissingColumnError, Segmen
 from segmentation.features import order_purchases, repeat_purchase_summary
 from segmentation.schemes.base import (
     SchemeUnavailable,
-    Segment,
     Segmentation,
+    config_section,
+    config_segments,
     make_segmentation,
 )
 
@@ -1466,7 +1467,7 @@ def backtest_from_config(
     -------
     CLVBacktest
     """
-    settings = _section(config, "clv")
+    settings = config_section(config, "clv")
     backtest = settings.get("backtest", {})
     calibration, holdout = default_backtest_dates(
         orders,
@@ -1516,38 +1517,6 @@ def _choice_reason(
 # --- schemes --------------------------------------------------------------------------------------
 
 
-def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = config.get(name)
-    if not isinstance(section, Mapping):
-        raise CLVInputError(
-            f"config: section {name!r} is missing or not a mapping; start from "
-            "segmentation.config.load_config(), which includes it."
-        )
-    return section
-
-
-def _segments(section: Mapping[str, Any], keys: Sequence[str], *, where: str) -> list[Segment]:
-    table = section.get("segments", {})
-    segments = []
-    for key in keys:
-        entry = table.get(key) if isinstance(table, Mapping) else None
-        if not isinstance(entry, Mapping):
-            raise CLVInputError(
-                f"config {where}.segments: segment {key!r} is missing; it needs name_zh, "
-                "name_en, action_zh and action_en."
-            )
-        segments.append(
-            Segment(
-                key=key,
-                name_zh=str(entry.get("name_zh", key)),
-                name_en=str(entry.get("name_en", key)),
-                action_zh=str(entry.get("action_zh", "")),
-                action_en=str(entry.get("action_en", "")),
-            )
-        )
-    return segments
-
-
 def _increasing_pair(value: Any, *, where: str) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in value)
@@ -1565,7 +1534,7 @@ def _increasing_pair(value: Any, *, where: str) -> tuple[float, float]:
 def _forecast_from_config(
     snapshot: pd.DataFrame, config: Mapping[str, Any], *, scheme: str
 ) -> CLVForecast:
-    settings = _section(config, "clv")
+    settings = config_section(config, "clv")
     model = str(settings.get("model", "pareto"))
     _check_model(model, allow_auto=False)
     try:
@@ -1638,9 +1607,9 @@ def clv_tier_scheme(
     SchemeUnavailable
         Too few repeat buyers, or a model that cannot be fitted.
     """
-    section = _section(config, "clv_tier")
+    section = config_section(config, "clv_tier")
     forecast = _forecast_from_config(snapshot, config, scheme="clv_tier")
-    segments = _segments(section, ["potential", "low", "mid", "high"], where="clv_tier")
+    segments = config_segments(config, "clv_tier", ["potential", "low", "mid", "high"])
     clv = forecast.table["clv"].to_numpy(dtype=float)
     method = str(section.get("method", "quantile"))
     if method == "quantile":
@@ -1719,12 +1688,12 @@ def churn_risk_scheme(
     SchemeUnavailable
         Too few repeat buyers, or a model that cannot be fitted.
     """
-    section = _section(config, "churn_risk")
+    section = config_section(config, "churn_risk")
     low, high = _increasing_pair(
         section.get("p_alive_thresholds"), where="churn_risk.p_alive_thresholds"
     )
-    segments = _segments(
-        section, ["potential", "high_risk", "mid_risk", "low_risk"], where="churn_risk"
+    segments = config_segments(
+        config, "churn_risk", ["potential", "high_risk", "mid_risk", "low_risk"]
     )
     keys = np.full(len(snapshot), "potential", dtype=object)
     details: dict[str, Any] = {"p_alive_thresholds": [low, high]}
@@ -1733,7 +1702,7 @@ def churn_risk_scheme(
         p_alive_given = snapshot["p_alive"].to_numpy(dtype=float)
         buyers = np.flatnonzero(~np.isnan(p_alive_given))
         p_alive = p_alive_given[buyers]
-        model = str(_section(config, "clv").get("model", "pareto"))
+        model = str(config_section(config, "clv").get("model", "pareto"))
         details["p_alive_source"] = "snapshot column p_alive (the clv_tier forecast)"
     else:
         forecast = _forecast_from_config(snapshot, config, scheme="churn_risk")

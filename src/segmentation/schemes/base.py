@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from segmentation.errors import DataUnavailableError
+from segmentation.errors import DataUnavailableError, SegmentationInputError
 
 __all__ = [
     "PROFILE_COLUMNS",
@@ -28,6 +28,8 @@ __all__ = [
     "SchemeUnavailable",
     "Segment",
     "Segmentation",
+    "config_section",
+    "config_segments",
     "make_segmentation",
     "segment_profile",
 ]
@@ -269,3 +271,54 @@ def make_segmentation(
         ordered=ordered,
         details=dict(details or {}),
     )
+
+
+def config_section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """One scheme's section of the config, or a clear error when it is missing.
+
+    Raises
+    ------
+    SegmentationInputError
+        When ``config`` has no mapping under ``name``.
+    """
+    section = config.get(name)
+    if not isinstance(section, Mapping):
+        raise SegmentationInputError(
+            f"config: no {name!r} section; build the config with "
+            "segmentation.config.load_config(), which starts from the defaults."
+        )
+    return section
+
+
+def config_segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str]) -> list[Segment]:
+    """The segments ``keys``, in that order, with their names and recommended actions.
+
+    Every scheme's config has the same shape: names under ``<scheme>.segments.<key>`` as
+    ``{zh, en}``, actions under ``playbook.<scheme>.<key>`` as ``{zh, en}``.
+
+    Raises
+    ------
+    SegmentationInputError
+        When a segment lacks its zh or en name.
+    """
+    names = config_section(config, scheme).get("segments") or {}
+    actions = (config.get("playbook") or {}).get(scheme) or {}
+    segments = []
+    for key in keys:
+        name = names.get(key) or {}
+        action = actions.get(key) or {}
+        if not name.get("zh") or not name.get("en"):
+            raise SegmentationInputError(
+                f"config {scheme}.segments.{key}: needs both a zh and an en name, found "
+                f"{dict(name)!r}."
+            )
+        segments.append(
+            Segment(
+                key=key,
+                name_zh=str(name["zh"]),
+                name_en=str(name["en"]),
+                action_zh=str(action.get("zh", "")),
+                action_en=str(action.get("en", "")),
+            )
+        )
+    return segments

@@ -34,8 +34,9 @@ from segmentation.errors import DataUnavailableError, SegmentationInputError
 from segmentation.schemes.base import (
     Scheme,
     SchemeUnavailable,
-    Segment,
     Segmentation,
+    config_section,
+    config_segments,
     make_segmentation,
 )
 
@@ -130,7 +131,7 @@ def rfm_scores(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -> pd.DataF
     UserWarning
         When a measure's ties leave fewer than five possible scores.
     """
-    section = _section(config, "rfm")
+    section = config_section(config, "rfm")
     buyers = ~snapshot["is_potential"].to_numpy(dtype=bool)
     measures = {
         "R": -_column(snapshot, section["recency_column"], scheme="rfm"),
@@ -197,7 +198,7 @@ def rfm_named(
     -------
     Segmentation
     """
-    section = _section(config, "rfm_named")
+    section = config_section(config, "rfm_named")
     scores = rfm_scores(snapshot, config=config)
     grid = _rfm_grid(section.get("grid"))
     buyers = ~snapshot["is_potential"].to_numpy(dtype=bool)
@@ -209,7 +210,7 @@ def rfm_named(
         title=_title(section, "rfm_named"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "rfm_named", _RFM_NAMED_KEYS),
+        segments=config_segments(config, "rfm_named", _RFM_NAMED_KEYS),
         ordered=False,
         details={"scores": scores},
     )
@@ -269,8 +270,8 @@ def rfm_8class(
     Segmentation
         ``details["centers"]`` holds the centre of each measure.
     """
-    section = _section(config, "rfm_8class")
-    measures = _section(config, "rfm")
+    section = config_section(config, "rfm_8class")
+    measures = config_section(config, "rfm")
     center = section.get("center", "mean")
     if center not in ("mean", "median"):
         raise SegmentationInputError(
@@ -305,7 +306,7 @@ def rfm_8class(
         title=_title(section, "rfm_8class"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "rfm_8class", _RFM_8CLASS_KEYS),
+        segments=config_segments(config, "rfm_8class", _RFM_8CLASS_KEYS),
         ordered=False,
         details={"center": center, "centers": centers},
     )
@@ -348,7 +349,7 @@ def value_tier(
     Segmentation
         ``details["min_spend"]`` holds the lowest spend in the high and mid tiers.
     """
-    section = _section(config, "value_tier")
+    section = config_section(config, "value_tier")
     shares = [float(s) for s in section.get("cumulative_shares", ())]
     if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6:
         raise SegmentationInputError(
@@ -377,7 +378,7 @@ def value_tier(
         title=_title(section, "value_tier"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "value_tier", _VALUE_TIER_KEYS),
+        segments=config_segments(config, "value_tier", _VALUE_TIER_KEYS),
         details={"cumulative_shares": shares, "min_spend": min_spend},
     )
 
@@ -424,7 +425,7 @@ def member_grade(
     -------
     Segmentation
     """
-    section = _section(config, "member_grade")
+    section = config_section(config, "member_grade")
     thresholds = _increasing(
         section.get("thresholds"), "member_grade.thresholds", ("silver", "gold", "diamond")
     )
@@ -444,7 +445,7 @@ def member_grade(
         title=_title(section, "member_grade"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "member_grade", _MEMBER_GRADE_KEYS),
+        segments=config_segments(config, "member_grade", _MEMBER_GRADE_KEYS),
         details={"thresholds": thresholds},
     )
 
@@ -482,7 +483,7 @@ def frequency_tier(
     -------
     Segmentation
     """
-    section = _section(config, "frequency_tier")
+    section = config_section(config, "frequency_tier")
     basis = section.get("basis", "n_orders")
     all_thresholds = section.get("thresholds") or {}
     if basis not in ("n_orders", "orders_per_month") or basis not in all_thresholds:
@@ -511,7 +512,7 @@ def frequency_tier(
         title=_title(section, "frequency_tier"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "frequency_tier", _FREQUENCY_TIER_KEYS),
+        segments=config_segments(config, "frequency_tier", _FREQUENCY_TIER_KEYS),
         details={"basis": basis, "thresholds": thresholds},
     )
 
@@ -549,7 +550,7 @@ def interaction_tier(
     SchemeUnavailable
         When the snapshot has no interaction counts (no interaction log was given).
     """
-    section = _section(config, "interaction_tier")
+    section = config_section(config, "interaction_tier")
     window = int(section.get("window_days", 90))
     column = f"interactions_{window}d"
     if window not in (30, 90):
@@ -574,7 +575,7 @@ def interaction_tier(
         title=_title(section, "interaction_tier"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "interaction_tier", _INTERACTION_TIER_KEYS),
+        segments=config_segments(config, "interaction_tier", _INTERACTION_TIER_KEYS),
         details={"window_days": window, "thresholds": thresholds},
     )
 
@@ -621,7 +622,7 @@ def lifecycle(
         Ordered potential < churned < sleeping < new < active < loyal. ``details`` holds the
         per-customer ``sleep_limit_days`` and ``churn_limit_days``.
     """
-    section = _section(config, "lifecycle")
+    section = config_section(config, "lifecycle")
     sleeping = _limit_rule(section, "sleeping")
     churned = _limit_rule(section, "churned")
     if any(churned[p] < sleeping[p] for p in sleeping):
@@ -653,7 +654,7 @@ def lifecycle(
         title=_title(section, "lifecycle"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "lifecycle", _LIFECYCLE_KEYS),
+        segments=config_segments(config, "lifecycle", _LIFECYCLE_KEYS),
         details={
             "sleep_limit_days": pd.Series(sleep_limit, index=snapshot.index),
             "churn_limit_days": pd.Series(churn_limit, index=snapshot.index),
@@ -722,7 +723,7 @@ def needs(
         When the snapshot has no product features (the orders have no unit price or
         category).
     """
-    section = _section(config, "needs")
+    section = config_section(config, "needs")
     missing = [c for c in ("avg_unit_price_ratio", "category_breadth") if c not in snapshot]
     if missing:
         raise SchemeUnavailable(
@@ -747,7 +748,7 @@ def needs(
         title=_title(section, "needs"),
         snapshot=snapshot,
         keys=keys,
-        segments=_segments(config, "needs", _NEEDS_KEYS),
+        segments=config_segments(config, "needs", _NEEDS_KEYS),
         ordered=False,
     )
 
@@ -855,44 +856,9 @@ def attribute_cut(
 # --- config helpers -------------------------------------------------------------------------
 
 
-def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    section = config.get(name)
-    if not isinstance(section, Mapping):
-        raise SegmentationInputError(
-            f"config: no {name!r} section; build the config with "
-            "segmentation.config.load_config(), which starts from the defaults."
-        )
-    return section
-
-
 def _title(section: Mapping[str, Any], scheme: str) -> dict[str, str]:
     title = section.get("title") or {}
     return {"zh": str(title.get("zh") or scheme), "en": str(title.get("en") or scheme)}
-
-
-def _segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str]) -> list[Segment]:
-    """Segments in ``keys`` order with names from the scheme's section, actions from the playbook."""
-    names = _section(config, scheme).get("segments") or {}
-    actions = (config.get("playbook") or {}).get(scheme) or {}
-    segments = []
-    for key in keys:
-        name = names.get(key) or {}
-        action = actions.get(key) or {}
-        if not name.get("zh") or not name.get("en"):
-            raise SegmentationInputError(
-                f"config {scheme}.segments.{key}: needs both a zh and an en name, found "
-                f"{dict(name)!r}."
-            )
-        segments.append(
-            Segment(
-                key=key,
-                name_zh=str(name["zh"]),
-                name_en=str(name["en"]),
-                action_zh=str(action.get("zh", "")),
-                action_en=str(action.get("en", "")),
-            )
-        )
-    return segments
 
 
 def _increasing(thresholds: Any, where: str, names: Sequence[str]) -> dict[str, float]:
