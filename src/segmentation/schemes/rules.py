@@ -41,6 +41,7 @@ from segmentation.schemes.base import (
 )
 
 __all__ = [
+    "ATTRIBUTE_NAMES",
     "RULE_SCHEMES",
     "AttributeCut",
     "attribute_cut",
@@ -768,6 +769,14 @@ RULE_SCHEMES: dict[str, Scheme] = {
 
 # --- attribute cuts -------------------------------------------------------------------------
 
+#: Customer attributes a scheme can be cut by, with their display names.
+ATTRIBUTE_NAMES: dict[str, dict[str, str]] = {
+    "city_tier": {"zh": "城市等级", "en": "City tier"},
+    "source_channel": {"zh": "来源渠道", "en": "Source channel"},
+    "region": {"zh": "地区", "en": "Region"},
+    "industry": {"zh": "行业", "en": "Industry"},
+    "tags": {"zh": "标签", "en": "Tags"},
+}
 _ATTRIBUTE_ALIASES = {"channel": "source_channel", "tag": "tags", "tier": "city_tier"}
 _MISSING_VALUE = {"zh": "（未填写）", "en": "(missing)"}
 _TOTAL = {"zh": "合计", "en": "Total"}
