@@ -11,7 +11,9 @@ KERNEL := segmentation
 MONTH ?=
 INPUT ?=
 DATASET ?= demo
-LANG ?= zh
+# LANG is also the shell's locale (e.g. C.UTF-8): only a LANG given on make's command line
+# picks the report language, and the locale itself is left alone.
+REPORT_LANG := $(if $(filter command line,$(origin LANG)),$(LANG),zh)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup report test lint format typecheck lab bench lock clean
@@ -32,8 +34,8 @@ setup: $(STAMP) ## Create .venv from the lock, register the kernel, the CJK font
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install --attributes .gitattributes; fi
 
 report: setup ## Build reports/<YYYY-MM>/index.html (MONTH=, INPUT= or DATASET=demo|cdnow, LANG=zh|en)
-	$(BIN)/segmentation report --dataset "$(DATASET)" --lang "$(LANG)" \
-		$(if $(MONTH),--month "$(MONTH)") $(if $(INPUT),--input "$(INPUT)")
+	$(BIN)/segmentation report --lang "$(REPORT_LANG)" $(if $(MONTH),--month "$(MONTH)") \
+		$(if $(INPUT),--input "$(INPUT)",--dataset "$(DATASET)")
 
 test: setup lint ## Run ruff, mypy, pytest and nbval over notebooks/
 	$(BIN)/python -m pytest tests
