@@ -74,3 +74,32 @@ def test_the_running_environment_matches_the_lock() -> None:
     pins = _lock()
     for name in ("pandas", "numpy", "scikit-learn", "lifetimes", "papermill", "nbval"):
         assert Version(metadata.version(name)) == pins[name], name
+
+
+def _report_command(*assignments: str, env_lang: str) -> str:
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        ["make", "-n", "-s", "report", *assignments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LANG": env_lang},
+    )
+    lines = done.stdout.replace("\\\n", " ").splitlines()
+    return next(line for line in lines if "segmentation report" in line)
+
+
+def test_make_report_passes_its_variables_and_ignores_the_shell_locale() -> None:
+    # The shell's LANG is a locale, not the report language.
+    default = _report_command(env_lang="C.UTF-8")
+    assert '--lang "zh"' in default and '--dataset "demo"' in default
+    assert "--month" not in default and "--input" not in default
+    chosen = _report_command(
+        "LANG=en", "MONTH=2011-11", "INPUT=exports/shop.csv", env_lang="C.UTF-8"
+    )
+    assert '--lang "en"' in chosen and '--month "2011-11"' in chosen
+    assert '--input "exports/shop.csv"' in chosen and "--dataset" not in chosen
+    assert '--dataset "cdnow"' in _report_command("DATASET=cdnow", env_lang="en_US.UTF-8")
