@@ -295,7 +295,6 @@ def load_analysis(
     -------
     segmentation.compare.MonthAnalysis
     """
-    from segmentation.compare import analyse_month
     from segmentation.config import load_config
 
     if prepared_dir and (Path(prepared_dir) / "analysis.pkl").is_file():
@@ -305,17 +304,25 @@ def load_analysis(
     cache = project_root() / "data" / "interim" / f"analysis-{key}.pkl"
     if cache.is_file():
         return _load_pickle(cache)
-    analysis = analyse_month(
+    analysis = _analyse(data, config=settings, horizon_days=horizon_days, random_state=random_state)
+    _dump_pickle(analysis, cache)
+    return analysis
+
+
+def _analyse(
+    data: MonthData, *, config: Mapping[str, Any], horizon_days: int, random_state: int
+) -> Any:
+    from segmentation.compare import analyse_month
+
+    return analyse_month(
         data.orders,
         data.customers,
         data.interactions,
         as_of=data.as_of,
-        config=settings,
+        config=config,
         horizon_days=horizon_days,
         random_state=random_state,
     )
-    _dump_pickle(analysis, cache)
-    return analysis
 
 
 def _dump_pickle(value: Any, path: Path) -> None:
@@ -538,21 +545,12 @@ def build_report(
 
     import functools
 
-    from segmentation.compare import analyse_month
     from segmentation.config import load_config
     from segmentation.export import write_segments_csv
     from segmentation.privacy import load_pii_key, pseudonymise_customer_ids
 
     settings = load_config(config)
-    analysis = analyse_month(
-        data.orders,
-        data.customers,
-        data.interactions,
-        as_of=data.as_of,
-        config=settings,
-        horizon_days=horizon_days,
-        random_state=random_state,
-    )
+    analysis = _analyse(data, config=settings, horizon_days=horizon_days, random_state=random_state)
     timings.update(analysis.timings)
     _dump_pickle(analysis, prepared / "analysis.pkl")
     began = time.perf_counter()
