@@ -820,3 +820,13 @@ def test_importing_clv_leaves_global_state_alone() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_churn_risk_says_so_when_the_model_finds_no_drop_out(snapshot: pd.DataFrame) -> None:
+    # As on Online Retail (one year of wholesale buyers): every fit puts P(alive) at ~1.
+    buyers = ~snapshot["is_potential"].astype(bool)
+    no_drop_out = snapshot.assign(p_alive=np.where(buyers, 0.995, np.nan))
+    segmentation = clv.churn_risk_scheme(no_drop_out, config=load_config())
+    assert segmentation.profile["size"].tolist() == [int((~buyers).sum()), 0, 0, int(buyers.sum())]
+    assert "no drop-out" in segmentation.details["note_en"]
+    assert "没有发现客户流失" in segmentation.details["note_zh"]

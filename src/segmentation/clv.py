@@ -1716,6 +1716,15 @@ def churn_risk_scheme(
     if model == "bgnbd":
         details["note_en"] = "BG/NBD gives every one-time buyer P(alive) = 1 (low risk)."
         details["note_zh"] = "BG/NBD模型下，只购买过一次的客户P(存活)恒为1（低风险）。"
+    if len(p_alive) and float(np.min(p_alive)) >= 0.99:
+        # Said, not hidden: a fit with no drop-out puts every buyer in one tier.
+        details["note_en"] = (
+            "The model finds no drop-out in this history (P(alive) ≥ 0.99 for every buyer), "
+            "so churn risk does not separate customers here."
+        )
+        details["note_zh"] = (
+            "模型在这段历史中没有发现客户流失（所有买家P(存活) ≥ 0.99），流失风险分层在此无法区分客户。"
+        )
     title = section.get("title", {"zh": "流失风险分层", "en": "Churn risk"})
     return make_segmentation(
         scheme="churn_risk",
