@@ -150,3 +150,14 @@ def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
         return manifest
 
     assert without_timings(first) == without_timings(second)
+
+
+def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
+    from segmentation.errors import SegmentationInputError
+    from segmentation.report import _report_notebooks
+
+    folder, available = _report_notebooks(None, tmp_path)  # no notebooks/ in tmp_path
+    assert folder == ROOT / "notebooks"
+    assert available == list(NOTEBOOKS)
+    with pytest.raises(SegmentationInputError, match="no report notebooks"):
+        _report_notebooks(tmp_path / "empty", tmp_path)

@@ -415,6 +415,28 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
 
 
+def _report_notebooks(notebooks_dir: str | Path | None, root: Path) -> tuple[Path, list[str]]:
+    """The folder of report notebooks and the ones it has, in report order.
+
+    Looked for in ``notebooks_dir``, else the project's notebooks/, else the notebooks/ of
+    the source tree this package is installed from (``pip install -e .``), so the command
+    works from any working directory.
+    """
+    candidates = (
+        [Path(notebooks_dir)]
+        if notebooks_dir
+        else [root / "notebooks", Path(__file__).resolve().parents[2] / "notebooks"]
+    )
+    for folder in candidates:
+        available = [name for name in NOTEBOOKS if (folder / name).is_file()]
+        if available:
+            return folder, available
+    raise SegmentationInputError(
+        f"{candidates[0]}: no report notebooks ({', '.join(NOTEBOOKS)}) found; run from the "
+        "project folder, or pass notebooks_dir."
+    )
+
+
 def combine_notebooks(paths: Sequence[Path], *, title: str, lang: str = "zh") -> Any:
     """Join executed notebooks into one, with a title and a table of contents first.
 
@@ -532,6 +554,8 @@ def build_report(
         month_end(month)  # a malformed MONTH fails now, not after ingesting
     timings: dict[str, float] = {}
     root = project_root()
+    # Found before any work, so a missing notebook costs seconds, not a whole analysis.
+    source_dir, available = _report_notebooks(notebooks_dir, root)
     started = time.perf_counter()
     paths, source = _resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
     data = _ingest_month(paths, source=source, month=month or "", mapping=mapping)
@@ -566,13 +590,6 @@ def build_report(
     )
     timings["segments_csv"] = time.perf_counter() - began
 
-    source_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
-    available = [name for name in NOTEBOOKS if (source_dir / name).is_file()]
-    if not available:
-        raise SegmentationInputError(
-            f"{source_dir}: no report notebooks found; run from the project folder or pass "
-            "notebooks_dir."
-        )
     parameters = {
         "prepared_dir": str(prepared.resolve()),
         "month": data.month,
