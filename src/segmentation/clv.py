@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.errors import DataUnavailableError, MissingColumnError, SegmentationInputError
-from segmentation.features import order_purchases, repeat_purchase_summary
+from segmentation.features import purchase_days, repeat_purchase_summary
 from segmentation.schemes.base import (
     SchemeUnavailable,
     Segmentation,
@@ -92,6 +92,7 @@ __all__ = [
     "default_backtest_dates",
     "fit_purchase_model",
     "fit_spend_model",
+    "lifetimes_summary",
     "simulate_bgnbd_summary",
 ]
 
@@ -1139,13 +1140,19 @@ def _purchase_periods(
 
     Periods of ``period_days`` end on ``anchor_day``, the calibration end, as
     :func:`segmentation.features.repeat_purchase_summary` counts them; later ones follow on.
+    Sorted by customer_id and day.
     """
-    per_order = order_purchases(orders, as_of=as_of)
-    purchases = per_order.loc[per_order["is_purchase"]]
-    day = purchases["order_ts"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    days = purchase_days(orders, as_of=as_of)
+    customer = days["customer_id"]
+    day = days["day"].to_numpy(dtype=np.int64)
     day = anchor_day - period_days * ((anchor_day - day) // period_days)
-    frame = pd.DataFrame({"customer_id": purchases["customer_id"].to_numpy(), "day": day})
-    return frame.drop_duplicates(ignore_index=True)
+    # Sorted by customer and day, and moving a day to its period's end keeps that order: a
+    # repeated (customer, period) is the row before it.
+    keep = np.ones(len(day), dtype=bool)
+    if len(day) > 1:
+        values = customer.array
+        keep[1:] = np.asarray(values[1:] != values[:-1], dtype=bool) | (day[1:] != day[:-1])
+    return pd.DataFrame({"customer_id": customer[keep].reset_index(drop=True), "day": day[keep]})
 
 
 def _day_number(timestamp: pd.Timestamp) -> int:
@@ -1316,17 +1323,22 @@ def clv_backtest(
         orders, as_of=cal_end, anchor_day=cal_end_day, period_days=period_days
     )
     cohort = summary.index
-    first_day = cal_days.groupby("customer_id", sort=False)["day"].min()
-    cal_days = cal_days.assign(first=first_day.reindex(cal_days["customer_id"]).to_numpy())
-    cal_repeat_days = cal_days.loc[cal_days["day"] > cal_days["first"], "day"].to_numpy()
+    # Sorted by customer and day: a customer's first period is the first of their rows.
+    cal_period_days = cal_days["day"].to_numpy(dtype=np.int64)
+    first_row = np.ones(len(cal_days), dtype=bool)
+    if len(cal_days) > 1:
+        ids = cal_days["customer_id"].array
+        first_row[1:] = np.asarray(ids[1:] != ids[:-1], dtype=bool)
+    first_day = pd.Series(cal_period_days[first_row])
+    cal_repeat_days = cal_period_days[~first_row]
     later = _purchase_periods(
         orders, as_of=hold_end, anchor_day=cal_end_day, period_days=period_days
     )
-    later = later.loc[
-        (later["day"] > cal_end_day) & later["customer_id"].isin(cohort.astype(object))
-    ]
-    holdout_actual = (
-        later.groupby("customer_id", sort=False).size().reindex(cohort.astype(object), fill_value=0)
+    later = later.loc[later["day"].to_numpy() > cal_end_day]
+    position = cohort.get_indexer(pd.Index(later["customer_id"]))
+    later = later.loc[position >= 0]
+    holdout_actual = pd.Series(
+        np.bincount(position[position >= 0], minlength=len(cohort)), index=cohort
     )
 
     f = summary["frequency"].to_numpy(dtype=np.int64)
@@ -1556,6 +1568,14 @@ def _forecast_from_config(
 def _buyer_positions(snapshot: pd.DataFrame, forecast: CLVForecast) -> np.ndarray:
     if not snapshot.index.is_unique:
         raise CLVInputError("snapshot: customer_id (the index) has duplicates.")
+    # The forecast's rows are the snapshot's buyers in snapshot order (_buyer_columns): when
+    # that checks out, their positions are the buyers' mask, with no lookup of a million ids.
+    buyers = snapshot["T"].notna().to_numpy(dtype=bool)
+    if "is_potential" in snapshot.columns:
+        buyers = buyers & ~snapshot["is_potential"].fillna(False).astype(bool).to_numpy(dtype=bool)
+    positions = np.flatnonzero(buyers)
+    if snapshot.index[positions].equals(forecast.table.index):
+        return positions
     return snapshot.index.get_indexer(forecast.table.index)
 
 
@@ -1828,6 +1848,48 @@ def simulate_bgnbd_summary(
         },
         index=pd.RangeIndex(n_customers, name="customer_id"),
     )
+
+
+def lifetimes_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """lifetimes' own ``summary_data_from_transaction_data`` of the orders, for comparison.
+
+    Every order row with a customer id up to the end of ``as_of`` is a transaction (lifetimes
+    has no notion of an order's rows or of refunds), counted in purchase days (``freq="D"``)
+    with ``amount`` as the monetary value. This is the baseline the customer snapshot is
+    timed against (``segmentation bench``); the kit itself never calls it.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders.
+    as_of : str or pandas.Timestamp
+        The observation end; the whole of its day is included.
+
+    Returns
+    -------
+    pandas.DataFrame
+        lifetimes' result: indexed by customer_id, ``frequency``, ``recency``, ``T`` (days)
+        and ``monetary_value``.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
+    Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
+    """
+    _import_lifetimes()
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    rows = orders.loc[orders["customer_id"].notna(), ["customer_id", "order_ts", "amount"]]
+    with _lifetimes_call():
+        summary: pd.DataFrame = summary_data_from_transaction_data(
+            rows,
+            "customer_id",
+            "order_ts",
+            monetary_value_col="amount",
+            observation_period_end=pd.Timestamp(as_of).normalize(),
+            freq="D",
+        )
+    return summary
 
 
 def benchmark_compressed_fit(

@@ -34,6 +34,7 @@ __all__ = [
     "as_of_cutoff",
     "customer_snapshot",
     "order_purchases",
+    "purchase_days",
     "repeat_purchase_summary",
 ]
 
@@ -96,6 +97,52 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
         per_order["has_refund"] & (per_order["amount"] <= REFUND_TOLERANCE)
     )
     return per_order.drop(columns="has_sale").reset_index()
+
+
+def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """Each customer's purchase days up to ``as_of``: one row per (customer, calendar day).
+
+    The days on which :func:`order_purchases` finds at least one purchase (an order that is
+    neither refund-only nor refunded in full, dated by its earliest row), computed without
+    sorting the order ids as text: the ids are factorised once and every order is netted with
+    integer codes, as the snapshot does.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders; guest rows and rows without an order id are ignored, as
+        :func:`order_purchases` ignores them.
+    as_of : str or pandas.Timestamp
+        Rows dated after this day are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (string) and ``day`` (int64, days since 1970-01-01), sorted by
+        customer_id and day, without repeats.
+    """
+    cutoff = as_of_cutoff(as_of)
+    in_window = (
+        orders["customer_id"].notna() & orders["order_id"].notna() & (orders["order_ts"] < cutoff)
+    ).to_numpy(dtype=bool)
+    universe, row_customer, _ = _customer_universe(
+        orders["customer_id"], in_window, _customer_attributes(None, cutoff)
+    )
+    ts = orders["order_ts"].to_numpy()[in_window]
+    raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
+    net = _net_orders(orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount)
+    customer = net.customer[net.is_purchase]
+    day = _to_day(net.ts[net.is_purchase], np.datetime_data(ts.dtype)[0])
+    offset = int(day.min(initial=0))
+    span = int(day.max(initial=0)) - offset + 1
+    key = np.sort(customer * span + (day - offset))
+    key = key[_run_starts(key)]
+    return pd.DataFrame(
+        {
+            "customer_id": universe.take(key // span).array,
+            "day": (key % span + offset).astype(np.int64),
+        }
+    )
 
 
 def repeat_purchase_summary(
@@ -259,9 +306,11 @@ def customer_snapshot(
     ``first_seen_ts`` on or before that day (or none at all), or when they have an order row
     up to that day. Potential customers, known but without a purchase, get a row too.
 
-    Everything is one vectorised pass: customer and order ids are factorised once, and every
-    per-order and per-customer figure is an integer sort plus ``numpy.ufunc.reduceat`` or
-    ``numpy.bincount``; there is no per-customer Python code.
+    Everything is vectorised: customer and order ids are factorised once, and every per-order
+    and per-customer figure is a ``numpy.bincount`` or ``numpy.ufunc.at`` over integer codes.
+    Rows in time order (as ingest writes them) need no sort at all: the only Python loop is
+    over the calendar days, to find each customer's purchase days; otherwise one integer sort
+    does it. There is no per-customer Python code.
 
     Parameters
     ----------
@@ -329,9 +378,12 @@ def customer_snapshot(
     """
     cutoff = as_of_cutoff(as_of)
     end_day = _day_number(pd.Timestamp(as_of).normalize())
-    attributes, listed = _customer_attributes(customers, cutoff)
+    listed = _customer_attributes(customers, cutoff)
+    attributes = listed.frame
     in_window = (orders["customer_id"].notna() & (orders["order_ts"] < cutoff)).to_numpy(dtype=bool)
-    universe, row_customer = _customer_universe(orders["customer_id"], in_window, listed)
+    universe, row_customer, attribute_row = _customer_universe(
+        orders["customer_id"], in_window, listed
+    )
     n_customers = len(universe)
 
     ts = orders["order_ts"].to_numpy()[in_window]
@@ -355,23 +407,18 @@ def customer_snapshot(
     has_gross = gross > 0
     refund_share[has_gross] = np.minimum(refunded[has_gross] / gross[has_gross], 1.0)
 
-    attribute_row = (
-        _positions(universe, attributes.index)
-        if len(attributes)
-        else np.full(n_customers, -1, dtype=np.int64)
-    )
     profile = {
         column: pd.Series(
             attributes[column].array.take(attribute_row, allow_fill=True), index=universe
         )
         for column in ATTRIBUTE_COLUMNS
     }
-    # Orders are grouped by customer, so each customer's first order row is one reduceat.
+    # Each customer's first order row: the earliest of their orders' earliest rows.
+    first_row_ts = np.full(n_customers, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_row_ts, net.customer, net.ts)
+    has_rows = np.bincount(net.customer, minlength=n_customers) > 0
     first_row_day = np.full(n_customers, np.nan)
-    customer_start = _run_starts(net.customer)
-    first_row_day[net.customer[customer_start]] = _to_day(
-        _reduceat(np.minimum, net.ts, customer_start), ts_unit
-    )
+    first_row_day[has_rows] = _to_day(first_row_ts[has_rows], ts_unit)
     first_known_day = np.fmin(_day_numbers(profile["first_seen_ts"]), first_row_day)
 
     snapshot = pd.DataFrame(
@@ -405,7 +452,7 @@ def customer_snapshot(
 
 
 class _NetOrders(NamedTuple):
-    """One entry per (customer, order), grouped by customer."""
+    """One entry per (customer, order); a customer's orders in order of their first row."""
 
     customer: np.ndarray  # int64 position in the universe
     ts: np.ndarray  # int64 timestamp of the earliest row, in the orders' unit
@@ -414,25 +461,49 @@ class _NetOrders(NamedTuple):
 
 
 def _customer_universe(
-    customer_id: pd.Series, in_window: np.ndarray, listed: pa.Array
-) -> tuple[pd.Index, np.ndarray]:
-    """Sorted ids of every known customer, and each in-window order row's position in them."""
+    customer_id: pd.Series, in_window: np.ndarray, listed: _Listed
+) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """Sorted ids of every known customer, each in-window order row's position in them, and
+    each known customer's row in the customers table (-1 when not listed)."""
     # Factorise the full column once and filter the integer codes, not the strings.
-    all_codes, ids = _factorize(customer_id)
+    all_codes, ids, _ = _factorize(customer_id)
     row_code = all_codes[in_window]
     seen = np.bincount(row_code, minlength=len(ids)) > 0
     from_orders = _arrow_strings(ids).filter(pa.array(seen))
-    listed_only = listed.filter(pc.invert(pc.is_in(listed, value_set=from_orders)))
-    known = pa.concat_arrays([from_orders, listed_only])
+    # One hash of the listed ids: where each ordering customer is in the customers table.
+    found = pc.index_in(from_orders, value_set=listed.ids)
+    listed_row = pc.fill_null(found, -1).to_numpy().astype(np.int64)
+    # The order customers' ranks among themselves, carried to the rows by their codes.
+    order_rank = np.cumsum(seen) - 1
+    if listed.strictly_sorted and found.null_count == 0:
+        # Every ordering customer is listed and the list is sorted (ingest writes it so): the
+        # universe is the listed customers known by now or with orders, already in order.
+        in_universe = listed.known.copy()
+        in_universe[listed_row] = True
+        position = np.cumsum(in_universe) - 1
+        row_customer = position[listed_row[order_rank[row_code]]]
+        kept_rows = np.flatnonzero(in_universe)
+        universe = pd.Index(
+            pd.arrays.ArrowStringArray(listed.ids.filter(pa.array(in_universe))),
+            name="customer_id",
+        )
+        return universe, row_customer, kept_rows
+    listed_only_rows = np.flatnonzero(listed.known)
+    if len(listed_row):
+        is_ordering = np.zeros(len(listed.known), dtype=bool)
+        is_ordering[listed_row[listed_row >= 0]] = True
+        listed_only_rows = listed_only_rows[~is_ordering[listed_only_rows]]
+    known = pa.concat_arrays([from_orders, listed.ids.take(pa.array(listed_only_rows))])
+    known_row = np.concatenate([listed_row, listed_only_rows])
     # Sort the ids and carry the row codes along by rank, rather than hashing them again.
     sort_order = pc.sort_indices(known).to_numpy()
     rank = np.empty(len(known), dtype=np.int64)
     rank[sort_order] = np.arange(len(known), dtype=np.int64)
-    row_customer = rank[(np.cumsum(seen) - 1)[row_code]]
+    row_customer = rank[order_rank[row_code]]
     universe = pd.Index(
         pd.arrays.ArrowStringArray(known.take(pa.array(sort_order))), name="customer_id"
     )
-    return universe, row_customer
+    return universe, row_customer, known_row[sort_order]
 
 
 def _net_orders(
@@ -443,11 +514,83 @@ def _net_orders(
     raw_amount: np.ndarray,
 ) -> _NetOrders:
     """Net the rows of each (customer, order): a refund row carries its order's id."""
-    all_codes, ids = _factorize(order_id)
+    all_codes, ids, in_appearance_order = _factorize(order_id)
     order_code = all_codes[in_window].astype(np.int64)
     no_order_id = order_code < 0
+    if not in_appearance_order:
+        order_code = _in_appearance_order(order_code, no_order_id)
     if no_order_id.any():  # a row without an order id is an order of its own
         order_code[no_order_id] = len(ids) + np.arange(int(no_order_id.sum()))
+    n_codes = int(order_code.max(initial=-1)) + 1
+    first_row = np.full(n_codes, len(order_code), dtype=np.int64)
+    np.minimum.at(first_row, order_code, np.arange(len(order_code), dtype=np.int64))
+    amount = np.nan_to_num(raw_amount, nan=0.0)
+    # An order id normally belongs to one customer; then the id alone keys the order, and
+    # every per-order figure is a bincount over the dense codes, with no sort of the rows.
+    order_customer = np.full(n_codes, -1, dtype=np.int64)
+    order_customer[order_code] = row_customer
+    if not np.array_equal(order_customer[order_code], row_customer):
+        return _net_orders_by_pair(order_code, row_customer, ts_int, raw_amount)
+    rows_per_order = np.bincount(order_code, minlength=n_codes)
+    present = np.flatnonzero(rows_per_order)
+    net_amount = _order_sums(order_code, amount, rows_per_order, first_row)[present]
+    has_refund = np.bincount(order_code[amount < 0], minlength=n_codes)[present] > 0
+    has_sale = np.bincount(order_code[raw_amount >= 0], minlength=n_codes)[present] > 0
+    earliest = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, order_code, ts_int)
+    return _NetOrders(
+        customer=order_customer[present],
+        ts=earliest[present],
+        amount=net_amount,
+        is_purchase=has_sale & ~(has_refund & (net_amount <= REFUND_TOLERANCE)),
+    )
+
+
+def _in_appearance_order(codes: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Codes renumbered by first appearance, as factorising text numbers them, so that coded
+    and text ids give the same orders, summed in the same order; missing stays missing."""
+    valid = np.flatnonzero(~missing)
+    n_codes = int(codes.max(initial=-1)) + 1
+    first_row = np.full(n_codes, len(codes), dtype=np.int64)
+    np.minimum.at(first_row, codes[valid], valid)
+    is_first_row = np.zeros(len(codes), dtype=bool)
+    is_first_row[first_row[first_row < len(codes)]] = True
+    renumber = np.full(max(n_codes, 1), -1, dtype=np.int64)
+    renumber[codes[is_first_row]] = np.arange(int(is_first_row.sum()), dtype=np.int64)
+    return np.where(missing, -1, renumber[np.maximum(codes, 0)])
+
+
+def _order_sums(
+    codes: np.ndarray, amount: np.ndarray, rows_per_order: np.ndarray, first_row: np.ndarray
+) -> np.ndarray:
+    """Sum of ``amount`` per code, rounded exactly as ``np.add.reduceat`` over the rows sorted
+    by code (stably) rounds it: the first row plus the sum of the others.
+
+    ``rows_per_order`` counts each code's rows and ``first_row`` is the position of its first.
+    """
+    n_codes = len(rows_per_order)
+    has_rows = rows_per_order > 0
+    others = np.ones(len(codes), dtype=bool)
+    others[first_row[has_rows]] = False
+    sums = np.zeros(n_codes)
+    sums[has_rows] = amount[first_row[has_rows]]
+    # numpy adds the other rows from 0 in order while there are fewer than 8 of them, as
+    # bincount does; from 8 on it sums pairwise, so those few orders take the reduceat route.
+    several = rows_per_order > 1  # adding 0.0 to a single row would turn -0.0 into 0.0
+    sums[several] += np.bincount(codes[others], weights=amount[others], minlength=n_codes)[several]
+    many = rows_per_order > 8
+    if many.any():
+        rows = np.flatnonzero(many[codes])
+        by_code = rows[np.argsort(codes[rows], kind="stable")]
+        start = _run_starts(codes[by_code])
+        sums[codes[by_code][start]] = np.add.reduceat(amount[by_code], start)
+    return sums
+
+
+def _net_orders_by_pair(
+    order_code: np.ndarray, row_customer: np.ndarray, ts_int: np.ndarray, raw_amount: np.ndarray
+) -> _NetOrders:
+    """:func:`_net_orders` when an order id is shared by customers: key on the pair."""
     order_key = row_customer * (int(order_code.max(initial=0)) + 1) + order_code
     by_order = np.argsort(order_key, kind="stable")
     start = _run_starts(order_key[by_order])
@@ -469,17 +612,36 @@ def _purchase_days(net: _NetOrders, n_customers: int, ts_unit: str) -> dict[str,
     ts = net.ts[net.is_purchase]
     amount = net.amount[net.is_purchase]
     day = _to_day(ts, ts_unit)
-    day_offset = int(day.min(initial=0))
-    period_key = customer * (int(day.max(initial=0)) - day_offset + 1) + (day - day_offset)
-    by_period = np.argsort(period_key, kind="stable")
-    start = _run_starts(period_key[by_period])
-    period_customer = customer[by_period][start]
-    period_day = day[by_period][start]
-    period_amount = _reduceat(np.add, amount[by_period], start)
+    if len(day) > 1 and bool((day[1:] < day[:-1]).any()):
+        period = _periods_by_sort(customer, day)
+    else:
+        # Exports are in time order, and so are the orders netted from them: a customer's
+        # purchase day is a new period unless they bought earlier that day, so each day's
+        # orders are compared among themselves only, with no sort of all the orders.
+        period = _periods_in_time_order(customer, day, n_customers)
+    # Each period's members, in order: its first purchase and the purchase that ends it.
+    n_periods = int(period.max(initial=-1)) + 1
+    members = np.bincount(period, minlength=n_periods)
+    position = np.arange(len(period), dtype=np.int64)
+    first_member = np.full(n_periods, len(period), dtype=np.int64)
+    np.minimum.at(first_member, period, position)
+    period_amount = _order_sums(period, amount, members, first_member)
+    period_customer = customer[first_member]
+    period_day = day[first_member]
+    period_first_ts = np.full(n_periods, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(period_first_ts, period, ts)
+    period_last_ts = np.full(n_periods, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(period_last_ts, period, ts)
 
-    first = _run_starts(period_customer)
-    last = np.append(first[1:], len(period_customer)).astype(np.int64)[: len(first)] - 1
-    buyers = period_customer[first]
+    # Periods are numbered by day within each customer, so a customer's first and last
+    # periods are their smallest and largest numbers.
+    index = np.arange(n_periods, dtype=np.int64)
+    first = np.full(n_customers, n_periods, dtype=np.int64)
+    np.minimum.at(first, period_customer, index)
+    last = np.full(n_customers, -1, dtype=np.int64)
+    np.maximum.at(last, period_customer, index)
+    buyers = np.flatnonzero(last >= 0)
+    first, last = first[buyers], last[buyers]
     repeat_spend = _sum_by(period_customer, period_amount, n_customers)
     repeat_spend[buyers] -= period_amount[first]
     out = {
@@ -492,18 +654,53 @@ def _purchase_days(net: _NetOrders, n_customers: int, ts_unit: str) -> dict[str,
     }
     out["first_day"][buyers] = period_day[first]
     out["last_day"][buyers] = period_day[last]
-    out["first_purchase"][buyers] = _reduceat(np.minimum, ts[by_period], start)[first]
-    out["last_purchase"][buyers] = _reduceat(np.maximum, ts[by_period], start)[last]
+    out["first_purchase"][buyers] = period_first_ts[first]
+    out["last_purchase"][buyers] = period_last_ts[last]
     return out
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (-1 for missing) and the distinct values, hashing text only when needed."""
+def _periods_by_sort(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Each purchase's period number, periods numbered in (customer, day) order."""
+    day_offset = int(day.min(initial=0))
+    period_key = customer * (int(day.max(initial=0)) - day_offset + 1) + (day - day_offset)
+    by_period = np.argsort(period_key, kind="stable")
+    new_period = np.ones(len(by_period), dtype=bool)
+    sorted_key = period_key[by_period]
+    new_period[1:] = sorted_key[1:] != sorted_key[:-1]
+    period = np.empty(len(by_period), dtype=np.int64)
+    period[by_period] = np.cumsum(new_period) - 1
+    return period
+
+
+def _periods_in_time_order(customer: np.ndarray, day: np.ndarray, n_customers: int) -> np.ndarray:
+    """Each purchase's period number, periods numbered in order of time, for purchases
+    already in time order: the first purchase of a customer on a day opens a period."""
+    opener = np.empty(len(day), dtype=np.int64)  # the purchase that opened each one's period
+    first_today = np.full(n_customers, len(day), dtype=np.int64)
+    for start, stop in zip(*_run_bounds(day), strict=True):
+        who = customer[start:stop]
+        np.minimum.at(first_today, who, np.arange(start, stop, dtype=np.int64))
+        opener[start:stop] = first_today[who]
+        first_today[who] = len(day)
+    opens = opener == np.arange(len(day))
+    return (np.cumsum(opens) - 1)[opener]
+
+
+def _run_bounds(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop of each run of equal values in a sorted array."""
+    starts = _run_starts(sorted_keys)
+    stops = np.append(starts[1:], len(sorted_keys)).astype(np.int64)
+    return starts, stops[: len(starts)]
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
+    """Integer codes (-1 for missing), the distinct values, and whether the codes number the
+    values in order of first appearance; text is hashed only when it is not already coded."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         # Already coded (e.g. dictionary-encoded on read): reuse the codes, no hashing.
-        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories, False
     codes, uniques = pd.factorize(values)
-    return codes, pd.Index(uniques)
+    return codes, pd.Index(uniques), True
 
 
 def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -561,16 +758,23 @@ def _day_numbers(values: pd.Series) -> np.ndarray:
     return days
 
 
-def _customer_attributes(
-    customers: pd.DataFrame | None, cutoff: pd.Timestamp
-) -> tuple[pd.DataFrame, pa.Array]:
-    """Attributes per listed customer (one row each) and the ids known by ``cutoff``."""
+class _Listed(NamedTuple):
+    """The customers table as the snapshot reads it."""
+
+    frame: pd.DataFrame  # attributes, one row per listed customer, indexed by customer_id
+    ids: pa.Array  # the frame's index as one large_string array
+    known: np.ndarray  # first seen by the cutoff (or never recorded)
+    strictly_sorted: bool  # ids strictly increasing: sorted and without repeats
+
+
+def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> _Listed:
+    """Attributes per listed customer (one row each) and which of them are known by ``cutoff``."""
     if customers is None:
         dtypes = {column: "string" for column in ATTRIBUTE_COLUMNS}
         dtypes["first_seen_ts"] = "datetime64[ns]"
         empty = pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
         empty.index = pd.Index([], dtype="string", name="customer_id")
-        return empty, pa.array([], type=pa.large_string())
+        return _Listed(empty, pa.array([], type=pa.large_string()), np.zeros(0, bool), True)
     text_columns = [c for c in ATTRIBUTE_COLUMNS if c != "first_seen_ts"]
     frame = pd.DataFrame(
         {
@@ -589,20 +793,27 @@ def _customer_attributes(
     )
     frame.insert(0, "customer_id", customers["customer_id"].astype("string"))
     frame = frame.loc[frame["customer_id"].notna()]
-    listed_twice = frame["customer_id"].duplicated(keep=False).to_numpy(dtype=bool)
-    if listed_twice.any():
-        # Sorting on every column makes the kept row independent of the row order.
-        kept = (
-            frame.loc[listed_twice]
-            .sort_values(["customer_id", "first_seen_ts", *text_columns], kind="stable")
-            .drop_duplicates("customer_id", keep="first")
-        )
-        frame = pd.concat([frame.loc[~listed_twice], kept])
+    ids = _arrow_strings(frame["customer_id"])
+    # Ingest writes the table sorted by id: strictly increasing ids need no hash to dedupe.
+    strictly_sorted = len(ids) < 2 or bool(
+        pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()
+    )
+    if not strictly_sorted:
+        listed_twice = frame["customer_id"].duplicated(keep=False).to_numpy(dtype=bool)
+        if listed_twice.any():
+            # Sorting on every column makes the kept row independent of the row order.
+            kept = (
+                frame.loc[listed_twice]
+                .sort_values(["customer_id", "first_seen_ts", *text_columns], kind="stable")
+                .drop_duplicates("customer_id", keep="first")
+            )
+            frame = pd.concat([frame.loc[~listed_twice], kept])
+            ids = _arrow_strings(frame["customer_id"])
     frame = frame.set_index("customer_id")
     first_seen = frame["first_seen_ts"]
-    listed = frame.index[(first_seen.isna() | (first_seen < cutoff)).to_numpy(dtype=bool)]
+    known = (first_seen.isna() | (first_seen < cutoff)).to_numpy(dtype=bool)
     frame["first_seen_ts"] = first_seen.where(first_seen < cutoff)
-    return frame, _arrow_strings(listed)
+    return _Listed(frame, ids, known, strictly_sorted)
 
 
 def _interaction_counts(
@@ -652,6 +863,18 @@ def _product_features(
     avg_ratio = np.full(n_customers, np.nan)
     bought = lines > 0
     avg_ratio[bought] = ratio_sum[bought] / lines[bought]
-    pairs = np.unique(customer * len(categories) + category_code)
-    breadth = np.bincount(pairs // len(categories), minlength=n_customers).astype(np.int64)
-    return avg_ratio, breadth
+    return avg_ratio, _distinct_per_customer(customer, category_code, n_customers, len(categories))
+
+
+def _distinct_per_customer(
+    customer: np.ndarray, code: np.ndarray, n_customers: int, n_codes: int
+) -> np.ndarray:
+    """Distinct codes per customer: a bitmap of the pairs, or a sort when that is too large."""
+    pair = customer * n_codes + code
+    if n_customers * n_codes <= max(64 * len(pair), 1 << 20):
+        seen = np.zeros(n_customers * n_codes, dtype=bool)
+        seen[pair] = True
+        return seen.reshape(n_customers, n_codes).sum(axis=1).astype(np.int64)
+    pair = np.sort(pair)  # numpy's hash-based unique is several times slower on integers
+    distinct = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
+    return np.bincount(distinct // n_codes, minlength=n_customers).astype(np.int64)
