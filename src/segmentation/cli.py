@@ -124,9 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     segment = commands.add_parser(
         "segment",
-        help="write segments.csv: every customer's segment in every rule scheme, with actions",
+        help="write segments.csv: every customer's segment in every scheme, with actions",
         description=(
-            "Segment every customer as of a date with every rule-based scheme and write "
+            "Segment every customer as of a date with every scheme the data allows and write "
             "DIR/segments.csv for a CRM import (UTF-8 with BOM, pseudonymous ids)."
         ),
     )
