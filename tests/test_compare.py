@@ -185,3 +185,59 @@ def test_scores_are_bounded_and_do_not_depend_on_row_order(keys: list[str], data
         assert (np.isnan(value) and np.isnan(shuffled[metric])) or shuffled[
             metric
         ] == pytest.approx(value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=2, max_size=60),
+    data=st.data(),
+)
+def test_purchase_auc_from_weighted_segments_equals_one_row_per_customer(keys, data) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    bought = data.draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys)))
+    seg = _seg(keys, ["a", "b", "c", "d"])
+    outcomes = _outcomes([float(b) for b in bought], bought)
+    auc = scheme_scores(seg, outcomes)["auc_purchase"]
+    if len(set(bought)) < 2:
+        assert np.isnan(auc)
+        return
+    # The per-customer definition: each customer scored by their segment's purchase rate.
+    labels = pd.Series(keys)
+    rate = labels.map(pd.Series(bought, dtype=float).groupby(labels).mean())
+    assert auc == pytest.approx(roc_auc_score(np.array(bought, dtype=int), rate), abs=1e-12)
+
+
+def test_stability_ari_counts_only_customers_in_both_months() -> None:
+    # Last month: c00..c03; this month c00..c05. On the common four, y/x split matches
+    # p/q exactly, so ARI is 1 whatever the two new customers got.
+    last = _seg(["x", "x", "y", "y"], ["x", "y"], name="s")
+    now = _seg(["p", "p", "q", "q", "q", "p"], ["p", "q"], name="s")
+    assert stability_ari(last, now) == pytest.approx(1.0)
+    # Swap one common customer: labels [x x y y] vs [p q q q] -> sklearn's ARI by hand:
+    # contingency [[1,1],[0,2]]; sum C(nij,2)=1; a=[2,2] -> 2; b=[1,3] -> 3; n=4 -> C=6
+    # expected = 2*3/6 = 1; max = (2+3)/2 = 2.5; ARI = (1-1)/(2.5-1) = 0.
+    moved = _seg(["p", "q", "q", "q", "q", "p"], ["p", "q"], name="s")
+    assert stability_ari(last, moved) == pytest.approx(0.0)
+
+
+def test_ami_on_a_seeded_sample_when_there_are_more_customers() -> None:
+    rng = np.random.default_rng(3)
+    keys_a = rng.choice(["x", "y", "z"], size=60).tolist()
+    keys_b = [k if rng.random() < 0.7 else "x" for k in keys_a]
+    a = _seg(keys_a, ["x", "y", "z"], name="a")
+    b = _seg(keys_b, ["x", "y", "z"], name="b")
+    everyone = agreement_matrix({"a": a, "b": b}, metric="ami")
+    assert everyone.attrs == {"n_customers": 60, "sampled": False}
+    sample = agreement_matrix({"a": a, "b": b}, metric="ami", max_customers=40, random_state=1)
+    again = agreement_matrix({"a": a, "b": b}, metric="ami", max_customers=40, random_state=1)
+    assert sample.attrs == {"n_customers": 40, "sampled": True}
+    assert sample.loc["a", "b"] == again.loc["a", "b"]  # seeded: the same sample each time
+    # The sample's AMI is sklearn's AMI of exactly those 40 customers' labels.
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    rows = np.sort(np.random.default_rng(1).choice(60, size=40, replace=False))
+    expected = adjusted_mutual_info_score(
+        a.labels.cat.codes.to_numpy()[rows], b.labels.cat.codes.to_numpy()[rows]
+    )
+    assert sample.loc["a", "b"] == pytest.approx(expected, abs=1e-12)

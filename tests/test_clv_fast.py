@@ -1,0 +1,406 @@
+"""The fast paths of the CLV module equal the straightforward ones, and its results pickle.
+
+Compression (sorted unique rows with counts) against ``numpy.unique``; the kit's fits against
+lifetimes' own ``fit``; predictions on unique rows against lifetimes' methods called customer
+by customer; the backtest's cohort summary against ``repeat_purchase_summary``; and a
+standard-library pickle round trip (protocol 5) of fits, forecasts, the backtest and the
+CLV tier scheme.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import pickle
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segmentation import clv
+from segmentation.config import load_config
+from segmentation.datasets import load_cdnow
+from segmentation.features import repeat_purchase_summary
+
+CALIBRATION_END = "1997-09-30"
+HOLDOUT_END = "1998-06-30"
+PARETO = load_config({"clv": {"model": "pareto"}})
+
+
+def cdnow_orders() -> pd.DataFrame:
+    raw = load_cdnow(sample=True)
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype("string"),
+            "order_id": pd.Series(np.arange(1, len(raw) + 1).astype(str), dtype="string"),
+            "order_ts": raw["date"],
+            "amount": raw["dollar_value"],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    return cdnow_orders()
+
+
+@pytest.fixture(scope="module")
+def summary(orders: pd.DataFrame) -> pd.DataFrame:
+    return repeat_purchase_summary(orders, as_of=CALIBRATION_END)
+
+
+@pytest.fixture(scope="module")
+def weekly_summary(orders: pd.DataFrame) -> pd.DataFrame:
+    return repeat_purchase_summary(orders, as_of=CALIBRATION_END, period_days=7)
+
+
+@pytest.fixture(scope="module")
+def backtest(orders: pd.DataFrame) -> clv.CLVBacktest:
+    return clv.clv_backtest(
+        orders, calibration_end=CALIBRATION_END, holdout_end=HOLDOUT_END, period_days=7
+    )
+
+
+@contextlib.contextmanager
+def quiet() -> Any:
+    with (
+        warnings.catch_warnings(),
+        np.errstate(all="ignore"),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def round_trip(value: Any) -> Any:
+    return pickle.loads(pickle.dumps(value, protocol=5))
+
+
+# --- compression ----------------------------------------------------------------------------------
+
+
+def reference_unique_rows(
+    *columns: np.ndarray,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """numpy.unique on the stacked rows: sorted unique rows, counts, inverse."""
+    stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
+    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    return [unique[:, k] for k in range(len(columns))], counts, inverse.reshape(-1)
+
+
+whole_days = st.integers(0, 30).map(float)
+wide_days = st.integers(0, 4).map(lambda k: float(k * 10_000_019))  # beyond the dense range
+fractions = st.sampled_from([0.0, 0.5, 1.0 / 7, 2.0 / 7, 3.25, 1e-3])
+rows_strategy = st.lists(
+    st.tuples(
+        st.integers(0, 6),
+        st.one_of(whole_days, wide_days, fractions),
+        st.one_of(whole_days, wide_days, fractions),
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows_strategy, st.sampled_from(["default", "hashed keys", "sorted codes"]))
+def test_unique_rows_equal_numpy_unique(rows: list[tuple[int, float, float]], path: str) -> None:
+    f = np.array([row[0] for row in rows], dtype=np.int64)
+    r = np.array([row[1] for row in rows], dtype=float)
+    t = np.array([row[2] for row in rows], dtype=float)
+    with pytest.MonkeyPatch.context() as patch:
+        if path == "hashed keys":  # no presence tables: pandas.factorize, then a sort
+            patch.setattr(clv, "_DENSE_EXTRA", -(10**9))
+        elif path == "sorted codes":  # as if one integer key could not hold the rows
+            patch.setattr(clv, "_MAX_KEYS", 0)
+        (f_unique, r_unique, t_unique), counts, inverse = clv._unique_rows(f, r, t)
+        patterns = clv.compress_customers(f, r, t)
+    (f_ref, r_ref, t_ref), counts_ref, inverse_ref = reference_unique_rows(f, r, t)
+    np.testing.assert_array_equal(f_unique, f_ref)
+    np.testing.assert_array_equal(r_unique, r_ref)
+    np.testing.assert_array_equal(t_unique, t_ref)
+    np.testing.assert_array_equal(counts, counts_ref)
+    np.testing.assert_array_equal(inverse, inverse_ref)
+    assert f_unique.dtype == np.int64 and r_unique.dtype == np.float64
+    assert counts.dtype == np.int64 and inverse.dtype == np.int64
+    np.testing.assert_array_equal(patterns.frequency, f_ref)
+    np.testing.assert_array_equal(patterns.weight, counts_ref)
+    np.testing.assert_array_equal(patterns.inverse, inverse_ref)
+
+
+def test_unique_rows_of_spend_and_of_no_rows() -> None:
+    rng = np.random.default_rng(0)
+    f = rng.integers(1, 5, 500)
+    m = np.round(rng.gamma(2.0, 30.0, 500), 1)  # many repeats, not whole numbers
+    (f_unique, m_unique), counts, inverse = clv._unique_rows(f, m)
+    (f_ref, m_ref), counts_ref, inverse_ref = reference_unique_rows(f, m)
+    np.testing.assert_array_equal(f_unique, f_ref)
+    np.testing.assert_array_equal(m_unique, m_ref)
+    np.testing.assert_array_equal(counts, counts_ref)
+    np.testing.assert_array_equal(inverse, inverse_ref)
+    empty = np.array([], dtype=float)
+    (e1, e2), counts, inverse = clv._unique_rows(empty, empty)
+    assert len(e1) == len(e2) == len(counts) == len(inverse) == 0
+
+
+# --- the kit's fits are lifetimes' fits -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd", "pareto"])
+def test_fit_equals_lifetimes_own_fit(weekly_summary: pd.DataFrame, model: str) -> None:
+    # The kit runs lifetimes' optimisation without the Hessian and the data-frame wrapping:
+    # the parameters are the ones lifetimes' fit gives on the same rows, to the last bit.
+    fit = clv.fit_purchase_model(weekly_summary, model=model, period_days=7)
+    data = fit.fitter.data
+    columns = (data["frequency"], data["recency"], data["T"])
+    fitter_class = getattr(clv._import_lifetimes(), clv._FITTER_CLASSES[model])
+    with quiet():
+        if model == "pareto":
+            reference = fitter_class(penalizer_coef=0.0).fit(
+                *columns,
+                weights=data["weights"],
+                initial_params=np.ones(4),
+                verbose=True,
+                **clv.PARETO_FIT_OPTIONS,
+            )
+        else:
+            reference = fitter_class().fit(*columns, weights=data["weights"])
+    np.testing.assert_array_equal(fit.fitter.params_.to_numpy(), reference.params_.to_numpy())
+    assert list(fit.fitter.params_.index) == list(reference.params_.index)
+    assert fit.fitter._negative_log_likelihood_ == reference._negative_log_likelihood_
+    assert fit.fitter._scale == reference._scale
+    assert not hasattr(fit.fitter, "generate_new_data")  # the lambda pickle cannot store
+
+
+def test_uncompressed_fit_equals_lifetimes_on_every_customer(
+    weekly_summary: pd.DataFrame,
+) -> None:
+    fit = clv.fit_purchase_model(weekly_summary, model="bgnbd", period_days=7, compress=False)
+    assert fit.n_patterns == len(weekly_summary)
+    with quiet():
+        reference = (
+            clv._import_lifetimes()
+            .BetaGeoFitter()
+            .fit(
+                weekly_summary["frequency"],
+                weekly_summary["recency"] / 7,
+                weekly_summary["T"] / 7,
+            )
+        )
+    # lifetimes' rows in customer order (the kit's are too, uncompressed): the same bits.
+    np.testing.assert_array_equal(fit.fitter.params_.to_numpy(), reference.params_.to_numpy())
+
+
+def test_spend_fit_equals_lifetimes_own_fit(summary: pd.DataFrame) -> None:
+    spend = clv.fit_spend_model(summary)
+    data = spend.fitter.data
+    with quiet():
+        reference = (
+            clv._import_lifetimes()
+            .GammaGammaFitter()
+            .fit(data["frequency"], data["monetary_value"], weights=data["weights"])
+        )
+    np.testing.assert_array_equal(spend.fitter.params_.to_numpy(), reference.params_.to_numpy())
+
+
+# --- predictions on unique rows equal lifetimes customer by customer ----------------------------
+
+
+@pytest.mark.parametrize("model", ["mbgnbd", "pareto"])
+def test_customer_clv_equals_lifetimes_per_customer(summary: pd.DataFrame, model: str) -> None:
+    horizon, month = 365.0, clv.DEFAULT_MONTH_DAYS
+    forecast = clv.customer_clv(summary, model=model, horizon_days=horizon, month_days=month)
+    fitter = forecast.purchase_fit.fitter
+    f = summary["frequency"].to_numpy(dtype=float)
+    r = summary["recency"].to_numpy(dtype=float) / 7
+    t = summary["T"].to_numpy(dtype=float) / 7
+    m = summary["monetary_value"].to_numpy(dtype=float)
+    table = forecast.table
+    with quiet():
+        expected = fitter.conditional_expected_number_of_purchases_up_to_time(horizon / 7, f, r, t)
+        p_alive = fitter.conditional_probability_alive(f, r, t)
+        spend = forecast.spend_fit.fitter.conditional_expected_average_profit(f, m)
+        boundaries = np.minimum(np.arange(1, 13) * month, horizon)
+        cumulative = np.column_stack(
+            [
+                fitter.conditional_expected_number_of_purchases_up_to_time(day / 7, f, r, t)
+                for day in boundaries
+            ]
+        )
+    np.testing.assert_array_equal(table["expected_purchases"].to_numpy(), np.asarray(expected))
+    np.testing.assert_array_equal(table["p_alive"].to_numpy(), np.asarray(p_alive).reshape(-1))
+    usable = (f > 0) & (m > 0)
+    np.testing.assert_array_equal(table["expected_avg_spend"].to_numpy()[usable], spend[usable])
+    assert (
+        table["expected_avg_spend"].to_numpy()[~usable] == forecast.spend_fit.population_mean
+    ).all()
+    assert (table["spend_basis"] == "gamma_gamma").to_numpy().tolist() == usable.tolist()
+    monthly = np.diff(np.column_stack([np.zeros(len(f)), cumulative]), axis=1)
+    discount = 1.01 ** -np.arange(1, 13, dtype=float)
+    clv_per_customer = table["expected_avg_spend"].to_numpy() * (monthly @ discount)
+    np.testing.assert_allclose(table["clv"].to_numpy(), clv_per_customer, rtol=1e-13, atol=0)
+
+
+def test_backtest_predictions_equal_lifetimes_per_customer(backtest: clv.CLVBacktest) -> None:
+    customers = backtest.customers
+    f = customers["frequency"].to_numpy(dtype=float)
+    r = customers["recency"].to_numpy(dtype=float) / 7
+    t = customers["T"].to_numpy(dtype=float) / 7
+    for name, fit in backtest.fits.items():
+        with quiet():
+            expected = fit.fitter.conditional_expected_number_of_purchases_up_to_time(
+                backtest.holdout_days / 7, f, r, t
+            )
+        np.testing.assert_array_equal(customers[f"predicted_{name}"].to_numpy(), expected)
+
+
+# --- the backtest's cohort summary ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("period_days", [1, 7])
+def test_calibration_summary_equals_repeat_purchase_summary_on_cdnow(
+    orders: pd.DataFrame, period_days: int
+) -> None:
+    end = pd.Timestamp(CALIBRATION_END)
+    summary, days, first_row = clv._calibration_summary(
+        orders, calibration_end=end, period_days=period_days
+    )
+    reference = repeat_purchase_summary(orders, as_of=end, period_days=period_days)
+    pd.testing.assert_frame_equal(summary, reference[["frequency", "recency", "T"]])
+    assert int(first_row.sum()) == len(summary)
+    assert len(days) == int(summary["frequency"].sum()) + len(summary)
+
+
+order_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "C", "D", None]),  # None: a guest order
+        st.integers(0, 3),  # the customer's order number
+        st.integers(0, 40),  # day
+        st.integers(0, 23),  # hour
+        st.sampled_from([25.0, 10.5, 0.0, -10.5, -25.0, -40.0]),  # refunds are negative rows
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(order_rows, st.integers(0, 45), st.sampled_from([1, 7, 3]))
+def test_calibration_summary_equals_repeat_purchase_summary(
+    rows: list[tuple[str | None, int, int, int, float]], end_day: int, period_days: int
+) -> None:
+    orders = pd.DataFrame(
+        {
+            "customer_id": pd.Series([c for c, *_ in rows], dtype="string"),
+            "order_id": pd.Series([f"{c or 'guest'}-{k}" for c, k, *_ in rows], dtype="string"),
+            "order_ts": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta([d * 24 + h for _, _, d, h, _ in rows], unit="h"),
+            "amount": [a for *_, a in rows],
+        }
+    )
+    end = pd.Timestamp("2024-01-01") + pd.Timedelta(days=end_day)
+    summary, _, _ = clv._calibration_summary(orders, calibration_end=end, period_days=period_days)
+    reference = repeat_purchase_summary(orders, as_of=end, period_days=period_days)
+    if reference.empty:
+        assert summary.empty
+        return
+    pd.testing.assert_frame_equal(summary, reference[["frequency", "recency", "T"]])
+
+
+# --- pickle ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd", "pareto"])
+def test_purchase_fit_pickles_with_the_standard_library(
+    weekly_summary: pd.DataFrame, model: str
+) -> None:
+    fit = clv.fit_purchase_model(weekly_summary, model=model, period_days=7)
+    back = round_trip(fit)
+    assert back.summary() == fit.summary() and back.attempts == fit.attempts
+    f, r, t = (weekly_summary[c] for c in ("frequency", "recency", "T"))
+    np.testing.assert_array_equal(
+        back.expected_purchases(91, f, r, t), fit.expected_purchases(91, f, r, t)
+    )
+    np.testing.assert_array_equal(back.probability_alive(f, r, t), fit.probability_alive(f, r, t))
+    days = np.arange(0, 400, 7)
+    np.testing.assert_array_equal(
+        back.expected_purchases_since_first(days), fit.expected_purchases_since_first(days)
+    )
+    pd.testing.assert_frame_equal(back.fitter.data, fit.fitter.data)
+    assert back.fitter.predict.__self__ is back.fitter
+
+
+def test_a_fitter_from_lifetimes_fit_pickles_without_its_lambda(
+    weekly_summary: pd.DataFrame,
+) -> None:
+    fit = clv.fit_purchase_model(weekly_summary, model="bgnbd", period_days=7)
+    data = fit.fitter.data
+    with quiet():
+        own = (
+            clv._import_lifetimes()
+            .BetaGeoFitter()
+            .fit(data["frequency"], data["recency"], data["T"], weights=data["weights"])
+        )
+    with_lambda = dataclasses.replace(fit, fitter=own)
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        pickle.dumps(own, protocol=5)
+    back = round_trip(with_lambda)
+    assert callable(own.generate_new_data)  # the fitter itself is left as it was
+    assert not hasattr(back.fitter, "generate_new_data")
+    assert back.fitter.predict.__self__ is back.fitter
+    f, r, t = (weekly_summary[c] for c in ("frequency", "recency", "T"))
+    np.testing.assert_array_equal(
+        back.expected_purchases(91, f, r, t), with_lambda.expected_purchases(91, f, r, t)
+    )
+    pd.testing.assert_series_equal(back.fitter.standard_errors_, own.standard_errors_)
+
+
+def test_forecast_pickles_with_the_standard_library(summary: pd.DataFrame) -> None:
+    forecast = clv.customer_clv(summary, model="mbgnbd")
+    back = round_trip(forecast)
+    pd.testing.assert_frame_equal(back.table, forecast.table)
+    assert back.purchase_fit.summary() == forecast.purchase_fit.summary()
+    assert back.spend_fit.summary() == forecast.spend_fit.summary()
+    again = clv.customer_clv(summary, model=back.purchase_fit, spend_model=back.spend_fit)
+    pd.testing.assert_frame_equal(again.table, forecast.table)
+    spend, basis = back.spend_fit.expected_average_spend(
+        summary["frequency"], summary["monetary_value"]
+    )
+    np.testing.assert_array_equal(spend, forecast.table["expected_avg_spend"].to_numpy())
+    assert basis.tolist() == forecast.table["spend_basis"].astype(str).tolist()
+
+
+def test_backtest_pickles_with_the_standard_library(backtest: clv.CLVBacktest) -> None:
+    back = round_trip(backtest)
+    assert back.to_dict() == backtest.to_dict()
+    pd.testing.assert_frame_equal(back.metrics, backtest.metrics)
+    pd.testing.assert_frame_equal(back.customers, backtest.customers)
+    pd.testing.assert_frame_equal(back.tracking, backtest.tracking)
+    assert back.tracking.attrs == backtest.tracking.attrs
+    pd.testing.assert_frame_equal(back.by_frequency, backtest.by_frequency)
+    customers = backtest.customers
+    f, r, t = (customers[c] for c in ("frequency", "recency", "T"))
+    for name, fit in backtest.fits.items():
+        np.testing.assert_array_equal(
+            back.fits[name].expected_purchases(backtest.holdout_days, f, r, t),
+            customers[f"predicted_{name}"].to_numpy(),
+        )
+        np.testing.assert_array_equal(
+            back.fits[name].probability_alive(f, r, t), fit.probability_alive(f, r, t)
+        )
+
+
+def test_clv_tier_scheme_pickles_with_the_standard_library(summary: pd.DataFrame) -> None:
+    snapshot = summary.assign(recency_days=summary["T"] - summary["recency"], is_potential=False)
+    segmentation = clv.clv_tier_scheme(snapshot, config=PARETO)
+    back = round_trip(segmentation)
+    pd.testing.assert_series_equal(back.labels, segmentation.labels)
+    pd.testing.assert_frame_equal(
+        back.details["customer_clv"], segmentation.details["customer_clv"]
+    )
+    assert back.details["purchase_model"] == segmentation.details["purchase_model"]
