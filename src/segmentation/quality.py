@@ -101,15 +101,12 @@ def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     pandas.DataFrame
         Indexed by month (``YYYY-MM``); revenue is net of refunds in the month they happen.
     """
-    month = orders["order_ts"].dt.strftime("%Y-%m")
+    month = _month_number(orders["order_ts"])
     is_guest = orders["customer_id"].isna()
     amount = orders["amount"]
     sales = orders.loc[amount > 0]
-    first_month = (
-        orders.loc[~is_guest & (amount > 0)]
-        .groupby("customer_id")["order_ts"]
-        .min()
-        .dt.strftime("%Y-%m")
+    first_month = _month_number(
+        orders.loc[~is_guest & (amount > 0)].groupby("customer_id")["order_ts"].min()
     )
     table = pd.DataFrame(
         {
@@ -128,8 +125,18 @@ def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     )
     counts = [_t("orders", lang), _t("buyers", lang), _t("new_buyers", lang)]
     table[counts] = table[counts].astype("int64")
-    table.index.name = _t("month", lang)
-    return table.sort_index()
+    table = table.sort_index()
+    # Months are counted as integers and named once per month, not once per order row.
+    table.index = pd.Index(
+        [f"{number // 12:04d}-{number % 12 + 1:02d}" for number in table.index.astype(int)],
+        name=_t("month", lang),
+    )
+    return table
+
+
+def _month_number(timestamps: pd.Series) -> pd.Series:
+    """Calendar month of each timestamp as one integer (year * 12 + month - 1)."""
+    return timestamps.dt.year * 12 + timestamps.dt.month - 1
 
 
 def data_overview(
