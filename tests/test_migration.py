@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmentation.config import load_config
 from segmentation.features import customer_snapshot
@@ -126,3 +128,32 @@ def test_lifecycle_first_purchases_move_up(
         & ~later_snapshot["is_potential"].reindex(earlier_snapshot.index)
     ]
     assert migration.counts.loc["potential"].drop("potential").sum() == len(converted)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    earlier=st.dictionaries(
+        st.sampled_from([f"c{i}" for i in range(12)]), st.sampled_from(["low", "mid", "high"])
+    ),
+    later=st.dictionaries(
+        st.sampled_from([f"c{i}" for i in range(12)]), st.sampled_from(["low", "mid", "high"])
+    ),
+)
+def test_migration_counts_equal_a_crosstab_of_the_labels(earlier, later) -> None:
+    # The reference: a crosstab of the labels over the union of customers, NEW and GONE filled.
+    moved = migration_between(_segmentation(earlier), _segmentation(later))
+    customers = sorted(set(earlier) | set(later))
+    source = pd.Series([earlier.get(c, NEW) for c in customers])
+    target = pd.Series([later.get(c, GONE) for c in customers])
+    rows = ["potential", "low", "mid", "high", NEW]
+    columns = ["potential", "low", "mid", "high", GONE]
+    expected = pd.crosstab(source, target).reindex(index=rows, columns=columns, fill_value=0)
+    assert moved.counts.to_numpy().tolist() == expected.to_numpy().tolist()
+    both = [c for c in customers if c in earlier and c in later]
+    rank = {"low": 1, "mid": 2, "high": 3}
+    up = sum(rank[later[c]] > rank[earlier[c]] for c in both)
+    assert moved.n_both == len(both)
+    assert moved.n_new == len(set(later) - set(earlier))
+    assert moved.n_gone == len(set(earlier) - set(later))
+    if both:
+        assert moved.moved_up == pytest.approx(up / len(both))

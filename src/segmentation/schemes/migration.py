@@ -102,28 +102,44 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
             f"({categories} vs {list(later.labels.cat.categories)}); compare one scheme with "
             "itself at two dates."
         )
-    before = earlier.labels.astype(object)
-    after = later.labels.astype(object)
-    # Explicit rows and columns for customers known at one date only.
-    customers = before.index.union(after.index)
-    source = before.reindex(customers).fillna(NEW)
-    target = after.reindex(customers).fillna(GONE)
-    counts = (
-        pd.crosstab(source, target)
-        .reindex(index=[*categories, NEW], columns=[*categories, GONE], fill_value=0)
-        .astype(np.int64)
+    # Category codes and one lookup of last month's ids among this month's: no label text
+    # and no crosstab over a million customers.
+    k = len(categories)
+    before = earlier.labels.cat.codes.to_numpy().astype(np.int64)
+    after = later.labels.cat.codes.to_numpy().astype(np.int64)
+    if earlier.labels.index.equals(later.labels.index):
+        in_later = np.arange(len(before))
+    else:
+        in_later = later.labels.index.get_indexer(earlier.labels.index)
+    kept = in_later >= 0
+    is_new = np.ones(len(after), dtype=bool)
+    is_new[in_later[kept]] = False
+    # Rows: the segments, then NEW; columns: the segments, then GONE (a missing label, -1,
+    # counts as NEW or GONE too).
+    row = np.concatenate([np.where(before >= 0, before, k), np.full(int(is_new.sum()), k)])
+    after_of_before = np.full(len(before), -1, dtype=np.int64)
+    after_of_before[kept] = after[in_later[kept]]
+    column = np.concatenate(
+        [
+            np.where(after_of_before >= 0, after_of_before, k),
+            np.where(after[is_new] >= 0, after[is_new], k),
+        ]
     )
-    counts.index.name = "from"
-    counts.columns.name = "to"
+    cells = np.bincount(row * (k + 1) + column, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+    counts = pd.DataFrame(
+        cells.astype(np.int64),
+        index=pd.Index([*categories, NEW], name="from"),
+        columns=pd.Index([*categories, GONE], name="to"),
+    )
     row_total = counts.sum(axis=1)
     row_shares = counts.div(row_total.where(row_total > 0), axis=0)
 
-    both = before.index.intersection(after.index)
-    rank = {key: position for position, key in enumerate(categories)}
-    step = after.reindex(both).map(rank).to_numpy(dtype=float) - before.reindex(both).map(
-        rank
-    ).to_numpy(dtype=float)
-    n_both = len(both)
+    both_before = before[kept].astype(float)
+    both_after = after[in_later[kept]].astype(float)
+    both_before[before[kept] < 0] = np.nan
+    both_after[after[in_later[kept]] < 0] = np.nan
+    step = both_after - both_before
+    n_both = int(kept.sum())
     ordered = earlier.ordered and later.ordered
 
     def share(mask: np.ndarray) -> float:
@@ -138,8 +154,8 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
         moved_up=share(step > 0) if ordered else float("nan"),
         moved_down=share(step < 0) if ordered else float("nan"),
         n_both=n_both,
-        n_new=len(after.index.difference(before.index)),
-        n_gone=len(before.index.difference(after.index)),
+        n_new=int(is_new.sum()),
+        n_gone=int((~kept).sum()),
         names=later.profile[["name_zh", "name_en"]],
     )
 
