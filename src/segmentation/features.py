@@ -130,7 +130,14 @@ def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Data
     )
     ts = orders["order_ts"].to_numpy()[in_window]
     raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
-    net = _net_orders(orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount)
+    net = _net_orders(
+        orders["order_id"],
+        in_window,
+        row_customer,
+        ts.view(np.int64),
+        raw_amount,
+        _zero_for_missing(raw_amount),
+    )
     customer = net.customer[net.is_purchase]
     day = _to_day(net.ts[net.is_purchase], np.datetime_data(ts.dtype)[0])
     offset = int(day.min(initial=0))
@@ -306,22 +313,27 @@ def customer_snapshot(
     ``first_seen_ts`` on or before that day (or none at all), or when they have an order row
     up to that day. Potential customers, known but without a purchase, get a row too.
 
-    Everything is vectorised: customer and order ids are factorised once, and every per-order
-    and per-customer figure is a ``numpy.bincount`` or ``numpy.ufunc.at`` over integer codes.
-    Rows in time order (as ingest writes them) need no sort at all: the only Python loop is
-    over the calendar days, to find each customer's purchase days; otherwise one integer sort
-    does it. There is no per-customer Python code.
+    Everything is vectorised over integer codes, with no per-customer Python code: customer
+    and order ids are factorised once, each order is its first row plus its few other rows
+    (refunds, further lines), and per-customer figures are ``numpy.bincount`` sums. Purchase
+    days come from one counting sort of the purchases by customer; rows in time order (as
+    ingest writes them) need no other sort.
+
+    ``customer_id`` and ``order_id`` may be pandas categoricals (dictionary-encoded, as a
+    Parquet read can give them): their codes are used as they are, and nothing is hashed when
+    the categories are the customers table's ids, or sorted like them (``astype("category")``
+    sorts them). The snapshot is the same as with the ids as text.
 
     Parameters
     ----------
     orders : pandas.DataFrame
         Canonical orders (:data:`segmentation.schema.ORDERS`). Guest rows (no customer id)
         and rows after ``as_of`` are ignored. ``unit_price`` and ``category`` are optional.
-        ``customer_id`` and ``order_id`` may also be categoricals: their codes are then used
-        as they are, which skips hashing the ids (about half the time at a million customers).
+        ``customer_id``, ``order_id`` and ``category`` may also be categoricals.
     customers : pandas.DataFrame, optional
         Canonical customers (:data:`segmentation.schema.CUSTOMERS`). A customer listed twice
-        keeps the row with the earliest ``first_seen_ts``.
+        keeps the row with the earliest ``first_seen_ts``. ``customer_id`` may be a
+        categorical.
     interactions : pandas.DataFrame, optional
         Canonical interactions (``customer_id``, ``ts``, ``kind``). Interactions of ids that
         are not known customers at ``as_of`` are ignored.
@@ -386,66 +398,86 @@ def customer_snapshot(
     )
     n_customers = len(universe)
 
+    # Row-sized arrays are tens of megabytes at a million customers, and fresh memory is slow
+    # to come by: each is used and let go in turn, so that the next reuses its memory.
+    all_amount = _float_values(orders["amount"])
+    raw_amount = all_amount[in_window]
+    amount = _zero_for_missing(raw_amount)
     ts = orders["order_ts"].to_numpy()[in_window]
     ts_unit = np.datetime_data(ts.dtype)[0]
-    raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
-    amount = np.nan_to_num(raw_amount, nan=0.0)
-    net = _net_orders(orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount)
+    net = _net_orders(
+        orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount, amount
+    )
+    del ts, raw_amount
+    # Only refund rows add to the refunded amount (the others would add zeros).
+    refund_row = np.flatnonzero(amount < 0)  # few
+    refunded = _sum_by(row_customer[refund_row], -amount[refund_row], n_customers)
+    # ``amount`` is this function's own copy and no longer needed: clip it where it is.
+    gross = _sum_by(row_customer, np.clip(amount, 0, None, out=amount), n_customers)
+    del refund_row, amount
+    product = _product_features(orders, in_window, row_customer, all_amount, n_customers)
+    del row_customer
+    monetary_total = _sum_by(net.customer, net.amount, n_customers)
     days = _purchase_days(net, n_customers, ts_unit)
 
-    n_orders = np.bincount(net.customer[net.is_purchase], minlength=n_customers)
+    n_orders = days["n_orders"]
     is_potential = n_orders == 0
-    monetary_total = _sum_by(net.customer, net.amount, n_customers)
     monetary_total[is_potential] = 0.0
     frequency = days["frequency"]
     monetary_value = days["repeat_spend"] / np.maximum(frequency, 1)
     monetary_value[frequency == 0] = 0.0
 
-    gross = _sum_by(row_customer, np.clip(amount, 0, None), n_customers)
-    refunded = _sum_by(row_customer, np.clip(-amount, 0, None), n_customers)
     refund_share = np.where(refunded > 0, 1.0, 0.0)
     has_gross = gross > 0
     refund_share[has_gross] = np.minimum(refunded[has_gross] / gross[has_gross], 1.0)
 
+    # Ingest lists every customer, all known by the as-of date: then the rows are the table's.
+    every_row = len(attribute_row) == len(attributes) and bool(
+        (attribute_row == np.arange(len(attributes))).all()
+    )
+    # A copy, not the customers table's own array: arrow-backed text copies in no time.
     profile = {
-        column: pd.Series(
-            attributes[column].array.take(attribute_row, allow_fill=True), index=universe
+        column: (
+            attributes[column].array.copy()
+            if every_row
+            else attributes[column].array.take(attribute_row, allow_fill=True)
         )
         for column in ATTRIBUTE_COLUMNS
     }
-    # Each customer's first order row: the earliest of their orders' earliest rows.
-    first_row_ts = np.full(n_customers, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_row_ts, net.customer, net.ts)
-    has_rows = np.bincount(net.customer, minlength=n_customers) > 0
+    # Each customer's first order row: the earliest of their orders' earliest rows, that is
+    # of their first purchase and their other orders. No order row is dated at the largest
+    # int64 (it would be after any as_of), so that means none.
+    no_rows = np.iinfo(np.int64).max
+    first_row_ts = np.where(is_potential, no_rows, days["first_purchase"])
+    not_purchase = np.flatnonzero(~net.is_purchase)  # few
+    np.minimum.at(first_row_ts, net.customer[not_purchase], net.ts[not_purchase])
+    has_rows = first_row_ts != no_rows
     first_row_day = np.full(n_customers, np.nan)
     first_row_day[has_rows] = _to_day(first_row_ts[has_rows], ts_unit)
     first_known_day = np.fmin(_day_numbers(profile["first_seen_ts"]), first_row_day)
 
-    snapshot = pd.DataFrame(
-        {
-            "first_purchase": days["first_purchase"].view(f"datetime64[{ts_unit}]"),
-            "last_purchase": days["last_purchase"].view(f"datetime64[{ts_unit}]"),
-            "recency_days": end_day - days["last_day"],
-            "n_orders": n_orders.astype(np.int64),
-            "frequency": frequency.astype(np.int64),
-            "recency": days["last_day"] - days["first_day"],
-            "T": end_day - days["first_day"],
-            "monetary_value": monetary_value,
-            "monetary_total": monetary_total,
-            "monetary_avg": monetary_total / np.maximum(n_orders, 1),
-            "tenure_days": end_day - first_known_day,
-            "refund_share": refund_share,
-            "is_potential": is_potential,
-        },
-        index=universe,
-    )
+    columns: dict[str, object] = {
+        "first_purchase": days["first_purchase"].view(f"datetime64[{ts_unit}]"),
+        "last_purchase": days["last_purchase"].view(f"datetime64[{ts_unit}]"),
+        "recency_days": end_day - days["last_day"],
+        "n_orders": n_orders,
+        "frequency": frequency,
+        "recency": days["last_day"] - days["first_day"],
+        "T": end_day - days["first_day"],
+        "monetary_value": monetary_value,
+        "monetary_total": monetary_total,
+        "monetary_avg": monetary_total / np.maximum(n_orders, 1),
+        "tenure_days": end_day - first_known_day,
+        "refund_share": refund_share,
+        "is_potential": is_potential,
+    }
     if interactions is not None:
-        for column, counts in _interaction_counts(interactions, universe, cutoff).items():
-            snapshot[column] = counts
-    product = _product_features(orders, in_window, row_customer, n_customers)
+        columns.update(_interaction_counts(interactions, universe, cutoff))
     if product is not None:
-        snapshot["avg_unit_price_ratio"], snapshot["category_breadth"] = product
-    return pd.concat([snapshot, pd.DataFrame(profile)], axis=1)
+        columns["avg_unit_price_ratio"], columns["category_breadth"] = product
+    columns.update(profile)
+    # Every array is this function's own: the frame takes them as they are, uncopied.
+    return pd.DataFrame(columns, index=universe, copy=False)
 
 
 # --- snapshot internals ---------------------------------------------------------------------
@@ -467,43 +499,158 @@ def _customer_universe(
     each known customer's row in the customers table (-1 when not listed)."""
     # Factorise the full column once and filter the integer codes, not the strings.
     all_codes, ids, _ = _factorize(customer_id)
-    row_code = all_codes[in_window]
+    row_code = all_codes[in_window].astype(np.intp)  # numpy indexes with intp
+    id_strings = _arrow_strings(ids)
+    all_known = listed.strictly_sorted and len(listed.ids) > 0 and bool(listed.known.all())
+    if all_known:
+        # Every listed customer is known by now: when every id is listed, the universe is the
+        # customers table, whichever of them have orders.
+        id_row = _listed_rows(id_strings, np.ones(len(ids), dtype=bool), listed)
+        if bool((id_row >= 0).all()):
+            universe = pd.Index(pd.arrays.ArrowStringArray(listed.ids), name="customer_id")
+            table_rows = np.arange(len(listed.ids), dtype=np.int64)
+            return universe, id_row[row_code], table_rows
     seen = np.bincount(row_code, minlength=len(ids)) > 0
-    from_orders = _arrow_strings(ids).filter(pa.array(seen))
-    # One hash of the listed ids: where each ordering customer is in the customers table.
-    found = pc.index_in(from_orders, value_set=listed.ids)
-    listed_row = pc.fill_null(found, -1).to_numpy().astype(np.int64)
-    # The order customers' ranks among themselves, carried to the rows by their codes.
-    order_rank = np.cumsum(seen) - 1
-    if listed.strictly_sorted and found.null_count == 0:
+    from_orders = id_strings.filter(pa.array(seen))
+    # Where each ordering customer is in the customers table, by the cheapest route.
+    listed_row = id_row[seen] if all_known else _listed_rows(id_strings, seen, listed)
+    # Per distinct id, its customer's position in the universe: one gather carries it to rows.
+    code_position = np.full(len(ids), -1, dtype=np.int64)
+    if listed.strictly_sorted and bool((listed_row >= 0).all()):
         # Every ordering customer is listed and the list is sorted (ingest writes it so): the
         # universe is the listed customers known by now or with orders, already in order.
         in_universe = listed.known.copy()
         in_universe[listed_row] = True
         position = np.cumsum(in_universe) - 1
-        row_customer = position[listed_row[order_rank[row_code]]]
-        kept_rows = np.flatnonzero(in_universe)
-        universe = pd.Index(
-            pd.arrays.ArrowStringArray(listed.ids.filter(pa.array(in_universe))),
-            name="customer_id",
-        )
-        return universe, row_customer, kept_rows
+        code_position[seen] = position[listed_row]
+        everyone = bool(in_universe.all())
+        kept_ids = listed.ids if everyone else listed.ids.filter(pa.array(in_universe))
+        universe = pd.Index(pd.arrays.ArrowStringArray(kept_ids), name="customer_id")
+        return universe, code_position[row_code], np.flatnonzero(in_universe)
     listed_only_rows = np.flatnonzero(listed.known)
     if len(listed_row):
         is_ordering = np.zeros(len(listed.known), dtype=bool)
         is_ordering[listed_row[listed_row >= 0]] = True
         listed_only_rows = listed_only_rows[~is_ordering[listed_only_rows]]
-    known = pa.concat_arrays([from_orders, listed.ids.take(pa.array(listed_only_rows))])
+    listed_only = listed.ids.take(pa.array(listed_only_rows, type=pa.int64()))
+    known = pa.concat_arrays([from_orders, listed_only])
     known_row = np.concatenate([listed_row, listed_only_rows])
-    # Sort the ids and carry the row codes along by rank, rather than hashing them again.
-    sort_order = pc.sort_indices(known).to_numpy()
-    rank = np.empty(len(known), dtype=np.int64)
-    rank[sort_order] = np.arange(len(known), dtype=np.int64)
-    row_customer = rank[order_rank[row_code]]
+    # The universe is the sorted union of two disjoint lists; merge them when both are sorted
+    # (coded ids usually are), else sort the ids and carry the row codes along by rank.
+    rank = _merged_ranks(from_orders, listed_only, listed_sorted=listed.strictly_sorted)
+    if rank is None:
+        sort_order = pc.sort_indices(known).to_numpy()
+        rank = np.empty(len(known), dtype=np.int64)
+        rank[sort_order] = np.arange(len(known), dtype=np.int64)
+    else:
+        sort_order = np.empty(len(known), dtype=np.int64)
+        sort_order[rank] = np.arange(len(known), dtype=np.int64)
+    code_position[seen] = rank[: len(from_orders)]
     universe = pd.Index(
         pd.arrays.ArrowStringArray(known.take(pa.array(sort_order))), name="customer_id"
     )
-    return universe, row_customer, known_row[sort_order]
+    return universe, code_position[row_code], known_row[sort_order]
+
+
+def _listed_rows(id_strings: pa.Array, seen: np.ndarray, listed: _Listed) -> np.ndarray:
+    """Row in the customers table of each of the ids ``seen`` picks (-1 when not listed).
+
+    Hashing a million ids costs a quarter of a second, so it is the last resort: coded ids
+    whose categories are the customers table's ids need no lookup at all, and sorted ids (a
+    categorical's categories usually are) are merged with the sorted table.
+    """
+    if id_strings.equals(listed.ids):
+        return np.flatnonzero(seen)
+    from_orders = id_strings if bool(seen.all()) else id_strings.filter(pa.array(seen))
+    if len(from_orders) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if listed.strictly_sorted and _strictly_increasing(from_orders):
+        found = _sorted_positions(from_orders, listed.ids)
+        if found is not None:
+            return found
+    positions = pc.index_in(from_orders, value_set=listed.ids)
+    return pc.fill_null(positions, -1).to_numpy().astype(np.int64)
+
+
+def _strictly_increasing(strings: pa.Array) -> bool:
+    """Whether the strings are sorted (bytewise, as pyarrow compares them) without repeats."""
+    if len(strings) < 2:
+        return True
+    return bool(pc.all(pc.less(strings.slice(0, len(strings) - 1), strings.slice(1))).as_py())
+
+
+def _sorted_positions(needles: pa.Array, haystack: pa.Array) -> np.ndarray | None:
+    """Position of each needle in ``haystack`` (-1 when absent), both strictly increasing, by
+    merging fixed-width keys; None when the strings have no such keys."""
+    keys = _fixed_width_keys([haystack, needles])
+    if keys is None:
+        return None
+    haystack_keys, needle_keys = keys
+    _, in_merge = _merge_positions(haystack_keys, needle_keys)
+    # The haystack ids before a needle in the merge; an equal one comes just before it.
+    candidate = in_merge - np.arange(len(needle_keys)) - 1
+    hit = candidate >= 0
+    hit[hit] = haystack_keys[candidate[hit]] == needle_keys[hit]
+    return np.where(hit, candidate, -1).astype(np.int64)
+
+
+def _merged_ranks(first: pa.Array, second: pa.Array, *, listed_sorted: bool) -> np.ndarray | None:
+    """Rank of every id of ``first`` then ``second`` (disjoint) in their sorted union, merged
+    without a sort when both are strictly increasing; None when they are not."""
+    if len(second) == 0 and _strictly_increasing(first):
+        return np.arange(len(first), dtype=np.int64)
+    if not listed_sorted or not _strictly_increasing(first):
+        return None
+    keys = _fixed_width_keys([first, second])
+    if keys is None:
+        return None
+    return np.concatenate(_merge_positions(*keys))
+
+
+def _merge_positions(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the elements of two sorted arrays land when merged, those of ``first`` before
+    equal ones of ``second``: numpy's stable sort (timsort) merges two sorted runs in one
+    linear pass, several times faster than a binary search per element."""
+    from_second = np.argsort(np.concatenate([first, second]), kind="stable") >= len(first)
+    return np.flatnonzero(~from_second), np.flatnonzero(from_second)
+
+
+def _fixed_width_keys(arrays: list[pa.Array]) -> list[np.ndarray] | None:
+    """Keys that order and compare as the strings do bytewise, one array per input: unsigned
+    big-endian integers for ids of up to 8 bytes, else numpy bytes of one common width.
+
+    Ids are right-padded with NUL bytes, which keeps their order as long as no id contains a
+    NUL; None when one does (or an id is missing), and the caller hashes instead.
+    """
+    layouts = []
+    for strings in arrays:
+        if strings.null_count:
+            return None
+        offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)
+        offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+        data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if bool((data == 0).any()):
+            return None
+        layouts.append((offsets - offsets[0], data))
+    width = max((int(np.diff(o).max(initial=0)) for o, _ in layouts), default=0)
+    width = max(width, 1)
+    padded_width = 8 if width <= 8 else width
+    keys = []
+    for offsets, data in layouts:
+        n = len(offsets) - 1
+        lengths = np.diff(offsets)
+        matrix = np.zeros((n, padded_width), dtype=np.uint8)
+        if n and bool((lengths == lengths[0]).all()):
+            matrix[:, : lengths[0]] = data.reshape(n, int(lengths[0]))
+        elif n:
+            row = np.repeat(np.arange(n, dtype=np.int64), lengths)
+            column = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+            matrix[row, column] = data
+        if padded_width == 8:
+            keys.append(matrix.view(">u8").ravel().astype(np.uint64))
+        else:
+            keys.append(matrix.view(f"S{padded_width}").ravel())
+    return keys
 
 
 def _net_orders(
@@ -512,78 +659,149 @@ def _net_orders(
     row_customer: np.ndarray,
     ts_int: np.ndarray,
     raw_amount: np.ndarray,
+    amount: np.ndarray,
 ) -> _NetOrders:
-    """Net the rows of each (customer, order): a refund row carries its order's id."""
-    all_codes, ids, in_appearance_order = _factorize(order_id)
-    order_code = all_codes[in_window].astype(np.int64)
-    no_order_id = order_code < 0
-    if not in_appearance_order:
-        order_code = _in_appearance_order(order_code, no_order_id)
-    if no_order_id.any():  # a row without an order id is an order of its own
-        order_code[no_order_id] = len(ids) + np.arange(int(no_order_id.sum()))
-    n_codes = int(order_code.max(initial=-1)) + 1
-    first_row = np.full(n_codes, len(order_code), dtype=np.int64)
-    np.minimum.at(first_row, order_code, np.arange(len(order_code), dtype=np.int64))
-    amount = np.nan_to_num(raw_amount, nan=0.0)
-    # An order id normally belongs to one customer; then the id alone keys the order, and
-    # every per-order figure is a bincount over the dense codes, with no sort of the rows.
-    order_customer = np.full(n_codes, -1, dtype=np.int64)
-    order_customer[order_code] = row_customer
-    if not np.array_equal(order_customer[order_code], row_customer):
-        return _net_orders_by_pair(order_code, row_customer, ts_int, raw_amount)
-    rows_per_order = np.bincount(order_code, minlength=n_codes)
-    present = np.flatnonzero(rows_per_order)
-    net_amount = _order_sums(order_code, amount, rows_per_order, first_row)[present]
-    has_refund = np.bincount(order_code[amount < 0], minlength=n_codes)[present] > 0
-    has_sale = np.bincount(order_code[raw_amount >= 0], minlength=n_codes)[present] > 0
-    earliest = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(earliest, order_code, ts_int)
+    """Net the rows of each (customer, order): a refund row carries its order's id.
+
+    ``raw_amount`` is the rows' amount, NaN where missing, and ``amount`` the same with 0.
+
+    Most orders are a single row: every per-order figure starts from the order's first row,
+    and only the other rows (further lines, refunds), which are few, are reduced into it.
+    """
+    all_codes, ids, _ = _factorize(order_id)
+    first, others, other_entry = _order_rows(all_codes[in_window], len(ids))
+    entry_customer = row_customer[first]
+    if not np.array_equal(entry_customer[other_entry], row_customer[others]):
+        # An order id is shared by customers: key each order on the pair instead.
+        entry_code = np.empty(len(row_customer), dtype=np.int64)
+        entry_code[first] = np.arange(len(entry_customer), dtype=np.int64)
+        entry_code[others] = other_entry
+        return _net_orders_by_pair(entry_code, row_customer, ts_int, raw_amount)
+    first_amount = amount[first]
+    other_amount = amount[others]
+    has_refund = first_amount < 0
+    has_refund[other_entry[other_amount < 0]] = True
+    # A missing amount is neither sale nor refund (NaN compares false, its 0 would not).
+    has_sale = (first_amount if amount is raw_amount else raw_amount[first]) >= 0
+    has_sale[other_entry[raw_amount[others] >= 0]] = True
+    earliest = ts_int[first]
+    np.minimum.at(earliest, other_entry, ts_int[others])
+    net_amount = _order_sums(first_amount, other_entry, other_amount)
     return _NetOrders(
-        customer=order_customer[present],
-        ts=earliest[present],
+        customer=entry_customer,
+        ts=earliest,
         amount=net_amount,
         is_purchase=has_sale & ~(has_refund & (net_amount <= REFUND_TOLERANCE)),
     )
 
 
-def _in_appearance_order(codes: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Codes renumbered by first appearance, as factorising text numbers them, so that coded
-    and text ids give the same orders, summed in the same order; missing stays missing."""
-    valid = np.flatnonzero(~missing)
-    n_codes = int(codes.max(initial=-1)) + 1
-    first_row = np.full(n_codes, len(codes), dtype=np.int64)
-    np.minimum.at(first_row, codes[valid], valid)
-    is_first_row = np.zeros(len(codes), dtype=bool)
-    is_first_row[first_row[first_row < len(codes)]] = True
-    renumber = np.full(max(n_codes, 1), -1, dtype=np.int64)
-    renumber[codes[is_first_row]] = np.arange(int(is_first_row.sum()), dtype=np.int64)
-    return np.where(missing, -1, renumber[np.maximum(codes, 0)])
+class _OrderRows(NamedTuple):
+    """The rows of each order: orders numbered in order of their first row (as factorising
+    text in row order numbers them), then one order per row without an order id."""
+
+    first: np.ndarray  # each order's first row: positions, or a mask when rows are in order
+    others: np.ndarray  # positions of the rows that are not an order's first, in row order
+    other_entry: np.ndarray  # the order of each of ``others``
+
+
+def _order_rows(order_code: np.ndarray, n_ids: int) -> _OrderRows:
+    """Find each order's first row and the order of every other row, from order id codes
+    (-1 for a row without an order id)."""
+    n_rows = len(order_code)
+    has_id = order_code >= 0
+    # Order ids issued in sequence (coded ids sorted like the shop's numbers, or text
+    # factorised in row order) open their orders in increasing code order: a row opens an
+    # order when its code exceeds every earlier one.
+    opens = np.zeros(n_rows, dtype=bool)
+    if n_rows:
+        running_max = np.maximum.accumulate(order_code)
+        opens[0] = has_id[0]
+        np.greater(order_code[1:], running_max[:-1], out=opens[1:])
+        del running_max
+    others = np.flatnonzero(~opens & has_id)
+    opened_codes = order_code[opens]
+    other_entry = _ranks_among(order_code[others], opened_codes)
+    if other_entry is not None:
+        if bool(has_id.all()):
+            return _OrderRows(opens, others, other_entry)
+        first = np.concatenate([np.flatnonzero(opens), np.flatnonzero(~has_id)])
+        return _OrderRows(first, others, other_entry)
+    # Otherwise, each code's first row by a scatter of minima; the orders in order of it.
+    codes = np.where(has_id, order_code, n_ids).astype(np.int64)
+    first_row = np.full(n_ids + 1, n_rows, dtype=np.int64)
+    np.minimum.at(first_row, codes, np.arange(n_rows, dtype=np.int64))
+    is_first = np.zeros(n_rows, dtype=bool)
+    is_first[first_row[:n_ids][first_row[:n_ids] < n_rows]] = True
+    first = np.flatnonzero(is_first)
+    entry_of_code = np.full(n_ids + 1, -1, dtype=np.int64)
+    entry_of_code[codes[first]] = np.arange(len(first), dtype=np.int64)
+    others = np.flatnonzero(~is_first & has_id)
+    first = np.concatenate([first, np.flatnonzero(~has_id)])
+    return _OrderRows(first, others, entry_of_code[codes[others]])
+
+
+def _ranks_among(codes: np.ndarray, opened: np.ndarray) -> np.ndarray | None:
+    """Position of each of ``codes`` in the strictly increasing ``opened``, or None when one
+    is not there."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(opened) == 0:
+        return None
+    codes = codes.astype(np.int64)
+    # A code's position is the code less the codes below it that are not opened, which lie
+    # in the gaps between consecutive opened codes (binary search in the gaps, not in all).
+    step = np.diff(opened)
+    gap = np.flatnonzero(step > 1)
+    gap_end = opened[gap + 1].astype(np.int64)
+    not_opened_below = int(opened[0]) + np.concatenate([[0], np.cumsum(step[gap] - 1)])
+    rank = codes - not_opened_below[np.searchsorted(gap_end, codes, side="right")]
+    inside = (rank >= 0) & (rank < len(opened))
+    if not bool(inside.all()) or not np.array_equal(opened[rank], codes):
+        return None
+    return rank
 
 
 def _order_sums(
-    codes: np.ndarray, amount: np.ndarray, rows_per_order: np.ndarray, first_row: np.ndarray
+    first_amount: np.ndarray, other_entry: np.ndarray, other_amount: np.ndarray
 ) -> np.ndarray:
-    """Sum of ``amount`` per code, rounded exactly as ``np.add.reduceat`` over the rows sorted
-    by code (stably) rounds it: the first row plus the sum of the others.
+    """Each group's sum, rounded exactly as ``np.add.reduceat`` over its members in order
+    rounds it: the first member plus the sum of the others.
 
-    ``rows_per_order`` counts each code's rows and ``first_row`` is the position of its first.
+    ``first_amount`` is each group's first member (summed into in place); ``other_entry``
+    and ``other_amount`` are the group and amount of every other member, in order.
     """
-    n_codes = len(rows_per_order)
-    has_rows = rows_per_order > 0
-    others = np.ones(len(codes), dtype=bool)
-    others[first_row[has_rows]] = False
-    sums = np.zeros(n_codes)
-    sums[has_rows] = amount[first_row[has_rows]]
-    # numpy adds the other rows from 0 in order while there are fewer than 8 of them, as
-    # bincount does; from 8 on it sums pairwise, so those few orders take the reduceat route.
-    several = rows_per_order > 1  # adding 0.0 to a single row would turn -0.0 into 0.0
-    sums[several] += np.bincount(codes[others], weights=amount[others], minlength=n_codes)[several]
-    many = rows_per_order > 8
+    sums = first_amount
+    if len(other_entry) == 0:
+        return sums
+    # Only the groups with other members change: number them apart, in a small space. The
+    # members usually come nearly in group order, which numpy's stable sort (timsort) likes.
+    by_group = np.argsort(other_entry, kind="stable")
+    sorted_entry = other_entry[by_group]
+    new_group = np.ones(len(sorted_entry), dtype=bool)
+    np.not_equal(sorted_entry[1:], sorted_entry[:-1], out=new_group[1:])
+    grouped = sorted_entry[new_group]
+    local = np.empty(len(other_entry), dtype=np.int64)
+    local[by_group] = np.cumsum(new_group) - 1
+    n_others = np.bincount(local, minlength=len(grouped))
+    # numpy adds the other members from 0 in order while there are fewer than 8 of them, as
+    # bincount does; from 8 on it sums pairwise, so those few groups take the reduceat route.
+    other_sums = np.bincount(local, weights=other_amount, minlength=len(grouped))
+    many = n_others >= 8
     if many.any():
-        rows = np.flatnonzero(many[codes])
-        by_code = rows[np.argsort(codes[rows], kind="stable")]
-        start = _run_starts(codes[by_code])
-        sums[codes[by_code][start]] = np.add.reduceat(amount[by_code], start)
+        # The stable sort keeps each group's other members in order.
+        members = by_group[many[local[by_group]]]
+        start = _run_starts(local[members])
+        groups = local[members][start]
+        # Each group's first member goes before its others, then one reduceat sums them.
+        values = np.empty(len(members) + len(start))
+        heads = start + np.arange(len(start))
+        is_head = np.zeros(len(values), dtype=bool)
+        is_head[heads] = True
+        values[heads] = sums[grouped[groups]]
+        values[~is_head] = other_amount[members]
+        sums[grouped[groups]] = np.add.reduceat(values, heads)
+    few = ~many
+    sums[grouped[few]] += other_sums[few]
     return sums
 
 
@@ -607,90 +825,159 @@ def _net_orders_by_pair(
 
 
 def _purchase_days(net: _NetOrders, n_customers: int, ts_unit: str) -> dict[str, np.ndarray]:
-    """Per customer: lifetimes' purchase periods with freq="D" (runs of equal customer, day)."""
+    """Per customer: lifetimes' purchase periods with freq="D" (runs of equal customer, day).
+
+    The purchases are grouped by customer with one counting sort. Purchases in time order
+    (as ingest writes them) are then in day order within each customer, and only the few
+    that join an earlier purchase's day need more work; otherwise a counting sort by day goes
+    first and every period is reduced.
+    """
+    ts = net.ts
+    if len(ts) > 1 and bool((ts[1:] < ts[:-1]).any()):
+        return _purchase_days_by_sort(net, n_customers, ts_unit)
+    purchase = net.is_purchase
+    # Orders that are not purchases get the key -1, which the grouping puts first.
+    all_grouped, n_orders = _stable_group_order(np.where(purchase, net.customer, -1), n_customers)
+    grouped = all_grouped[len(ts) - int(n_orders.sum()) :]  # positions in ``net``
+    buyers = np.flatnonzero(n_orders)
+    first_position = (np.cumsum(n_orders) - n_orders)[buyers]
+    first_purchase = grouped[first_position]
+    last_purchase = grouped[first_position + n_orders[buyers] - 1]
+    # A purchase opens a period unless the customer's previous purchase is on its day; days
+    # as 16-bit offsets make the gather in customer order four times lighter.
+    day = _to_day(ts, ts_unit)
+    day_offset, last_day = (int(day[0]), int(day[-1])) if len(day) else (0, 0)
+    day -= day_offset
+    narrow_day = day.astype(np.int16 if last_day - day_offset < 2**15 else np.int32)
+    del day
+    grouped_day = narrow_day[grouped]
+    opens = np.empty(len(grouped), dtype=bool)
+    np.not_equal(grouped_day[1:], grouped_day[:-1], out=opens[1:])
+    opens[first_position] = True
+    joins = np.flatnonzero(~opens)  # positions in the grouping, few
+    # Consecutive joiners share a period, opened by the purchase just before them.
+    new_run = np.ones(len(joins), dtype=bool)
+    new_run[1:] = joins[1:] != joins[:-1] + 1
+    run_start = np.flatnonzero(new_run)
+    run_length = np.diff(np.append(run_start, len(joins)))
+    opener = grouped[joins[run_start] - 1]
+    joiner = grouped[joins]
+    # A period's amount: its opener's plus its joiners', in time order. Joiners and orders
+    # that are not purchases add nothing to the per-customer sum over periods (adding 0.0
+    # leaves a sum unchanged).
+    period_amount = np.where(purchase, net.amount, 0.0)
+    period_amount[opener] = _order_sums(
+        net.amount[opener], np.repeat(np.arange(len(run_start)), run_length), net.amount[joiner]
+    )
+    period_amount[joiner] = 0.0
+    repeat_spend = _sum_by(net.customer, period_amount, n_customers)
+    repeat_spend[buyers] -= period_amount[first_purchase]
+    frequency = n_orders - 1
+    np.subtract.at(frequency, net.customer[joiner], 1)
+    first_ts = ts[first_purchase]
+    last_ts = ts[last_purchase]
+    return _per_customer(
+        n_customers,
+        buyers,
+        n_orders=n_orders,
+        frequency=frequency,
+        repeat_spend=repeat_spend,
+        first_day=_to_day(first_ts, ts_unit),
+        last_day=_to_day(last_ts, ts_unit),
+        first_purchase=first_ts,
+        last_purchase=last_ts,
+    )
+
+
+def _purchase_days_by_sort(
+    net: _NetOrders, n_customers: int, ts_unit: str
+) -> dict[str, np.ndarray]:
+    """:func:`_purchase_days` for purchases not in time order: sort by (customer, day)."""
     customer = net.customer[net.is_purchase]
     ts = net.ts[net.is_purchase]
     amount = net.amount[net.is_purchase]
     day = _to_day(ts, ts_unit)
-    if len(day) > 1 and bool((day[1:] < day[:-1]).any()):
-        period = _periods_by_sort(customer, day)
-    else:
-        # Exports are in time order, and so are the orders netted from them: a customer's
-        # purchase day is a new period unless they bought earlier that day, so each day's
-        # orders are compared among themselves only, with no sort of all the orders.
-        period = _periods_in_time_order(customer, day, n_customers)
-    # Each period's members, in order: its first purchase and the purchase that ends it.
-    n_periods = int(period.max(initial=-1)) + 1
-    members = np.bincount(period, minlength=n_periods)
-    position = np.arange(len(period), dtype=np.int64)
-    first_member = np.full(n_periods, len(period), dtype=np.int64)
-    np.minimum.at(first_member, period, position)
-    period_amount = _order_sums(period, amount, members, first_member)
-    period_customer = customer[first_member]
-    period_day = day[first_member]
-    period_first_ts = np.full(n_periods, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(period_first_ts, period, ts)
-    period_last_ts = np.full(n_periods, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(period_last_ts, period, ts)
-
-    # Periods are numbered by day within each customer, so a customer's first and last
-    # periods are their smallest and largest numbers.
-    index = np.arange(n_periods, dtype=np.int64)
-    first = np.full(n_customers, n_periods, dtype=np.int64)
-    np.minimum.at(first, period_customer, index)
-    last = np.full(n_customers, -1, dtype=np.int64)
-    np.maximum.at(last, period_customer, index)
-    buyers = np.flatnonzero(last >= 0)
-    first, last = first[buyers], last[buyers]
+    day_offset = int(day.min(initial=0))
+    by_day, _ = _stable_group_order(day - day_offset, int(day.max(initial=0)) - day_offset + 1)
+    by_customer, n_orders = _stable_group_order(customer[by_day], n_customers)
+    grouped = by_day[by_customer]
+    customer, day, ts, amount = customer[grouped], day[grouped], ts[grouped], amount[grouped]
+    new_period = np.ones(len(customer), dtype=bool)
+    new_period[1:] = (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])
+    period_start = np.flatnonzero(new_period)
+    period_customer = customer[period_start]
+    # The stable sorts keep each period's purchases in their order: reduceat sums them as
+    # the time-ordered route does.
+    period_amount = _reduceat(np.add, amount, period_start)
+    first = _run_starts(period_customer)
+    last = np.append(first[1:], len(period_start)).astype(np.int64)[: len(first)] - 1
+    buyers = period_customer[first]
     repeat_spend = _sum_by(period_customer, period_amount, n_customers)
     repeat_spend[buyers] -= period_amount[first]
-    out = {
-        "frequency": np.maximum(np.bincount(period_customer, minlength=n_customers) - 1, 0),
+    return _per_customer(
+        n_customers,
+        buyers,
+        n_orders=n_orders,
+        frequency=_spread(n_customers, buyers, last - first, 0),
+        repeat_spend=repeat_spend,
+        first_day=day[period_start[first]],
+        last_day=day[period_start[last]],
+        first_purchase=_reduceat(np.minimum, ts, period_start)[first],
+        last_purchase=_reduceat(np.maximum, ts, period_start)[last],
+    )
+
+
+def _per_customer(
+    n_customers: int,
+    buyers: np.ndarray,
+    *,
+    n_orders: np.ndarray,
+    frequency: np.ndarray,
+    repeat_spend: np.ndarray,
+    first_day: np.ndarray,
+    last_day: np.ndarray,
+    first_purchase: np.ndarray,
+    last_purchase: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The purchase figures by customer: the first four already are, the others are the
+    buyers' and are spread over every customer (NaN or NaT for the others)."""
+    return {
+        "n_orders": n_orders,
+        "frequency": np.maximum(frequency, 0),
         "repeat_spend": repeat_spend,
-        "first_day": np.full(n_customers, np.nan),
-        "last_day": np.full(n_customers, np.nan),
-        "first_purchase": np.full(n_customers, _NAT, dtype=np.int64),
-        "last_purchase": np.full(n_customers, _NAT, dtype=np.int64),
+        "first_day": _spread(n_customers, buyers, first_day, np.nan),
+        "last_day": _spread(n_customers, buyers, last_day, np.nan),
+        "first_purchase": _spread(n_customers, buyers, first_purchase, _NAT),
+        "last_purchase": _spread(n_customers, buyers, last_purchase, _NAT),
     }
-    out["first_day"][buyers] = period_day[first]
-    out["last_day"][buyers] = period_day[last]
-    out["first_purchase"][buyers] = period_first_ts[first]
-    out["last_purchase"][buyers] = period_last_ts[last]
+
+
+def _spread(length: int, where: np.ndarray, values: np.ndarray, fill: float) -> np.ndarray:
+    """An array of ``length`` with ``values`` at ``where`` and ``fill`` elsewhere."""
+    dtype = np.float64 if isinstance(fill, float) else values.dtype
+    out = np.full(length, fill, dtype=dtype)
+    out[where] = values
     return out
 
 
-def _periods_by_sort(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Each purchase's period number, periods numbered in (customer, day) order."""
-    day_offset = int(day.min(initial=0))
-    period_key = customer * (int(day.max(initial=0)) - day_offset + 1) + (day - day_offset)
-    by_period = np.argsort(period_key, kind="stable")
-    new_period = np.ones(len(by_period), dtype=bool)
-    sorted_key = period_key[by_period]
-    new_period[1:] = sorted_key[1:] != sorted_key[:-1]
-    period = np.empty(len(by_period), dtype=np.int64)
-    period[by_period] = np.cumsum(new_period) - 1
-    return period
+def _stable_group_order(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of ``keys`` (integers in ``[0, n_groups)``, or -1 to leave out) sorted
+    by key, stably, the -1 first; and the count of each key from 0.
 
-
-def _periods_in_time_order(customer: np.ndarray, day: np.ndarray, n_customers: int) -> np.ndarray:
-    """Each purchase's period number, periods numbered in order of time, for purchases
-    already in time order: the first purchase of a customer on a day opens a period."""
-    opener = np.empty(len(day), dtype=np.int64)  # the purchase that opened each one's period
-    first_today = np.full(n_customers, len(day), dtype=np.int64)
-    for start, stop in zip(*_run_bounds(day), strict=True):
-        who = customer[start:stop]
-        np.minimum.at(first_today, who, np.arange(start, stop, dtype=np.int64))
-        opener[start:stop] = first_today[who]
-        first_today[who] = len(day)
-    opens = opener == np.arange(len(day))
-    return (np.cumsum(opens) - 1)[opener]
-
-
-def _run_bounds(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop of each run of equal values in a sorted array."""
-    starts = _run_starts(sorted_keys)
-    stops = np.append(starts[1:], len(sorted_keys)).astype(np.int64)
-    return starts, stops[: len(starts)]
+    pandas' counting sort does it in linear time, about ten times faster than numpy's stable
+    sort of 64-bit integers; numpy's is the fallback should that helper ever move.
+    """
+    keys = keys.astype(np.intp, copy=False)
+    try:
+        from pandas._libs.algos import groupsort_indexer
+    except ImportError:  # pragma: no cover - pandas has it, but it is not public API
+        pass
+    else:
+        order, counts = groupsort_indexer(keys, n_groups)
+        if len(counts) == n_groups + 1:  # counts[0] counts the -1 keys
+            return np.asarray(order, dtype=np.int64), np.asarray(counts[1:], dtype=np.int64)
+    counts = np.bincount(keys[keys >= 0], minlength=n_groups).astype(np.int64)
+    return np.argsort(keys, kind="stable").astype(np.int64), counts
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
@@ -698,7 +985,7 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
     values in order of first appearance; text is hashed only when it is not already coded."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         # Already coded (e.g. dictionary-encoded on read): reuse the codes, no hashing.
-        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories, False
+        return values.cat.codes.to_numpy(), values.cat.categories, False
     codes, uniques = pd.factorize(values)
     return codes, pd.Index(uniques), True
 
@@ -719,7 +1006,19 @@ def _reduceat(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray) -> np.nda
 
 def _sum_by(codes: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
     """Sum of ``weights`` per code, as floats even when there is nothing to sum."""
-    return np.bincount(codes, weights=weights, minlength=length).astype(np.float64)
+    return np.bincount(codes, weights=weights, minlength=length).astype(np.float64, copy=False)
+
+
+def _float_values(values: pd.Series) -> np.ndarray:
+    """A column as float64 with NaN where missing (no copy when it already is that)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _zero_for_missing(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN as 0 (the same array when nothing is missing)."""
+    return np.nan_to_num(values, nan=0.0) if bool(np.isnan(values).any()) else values
 
 
 def _to_day(ts_int: np.ndarray, unit: str) -> np.ndarray:
@@ -745,16 +1044,29 @@ def _positions(values: object, lookup: object) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
 
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column as pandas' string dtype; a categorical of text is decoded with one take of
+    its categories, many times faster than ``astype("string")``."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and isinstance(
+        dtype.categories.dtype, pd.StringDtype
+    ):
+        codes = values.cat.codes.to_numpy()
+        text = _arrow_strings(dtype.categories).take(pa.array(codes, mask=codes < 0))
+        return pd.Series(pd.arrays.ArrowStringArray(text), index=values.index, name=values.name)
+    return values.astype("string")
+
+
 def _day_number(timestamp: pd.Timestamp) -> int:
     return int(np.datetime64(timestamp.date(), "D").astype(np.int64))
 
 
-def _day_numbers(values: pd.Series) -> np.ndarray:
+def _day_numbers(values: object) -> np.ndarray:
     """Day numbers as floats, NaN where the timestamp is missing."""
-    days = np.full(len(values), np.nan)
-    present = values.notna().to_numpy(dtype=bool)
-    stamps = values.to_numpy()[present]
-    days[present] = stamps.astype("datetime64[D]").view(np.int64)
+    stamps = np.asarray(values)
+    days = np.full(len(stamps), np.nan)
+    present = ~np.isnat(stamps)
+    days[present] = stamps[present].astype("datetime64[D]").view(np.int64)
     return days
 
 
@@ -779,7 +1091,7 @@ def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -
     frame = pd.DataFrame(
         {
             column: (
-                customers[column].astype("string")
+                _as_text(customers[column])
                 if column in customers.columns
                 else pd.Series(pd.NA, index=customers.index, dtype="string")
             )
@@ -791,13 +1103,13 @@ def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -
         if "first_seen_ts" in customers.columns
         else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]")
     )
-    frame.insert(0, "customer_id", customers["customer_id"].astype("string"))
-    frame = frame.loc[frame["customer_id"].notna()]
+    frame.insert(0, "customer_id", _as_text(customers["customer_id"]))
+    has_id = frame["customer_id"].notna()
+    if not bool(has_id.all()):
+        frame = frame.loc[has_id]
     ids = _arrow_strings(frame["customer_id"])
     # Ingest writes the table sorted by id: strictly increasing ids need no hash to dedupe.
-    strictly_sorted = len(ids) < 2 or bool(
-        pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py()
-    )
+    strictly_sorted = _strictly_increasing(ids)
     if not strictly_sorted:
         listed_twice = frame["customer_id"].duplicated(keep=False).to_numpy(dtype=bool)
         if listed_twice.any():
@@ -839,37 +1151,70 @@ def _interaction_counts(
 
 
 def _product_features(
-    orders: pd.DataFrame, in_window: np.ndarray, row_customer: np.ndarray, n_customers: int
+    orders: pd.DataFrame,
+    in_window: np.ndarray,
+    row_customer: np.ndarray,
+    all_amount: np.ndarray,
+    n_customers: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Mean price ratio to the category median and category breadth, or None without data."""
+    """Mean price ratio to the category median and category breadth, or None without data.
+
+    ``all_amount`` is every row's amount (NaN where missing); ``row_customer`` is for the
+    in-window rows only.
+    """
     if "unit_price" not in orders.columns or "category" not in orders.columns:
         return None
-    price = orders["unit_price"].to_numpy(dtype=float, na_value=np.nan)[in_window]
-    amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
-    all_category_codes, categories = pd.factorize(orders["category"])
-    category_code = all_category_codes[in_window].astype(np.int64)
-    sale_line = (amount > 0) & (price > 0) & (category_code >= 0)
+    all_price = _float_values(orders["unit_price"])
+    all_category_codes, categories, _ = _factorize(orders["category"])
+    sale_line = in_window & (all_amount > 0) & (all_price > 0) & (all_category_codes >= 0)
     if not sale_line.any():
         return None
-    category_code = category_code[sale_line]
-    price = price[sale_line]
-    customer = row_customer[sale_line]
-    median = np.full(len(categories), np.nan)
-    by_category = pd.Series(price).groupby(category_code, sort=True).median()
-    median[by_category.index.to_numpy()] = by_category.to_numpy()
-    ratio = price / median[category_code]
+    category_code = all_category_codes[sale_line].astype(np.intp, copy=False)
+    del all_category_codes
+    price = all_price[sale_line]
+    customer = row_customer[sale_line[in_window]]
+    median = _medians_by_code(category_code, price, len(categories))
+    ratio = np.divide(price, median.take(category_code), out=price)
     lines = np.bincount(customer, minlength=n_customers)
     ratio_sum = _sum_by(customer, ratio, n_customers)
-    avg_ratio = np.full(n_customers, np.nan)
-    bought = lines > 0
-    avg_ratio[bought] = ratio_sum[bought] / lines[bought]
+    avg_ratio = np.divide(ratio_sum, lines, out=np.full(n_customers, np.nan), where=lines > 0)
     return avg_ratio, _distinct_per_customer(customer, category_code, n_customers, len(categories))
+
+
+#: Up to this many categories, medians are taken one category at a time after one linear
+#: sort by category; more go through a pandas groupby.
+_MAX_LOOPED_CATEGORIES = 4096
+
+
+def _medians_by_code(codes: np.ndarray, values: np.ndarray, n_codes: int) -> np.ndarray:
+    """Median of ``values`` per code (NaN for a code without values), as pandas' groupby
+    median computes it: the middle value, or the mean of the two middle values."""
+    median = np.full(n_codes, np.nan)
+    if n_codes > _MAX_LOOPED_CATEGORIES:
+        grouped_median = pd.Series(values).groupby(codes, sort=True).median()
+        median[grouped_median.index.to_numpy()] = grouped_median.to_numpy()
+        return median
+    by_code, counts = _stable_group_order(codes, n_codes)
+    grouped = values[by_code]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    for code in np.flatnonzero(counts):
+        # The slice is a private copy's: partitioning it in place is harmless.
+        median[code] = np.median(grouped[bounds[code] : bounds[code + 1]], overwrite_input=True)
+    return median
 
 
 def _distinct_per_customer(
     customer: np.ndarray, code: np.ndarray, n_customers: int, n_codes: int
 ) -> np.ndarray:
     """Distinct codes per customer: a bitmap of the pairs, or a sort when that is too large."""
+    if n_codes <= 8:
+        # One byte per (customer, code), eight to a customer: a popcount of each customer's
+        # eight bytes, read as one integer, counts their codes.
+        bought = np.zeros((n_customers, 8), dtype=bool)
+        slot = customer << 3
+        slot |= code
+        bought.reshape(-1)[slot] = True
+        return np.bitwise_count(bought.view(np.uint64).reshape(-1)).astype(np.int64)
     pair = customer * n_codes + code
     if n_customers * n_codes <= max(64 * len(pair), 1 << 20):
         seen = np.zeros(n_customers * n_codes, dtype=bool)

@@ -194,7 +194,7 @@ def segment_profile(
     aligned = labels if labels.index.equals(snapshot.index) else labels.reindex(snapshot.index)
     # Per-segment sums over integer codes (numpy.bincount), not a groupby over the ids: this
     # runs for every scheme three times a report, on a million customers.
-    position = aligned.cat.categories.get_indexer(keys)
+    position = aligned.cat.categories.get_indexer(pd.Index(keys))
     to_segment = np.full(len(aligned.cat.categories) + 1, -1, dtype=np.int64)
     to_segment[position[position >= 0]] = np.flatnonzero(position >= 0)
     segment = to_segment[aligned.cat.codes.to_numpy()]  # code -1 (no label) reads the -1 at the end
