@@ -35,9 +35,10 @@ class Canonical(NamedTuple):
 
 
 @functools.cache
-def cdnow_orders() -> pd.DataFrame:
-    """CDNOW master: one order per row (order_id = row number), amount = dollar_value."""
-    raw = load_cdnow()
+def cdnow_orders(*, sample: bool = False) -> pd.DataFrame:
+    """CDNOW master (or its 1/10th sample): one order per row (order_id = row number),
+    amount = dollar_value. Cached: callers must not modify the frame."""
+    raw = load_cdnow(sample=sample)
     return pd.DataFrame(
         {
             "customer_id": raw["customer_id"].astype("string"),

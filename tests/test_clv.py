@@ -30,21 +30,10 @@ from segmentation.features import repeat_purchase_summary
 from segmentation.plots.clv import plot_conditional_expectations, plot_tracking
 from segmentation.schemes.base import SchemeUnavailable
 
+from canonical_frames import cdnow_orders
+
 CALIBRATION_END = "1997-09-30"
 HOLDOUT_END = "1998-06-30"
-
-
-def cdnow_orders(*, sample: bool) -> pd.DataFrame:
-    """CDNOW transactions as canonical orders: one order per row, dollar value as amount."""
-    raw = load_cdnow(sample=sample)
-    return pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"].astype("string"),
-            "order_id": pd.Series(np.arange(1, len(raw) + 1).astype(str), dtype="string"),
-            "order_ts": raw["date"],
-            "amount": raw["dollar_value"],
-        }
-    )
 
 
 def lifetimes_module():  # type: ignore[no-untyped-def]

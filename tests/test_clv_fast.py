@@ -24,29 +24,18 @@ from hypothesis import strategies as st
 
 from segmentation import clv
 from segmentation.config import load_config
-from segmentation.datasets import load_cdnow
 from segmentation.features import repeat_purchase_summary
+
+from canonical_frames import cdnow_orders
 
 CALIBRATION_END = "1997-09-30"
 HOLDOUT_END = "1998-06-30"
 PARETO = load_config({"clv": {"model": "pareto"}})
 
 
-def cdnow_orders() -> pd.DataFrame:
-    raw = load_cdnow(sample=True)
-    return pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"].astype("string"),
-            "order_id": pd.Series(np.arange(1, len(raw) + 1).astype(str), dtype="string"),
-            "order_ts": raw["date"],
-            "amount": raw["dollar_value"],
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def orders() -> pd.DataFrame:
-    return cdnow_orders()
+    return cdnow_orders(sample=True)
 
 
 @pytest.fixture(scope="module")
