@@ -161,3 +161,64 @@ def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
     assert available == list(NOTEBOOKS)
     with pytest.raises(SegmentationInputError, match="no report notebooks"):
         _report_notebooks(tmp_path / "empty", tmp_path)
+
+
+def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: dict) -> None:
+    from segmentation.report import _load_pickle
+
+    analysis = _load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    for run in (analysis.current, analysis.previous, analysis.calibration):
+        for name, segmentation in run.segmentations.items():
+            assert segmentation.labels.index is run.snapshot.index, name
+            assert segmentation.labels.index.equals(run.snapshot.index)
+    assert analysis.snapshot is analysis.current.snapshot
+
+
+def test_month_analysis_reads_the_prepared_analysis_without_the_tables(
+    built: dict, tmp_path
+) -> None:
+    import shutil
+
+    from segmentation.report import _load_pickle, month_analysis
+
+    source = built["first"].out_dir / "data" / "analysis.pkl"
+    # Only the analysis: no orders.parquet, no prepared.json, so reading any table would fail.
+    shutil.copy(source, tmp_path / "analysis.pkl")
+    analysis = month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
+    expected = _load_pickle(source)
+    assert analysis.as_of == expected.as_of
+    pd.testing.assert_frame_equal(analysis.scores, expected.scores)
+    for name, segmentation in expected.current.segmentations.items():
+        pd.testing.assert_series_equal(
+            analysis.current.segmentations[name].labels, segmentation.labels
+        )
+
+
+def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> None:
+    import io
+    import pickle
+
+    from segmentation.report import _SharedIndexPickler
+
+    ids = pd.Index(pd.array([f"C{i:07d}" for i in range(1000)], dtype="string"), name="id")
+    frame = pd.DataFrame({"spend": range(1000)}, index=ids)
+    value = {
+        "frame": frame,
+        "labels": pd.Series(pd.Categorical(["a", "b"] * 500), index=ids, name="segment"),
+        "text": pd.Series(pd.array(["x"] * 1000, dtype="string"), index=ids),
+        "when": pd.Series(pd.to_datetime(["2026-01-02"] * 1000), index=ids, name="ts"),
+        "plain": pd.Series([0.5] * 3, index=["p", "q", "r"], name="other"),
+    }
+    buffer = io.BytesIO()
+    _SharedIndexPickler(buffer, protocol=5).dump(value)
+    back = pickle.loads(buffer.getvalue())
+    for key, item in value.items():
+        if isinstance(item, pd.Series):
+            pd.testing.assert_series_equal(back[key], item)
+    pd.testing.assert_frame_equal(back["frame"], frame)
+    assert back["labels"].index is back["frame"].index is back["text"].index
+    # The standard pickle writes the 1,000 ids once per Series more (as a slice of the
+    # index): three Series on them cost at least three more copies.
+    index_bytes = len(pickle.dumps(ids, protocol=5))
+    standard = len(pickle.dumps(value, protocol=5))
+    assert standard - len(buffer.getvalue()) >= 3 * index_bytes * 0.9
