@@ -241,9 +241,9 @@ def test_a_run_has_a_row_per_stage_and_size_with_positive_times(small_run: objec
     assert (ran["seconds"] > 0).all() and (ran["runs"] >= 1).all()
     snapshot = results.loc[results["stage"] == "snapshot"].set_index("n_customers")
     assert snapshot.loc[1000, "info"]["customers"] > snapshot.loc[500, "info"]["customers"]
-    # Categorical ids change nothing but the speed.
-    coded = results.loc[results["stage"] == "snapshot_coded_ids"].set_index("n_customers")
-    assert coded.loc[1000, "info"] == snapshot.loc[1000, "info"]
+    # Ingest's dictionary-encoded ids change nothing but the speed.
+    text = results.loc[results["stage"] == "snapshot_text_ids"].set_index("n_customers")
+    assert text.loc[1000, "info"] == snapshot.loc[1000, "info"]
 
 
 def test_a_run_reports_ratios_as_quotients_of_its_own_times(small_run: object) -> None:

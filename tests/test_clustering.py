@@ -646,3 +646,28 @@ def test_demo_clusters_with_potential_customers_and_interactions() -> None:
     assert sizes(seg) == {"potential": 932, "c1": 2_687, "c2": 1_381}
     assert seg.profile["name_zh"].tolist() == ["潜在", "低价值渐冷", "高价值活跃"]
     assert (seg.details["stability"] == "stable").all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(min_value=12, max_value=250),
+    seed=st.integers(min_value=0, max_value=2**31 - 1),
+    ks=st.lists(st.integers(min_value=2, max_value=9), min_size=1, max_size=4, unique=True),
+)
+def test_silhouette_for_every_k_at_once_equals_scikit_learn(
+    n: int, seed: int, ks: list[int]
+) -> None:
+    from sklearn.metrics import silhouette_score
+
+    from segmentation.clustering import _silhouette_scores
+
+    rng = np.random.default_rng(seed)
+    sample = rng.normal(size=(n, 3))
+    labels_by_k = {}
+    for k in ks:  # k < n always: n is at least 12
+        # Every cluster used at least once (clusters of one included), the rest at random.
+        labels = np.concatenate([np.arange(k), rng.integers(0, k, size=n - k)])
+        labels_by_k[k] = rng.permutation(labels)
+    scores = _silhouette_scores(sample, labels_by_k)
+    for k, labels in labels_by_k.items():
+        assert scores[k] == pytest.approx(silhouette_score(sample, labels), rel=1e-10, abs=1e-12)

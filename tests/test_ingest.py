@@ -26,9 +26,13 @@ KEY = b"test-key"
 
 def assert_conforms(frame: pd.DataFrame, spec: TableSpec) -> None:
     assert list(frame.columns) == spec.columns
-    assert {c: str(t) for c, t in frame.dtypes.items()} == {
-        c: str(pd.api.types.pandas_dtype(t)) for c, t in spec.dtypes.items()
+    # Dictionary-encoded columns are categoricals whose categories have the spec's dtype.
+    found = {
+        c: str(t.categories.dtype if c in spec.dictionary else t) for c, t in frame.dtypes.items()
     }
+    assert found == {c: str(pd.api.types.pandas_dtype(t)) for c, t in spec.dtypes.items()}
+    for column in spec.dictionary:
+        assert isinstance(frame[column].dtype, pd.CategoricalDtype), column
 
 
 def assert_reconciles(result: IngestResult) -> None:
@@ -360,3 +364,36 @@ def test_reconciliation_holds_for_any_mix_of_rows(kinds: list[str], n_files: int
         )
         if expected[reason]
     }
+
+
+def test_ids_are_dictionary_encoded_with_one_sorted_set_of_customers(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(
+        "order_id,customer_id,order_ts,amount,category\n"
+        "B7,C2,2026-01-05,10,食品\n"
+        "A9,,2026-01-03,5,美妆\n"
+        "B7,C2,2026-01-05,4,家居\n"
+        "Z1,C4,2026-01-04,8,\n"
+        "B7,C2,2026-01-09,-4,家居\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,first_seen_ts,region\nC3,2025-12-01,华东\nC2,2025-11-01,华南\n",
+        encoding="utf-8",
+    )
+    result = ingest(tmp_path, pii_key=KEY)
+    orders, customers = result.orders, result.customers
+    assert_conforms(orders, ORDERS)
+    assert_conforms(customers, CUSTOMERS)
+    # One set of customer categories for both tables: every id in either, sorted.
+    expected = ["C2", "C3", "C4"]
+    assert orders["customer_id"].cat.categories.tolist() == expected
+    assert customers["customer_id"].cat.categories.tolist() == expected
+    # Rows by time, then order id: A9 (guest) 01-03, Z1 01-04, B7 x2 01-05, the refund 01-09.
+    assert orders["order_id"].astype(str).tolist() == ["A9", "Z1", "B7", "B7", "B7"]
+    assert orders["customer_id"].cat.codes.tolist() == [-1, 2, 0, 0, 0]
+    # Order ids keep their first appearance's order; other text is sorted.
+    assert orders["order_id"].cat.categories.tolist() == ["A9", "Z1", "B7"]
+    assert orders["category"].cat.categories.tolist() == sorted(["食品", "美妆", "家居"])
+    assert orders["category"].isna().tolist() == [False, True, False, False, False]
+    assert customers["customer_id"].astype(str).tolist() == ["C2", "C3"]
+    assert customers["customer_id"].cat.codes.tolist() == [0, 1]

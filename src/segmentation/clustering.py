@@ -585,9 +585,10 @@ def _silhouette_scores(
     """``sklearn.metrics.silhouette_score(sample, labels)`` for every k, from one pass.
 
     scikit-learn computes the sample's pairwise distances (chunked by its working memory)
-    once per call; every k here shares them. Each chunk is reduced exactly as scikit-learn's
-    ``_silhouette_reduce`` does, so the scores are the same floats, at a third of the time
-    for nine values of k.
+    once per call; every k here shares them. Each chunk's distances are summed per cluster
+    for every k at once, as one matrix product with the clusters' indicator columns, where
+    scikit-learn sums each row with ``bincount``: the scores equal scikit-learn's to within
+    rounding (1e-12), in a fraction of the time.
 
     References
     ----------
@@ -595,25 +596,36 @@ def _silhouette_scores(
     """
     if not labels_by_k:
         return {}
-    frequencies = {k: np.bincount(labels) for k, labels in labels_by_k.items()}
-    intra: dict[int, list[np.ndarray]] = {k: [] for k in labels_by_k}
-    inter: dict[int, list[np.ndarray]] = {k: [] for k in labels_by_k}
+    ks = list(labels_by_k)
+    frequencies = {k: np.bincount(labels_by_k[k]) for k in ks}
+    # One indicator column per (k, cluster): chunk @ indicators sums each row's distances
+    # to every cluster of every k.
+    offsets = np.cumsum([0, *(len(frequencies[k]) for k in ks)])
+    indicators = np.zeros((len(sample), int(offsets[-1])), dtype=np.float64)
+    every_row = np.arange(len(sample))
+    for j, k in enumerate(ks):
+        indicators[every_row, offsets[j] + labels_by_k[k]] = 1.0
+    intra: dict[int, list[np.ndarray]] = {k: [] for k in ks}
+    inter: dict[int, list[np.ndarray]] = {k: [] for k in ks}
     start = 0
-    for chunk in pairwise_distances_chunked(sample, metric="euclidean"):
+    # Chunks of 256 MB, not scikit-learn's default of a gigabyte: fresh memory that large
+    # costs more to map than the distances cost to compute (measured: 0.5 s against 1.2 s
+    # for 10,000 customers).
+    chunks = pairwise_distances_chunked(sample, metric="euclidean", working_memory=256)
+    for chunk in chunks:
+        sums = chunk @ indicators
         rows = np.arange(len(chunk))
-        for k, labels in labels_by_k.items():
-            frequency = frequencies[k]
-            by_cluster = np.zeros((len(chunk), len(frequency)), dtype=chunk.dtype)
-            for i in rows:
-                by_cluster[i] += np.bincount(labels, weights=chunk[i], minlength=len(frequency))
-            own = (rows, labels[start : start + len(chunk)])
+        for j, k in enumerate(ks):
+            by_cluster = sums[:, offsets[j] : offsets[j + 1]]  # a view; sums is not reused
+            own = (rows, labels_by_k[k][start : start + len(chunk)])
             intra[k].append(by_cluster[own])
             by_cluster[own] = np.inf
-            by_cluster /= frequency
+            by_cluster /= frequencies[k]
             inter[k].append(by_cluster.min(axis=1))
         start += len(chunk)
     scores = {}
-    for k, labels in labels_by_k.items():
+    for k in ks:
+        labels = labels_by_k[k]
         within, nearest = np.concatenate(intra[k]), np.concatenate(inter[k])
         with np.errstate(divide="ignore", invalid="ignore"):
             within /= (frequencies[k] - 1).take(labels, mode="clip")

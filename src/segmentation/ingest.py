@@ -355,9 +355,10 @@ def ingest(
         options=options,
         pii_columns=keys.columns_pseudonymised,
     )
+    encoded_orders, encoded_customers = _dictionary_encoded(orders, customers)
     return IngestResult(
-        orders=orders.table,
-        customers=customers,
+        orders=encoded_orders,
+        customers=encoded_customers,
         interactions=interactions.table if interactions is not None else None,
         quarantine=quarantine,
         quality=quality,
@@ -2024,6 +2025,88 @@ def _quarantine_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
             "values": "string",
         }
     )
+
+
+def _dictionary_encoded(
+    orders: _Assembled, customers: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The orders and customers with their :attr:`TableSpec.dictionary` columns encoded.
+
+    Customer ids in both tables take one set of categories, the sorted ids of every customer
+    in either; the orders' codes come from the factorisation made while assembling (no text
+    is hashed twice). Order ids keep their first appearance's order; other columns are
+    sorted.
+    """
+    table = orders.table
+    codes = orders.customer_codes[orders.kept_order]  # -1 for guests
+    id_text = _large_strings(orders.customer_ids)
+    has_id = codes >= 0
+    used = np.bincount(codes[has_id], minlength=len(id_text)) > 0
+    listed = _large_strings(customers["customer_id"]) if customers is not None else None
+    # Usually the customers table (sorted, one row per id) lists everyone who ordered: then
+    # it is the categories as it stands, and one lookup places the orders' ids in it.
+    position = None
+    if listed is not None and _strictly_increasing(listed):
+        found = pc.fill_null(pc.index_in(id_text, value_set=listed), -1).to_numpy()
+        if bool((found[used] >= 0).all()):
+            categories, position = listed, found
+    if position is None:
+        known = [id_text.filter(pa.array(used)), *([listed] if listed is not None else [])]
+        everyone = pc.unique(pa.concat_arrays(known))
+        categories = everyone.take(pc.sort_indices(everyone))
+        position = pc.fill_null(pc.index_in(id_text, value_set=categories), -1).to_numpy()
+    id_dtype = pd.CategoricalDtype(
+        pd.Index(pd.array(categories, dtype=table["customer_id"].dtype)), ordered=False
+    )
+    row_code = np.full(len(codes), -1, dtype=np.int64)
+    row_code[has_id] = position[codes[has_id]]
+    encoded = {"customer_id": pd.Categorical.from_codes(row_code, dtype=id_dtype, validate=False)}
+    for column in ORDERS.dictionary:
+        if column != "customer_id":
+            encoded[column] = _dictionary_column(table[column], sort=column != "order_id")
+    orders_out = table.assign(**encoded)
+    if customers is None or listed is None:
+        return orders_out, None
+    listed_code = (
+        np.arange(len(listed), dtype=np.int64)
+        if categories is listed
+        else pc.fill_null(pc.index_in(listed, value_set=categories), -1).to_numpy()
+    )
+    return orders_out, customers.assign(
+        customer_id=pd.Categorical.from_codes(listed_code, dtype=id_dtype, validate=False)
+    )
+
+
+def _strictly_increasing(strings: pa.Array) -> bool:
+    """Whether the text is sorted with no repeats and no missing value."""
+    if strings.null_count:
+        return False
+    return len(strings) < 2 or bool(pc.all(pc.less(strings[:-1], strings[1:])).as_py())
+
+
+def _large_strings(values: Any) -> pa.Array:
+    """Text as one pyarrow large_string array (no copy for pandas' pyarrow-backed text)."""
+    array = pa.array(pd.array(values, dtype=pd.StringDtype("pyarrow")))
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.large_string())
+
+
+def _dictionary_column(values: pd.Series, *, sort: bool) -> pd.Categorical:
+    """A text column as a categorical of that text: pyarrow's hashing, in first-appearance
+    order of the values, or sorted."""
+    encoded = pc.dictionary_encode(_large_strings(values))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    dictionary = encoded.dictionary
+    if sort and len(dictionary):
+        order = pc.sort_indices(dictionary).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        dictionary = dictionary.take(pa.array(order))
+        has_value = codes >= 0
+        codes[has_value] = rank[codes[has_value]]
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(dictionary, dtype=values.dtype)), ordered=False)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _customers_table(assembled: _Assembled | None, orders: _Assembled) -> pd.DataFrame | None:

@@ -38,11 +38,18 @@ class TableSpec:
         Column name to pandas dtype; a file missing any of these is rejected.
     optional : dict of str to str
         Column name to pandas dtype; filled with missing values when absent.
+    dictionary : tuple of str
+        Text columns that ingest hands on dictionary-encoded, as pandas categoricals whose
+        categories are that text: ids repeat on many rows, and integer codes let every step
+        after ingest group and look up customers without hashing text again.
+        ``orders.customer_id`` and ``customers.customer_id`` share one set of categories,
+        the sorted ids of every customer in either table.
     """
 
     name: str
     required: dict[str, str]
     optional: dict[str, str]
+    dictionary: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -74,6 +81,7 @@ ORDERS = TableSpec(
         "channel": "string",
         "store": "string",
     },
+    dictionary=("customer_id", "order_id", "category"),
 )
 
 CUSTOMERS = TableSpec(
@@ -95,6 +103,7 @@ CUSTOMERS = TableSpec(
         "phone": "string",
         "wechat_id": "string",
     },
+    dictionary=("customer_id",),
 )
 
 INTERACTIONS = TableSpec(
