@@ -219,6 +219,10 @@ def test_stability_ari_counts_only_customers_in_both_months() -> None:
     # expected = 2*3/6 = 1; max = (2+3)/2 = 2.5; ARI = (1-1)/(2.5-1) = 0.
     moved = _seg(["p", "q", "q", "q", "q", "p"], ["p", "q"], name="s")
     assert stability_ari(last, moved) == pytest.approx(0.0)
+    # Positions given (as analyse_month passes them, one lookup for every scheme): the same.
+    positions = (np.arange(4), np.arange(4))
+    assert stability_ari(last, moved, positions=positions) == pytest.approx(0.0)
+    assert stability_ari(last, now, positions=positions) == pytest.approx(1.0)
 
 
 def test_ami_on_a_seeded_sample_when_there_are_more_customers() -> None:

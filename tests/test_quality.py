@@ -46,6 +46,18 @@ def test_monthly_overview_by_hand() -> None:
     assert table.loc["2024-02", "Net revenue"] == pytest.approx(10.0)
 
 
+def test_monthly_overview_is_the_same_on_dictionary_encoded_ids() -> None:
+    text = _orders()
+    # As ingest hands them on: categoricals, with unused categories and an unsorted order.
+    coded = text.assign(
+        customer_id=pd.Categorical(text["customer_id"], categories=["c", "z", "a", "b"]),
+        order_id=pd.Categorical(text["order_id"], categories=["5", "4", "3", "2", "1", "9"]),
+    )
+    pd.testing.assert_frame_equal(
+        monthly_overview(coded, lang="en"), monthly_overview(text, lang="en")
+    )
+
+
 def test_reconciliation_table_adds_up_to_rows_in() -> None:
     quality = {
         "rows_in": 1000,
@@ -71,3 +83,24 @@ def test_data_overview_counts_potential_customers_and_guests() -> None:
     assert table["Orders"] == "4"
     assert table["Net revenue"] == "195.00"
     assert table["Guest share of revenue"] == "7.69%"
+
+
+def test_data_overview_counts_the_same_on_dictionary_encoded_ids() -> None:
+    # Customers a..e listed plus f who only ordered; one set of categories for both tables.
+    categories = ["a", "b", "c", "d", "e", "f", "unused"]
+    orders = _orders()
+    orders.loc[5, "customer_id"] = "f"
+    customers = pd.DataFrame({"customer_id": pd.array(list("abcde"), dtype="string")})
+    quality = {"guests": {"rows": 1, "revenue": 15.0, "revenue_share": 15.0 / 195.0}}
+    coded = data_overview(
+        orders.assign(customer_id=pd.Categorical(orders["customer_id"], categories=categories)),
+        customers.assign(customer_id=pd.Categorical(customers["customer_id"], categories)),
+        None,
+        quality,
+        lang="en",
+    )["Value"]
+    text = data_overview(orders, customers, None, quality, lang="en")["Value"]
+    pd.testing.assert_series_equal(coded, text)
+    # a, b, f bought; a..f are known; c, d, e never bought.
+    assert (coded["Buying customers"], coded["Known customers (incl. potential)"]) == ("3", "6")
+    assert coded["Potential customers (never bought)"] == "3"

@@ -182,7 +182,7 @@ def test_month_analysis_reads_the_prepared_analysis_without_the_tables(
     from segmentation.report import _load_pickle, month_analysis
 
     source = built["first"].out_dir / "data" / "analysis.pkl"
-    # Only the analysis: no orders.parquet, no prepared.json, so reading any table would fail.
+    # Only the analysis: no tables.pkl, no prepared.json, so reading any table would fail.
     shutil.copy(source, tmp_path / "analysis.pkl")
     analysis = month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
     expected = _load_pickle(source)
@@ -222,3 +222,17 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
     index_bytes = len(pickle.dumps(ids, protocol=5))
     standard = len(pickle.dumps(value, protocol=5))
     assert standard - len(buffer.getvalue()) >= 3 * index_bytes * 0.9
+
+
+def test_notebooks_read_back_the_tables_as_ingest_gave_them(built: dict) -> None:
+    from segmentation.report import load_month
+
+    data = load_month(prepared_dir=built["first"].out_dir / "data")
+    orders, customers = data.orders, data.customers
+    # Still dictionary-encoded, with one set of customer categories for both tables.
+    assert isinstance(orders["customer_id"].dtype, pd.CategoricalDtype)
+    assert orders["customer_id"].cat.categories.equals(customers["customer_id"].cat.categories)
+    assert len(orders) == data.quality["tables"]["orders"]["rows_kept"]
+    assert len(data.quarantine) == sum(
+        sum(t["rows_quarantined"].values()) for t in data.quality["tables"].values()
+    )

@@ -568,3 +568,54 @@ def test_demo_every_scheme() -> None:
     # Premium buyers pay more per item than basic ones, as the generator's premium line does.
     ratio = snapshot["avg_unit_price_ratio"].groupby(results["needs"].labels, observed=True).mean()
     assert ratio["premium"] > 1.5 > ratio["basic"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    picks=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=60),
+    form=st.sampled_from(["object", "numpy text", "list", "string series"]),
+    stray=st.sampled_from([None, "zz", float("nan")]),
+    with_stray=st.booleans(),
+)
+def test_make_segmentation_codes_equal_pandas_categorical(
+    picks: list[int], form: str, stray: object, with_stray: bool
+) -> None:
+    from segmentation.schemes.base import Segment, make_segmentation
+
+    keys = ["low", "mid", "high", "potential"]
+    raw = [keys[i] for i in picks]
+    if form == "object":
+        given_keys: object = np.array(raw, dtype=object)
+    elif form == "numpy text":
+        given_keys = np.array(raw)
+    elif form == "list":
+        given_keys = list(raw)
+    else:
+        given_keys = pd.Series(raw, dtype="string")
+    segments = [Segment(k, k, k) for k in ["potential", "low", "mid", "high"]]
+    n = len(raw)
+    snapshot = pd.DataFrame(
+        {"recency_days": np.arange(n, dtype=float), "frequency": 1.0, "monetary_total": 2.0},
+        index=pd.Index([f"c{i}" for i in range(n)], name="id"),
+    )
+    if with_stray and form in ("object", "list"):
+        given_keys = [*raw[:-1], stray]
+        with pytest.raises(ValueError, match="labels outside the declared segments"):
+            make_segmentation(
+                scheme="s",
+                title={"zh": "s", "en": "s"},
+                snapshot=snapshot,
+                keys=given_keys,
+                segments=segments,
+            )
+        return
+    result = make_segmentation(
+        scheme="s",
+        title={"zh": "s", "en": "s"},
+        snapshot=snapshot,
+        keys=given_keys,
+        segments=segments,
+    )
+    expected = pd.Categorical(raw, categories=[s.key for s in segments], ordered=True)
+    pd.testing.assert_extension_array_equal(result.labels.array, expected)
+    assert result.labels.index is snapshot.index

@@ -32,7 +32,7 @@ from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, roc
 
 from segmentation.clv import CLVBacktest, backtest_from_config
 from segmentation.errors import SegmentationInputError
-from segmentation.features import as_of_cutoff, customer_snapshot, order_purchases
+from segmentation.features import as_of_cutoff, as_text, customer_snapshot, order_purchases
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
@@ -102,6 +102,9 @@ def future_outcomes(
         & (orders["order_ts"] >= start)
         & (orders["order_ts"] < as_of_cutoff(end_day))
     ]
+    # Ids as text: grouping or looking up a categorical hashes all of its categories (every
+    # customer), where text is hashed only for the window's rows.
+    in_window = in_window.assign(customer_id=as_text(in_window["customer_id"]))
     revenue = in_window.groupby("customer_id")["amount"].sum()
     per_order = order_purchases(in_window, as_of=end_day)
     buyers = pd.Index(per_order.loc[per_order["is_purchase"], "customer_id"].unique())
@@ -224,13 +227,34 @@ def scheme_scores(segmentation: Segmentation, outcomes: pd.DataFrame) -> dict[st
     }
 
 
-def stability_ari(previous: Segmentation, current: Segmentation) -> float:
+def stability_ari(
+    previous: Segmentation,
+    current: Segmentation,
+    *,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """Adjusted Rand index between last month's and this month's labels of a scheme.
 
     Computed on the customers present in both; 1 means nobody changed segment (up to
     renaming), 0 is what unrelated labellings give.
+
+    Parameters
+    ----------
+    previous, current : Segmentation
+        The same scheme, last month and this month.
+    positions : tuple of two arrays, optional
+        Where the customers in both months sit in ``previous.labels`` and in
+        ``current.labels``, in the same order, when already known (every scheme of a month
+        labels the same customers, so one lookup serves them all); looked up when omitted.
+
+    Returns
+    -------
+    float
+        NaN when fewer than two customers are in both months.
     """
-    in_previous, in_current = _common_positions(previous.labels.index, current.labels.index)
+    in_previous, in_current = positions or _common_positions(
+        previous.labels.index, current.labels.index
+    )
     if len(in_previous) < 2:
         return float("nan")
     # Category codes, not label text: the score only needs which customers share a segment.
@@ -570,12 +594,20 @@ def analyse_month(
         calibration_end=calibration_end,
         horizon_days=horizon_days,
     )
+    # Every scheme labels its month's snapshot: one lookup of last month's customers in this
+    # month's serves them all.
+    positions = _common_positions(previous.snapshot.index, current.snapshot.index)
     rows = {}
     for name, segmentation in calibration.segmentations.items():
         row = scheme_scores(segmentation, outcomes)
         if name in previous.segmentations and name in current.segmentations:
+            before, now = previous.segmentations[name], current.segmentations[name]
+            shared = (
+                before.labels.index is previous.snapshot.index
+                and now.labels.index is current.snapshot.index
+            )
             row["stability_ari"] = stability_ari(
-                previous.segmentations[name], current.segmentations[name]
+                before, now, positions=positions if shared else None
             )
         jaccard = current.segmentations.get(name, segmentation).details.get("jaccard")
         row["bootstrap_jaccard"] = (

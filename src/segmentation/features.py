@@ -32,6 +32,7 @@ __all__ = [
     "REFUND_TOLERANCE",
     "SNAPSHOT_COLUMNS",
     "as_of_cutoff",
+    "as_text",
     "customer_snapshot",
     "order_purchases",
     "purchase_days",
@@ -84,6 +85,9 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
         orders["customer_id"].notna() & (orders["order_ts"] < cutoff),
         ["customer_id", "order_id", "order_ts", "amount"],
     ]
+    # Ids as text: pandas regroups a categorical by hashing all of its categories (a million
+    # customer ids) on every groupby, where text is hashed only for the rows at hand.
+    rows = rows.assign(customer_id=as_text(rows["customer_id"]), order_id=as_text(rows["order_id"]))
     grouped = rows.assign(negative=rows["amount"] < 0, sale=rows["amount"] >= 0).groupby(
         ["customer_id", "order_id"], sort=True, observed=True
     )
@@ -1044,9 +1048,23 @@ def _positions(values: object, lookup: object) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """A column as pandas' string dtype; a categorical of text is decoded with one take of
-    its categories, many times faster than ``astype("string")``."""
+def as_text(values: pd.Series) -> pd.Series:
+    """A column of ids or other text as pandas' string dtype.
+
+    A categorical of text (as ingest writes ``customer_id``, ``order_id`` and ``category``)
+    is decoded with one take of its categories, many times faster than
+    ``astype("string")``; other columns are converted with ``astype("string")``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text, or a categorical whose categories are text.
+
+    Returns
+    -------
+    pandas.Series
+        The same values, index and name, as ``string``; missing values stay missing.
+    """
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype) and isinstance(
         dtype.categories.dtype, pd.StringDtype
@@ -1091,7 +1109,7 @@ def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -
     frame = pd.DataFrame(
         {
             column: (
-                _as_text(customers[column])
+                as_text(customers[column])
                 if column in customers.columns
                 else pd.Series(pd.NA, index=customers.index, dtype="string")
             )
@@ -1103,7 +1121,7 @@ def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -
         if "first_seen_ts" in customers.columns
         else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]")
     )
-    frame.insert(0, "customer_id", _as_text(customers["customer_id"]))
+    frame.insert(0, "customer_id", as_text(customers["customer_id"]))
     has_id = frame["customer_id"].notna()
     if not bool(has_id.all()):
         frame = frame.loc[has_id]

@@ -2055,9 +2055,7 @@ def _dictionary_encoded(
         everyone = pc.unique(pa.concat_arrays(known))
         categories = everyone.take(pc.sort_indices(everyone))
         position = pc.fill_null(pc.index_in(id_text, value_set=categories), -1).to_numpy()
-    id_dtype = pd.CategoricalDtype(
-        pd.Index(pd.array(categories, dtype=table["customer_id"].dtype)), ordered=False
-    )
+    id_dtype = _categorical_dtype(pd.array(categories, dtype=table["customer_id"].dtype))
     row_code = np.full(len(codes), -1, dtype=np.int64)
     row_code[has_id] = position[codes[has_id]]
     encoded = {"customer_id": pd.Categorical.from_codes(row_code, dtype=id_dtype, validate=False)}
@@ -2105,8 +2103,23 @@ def _dictionary_column(values: pd.Series, *, sort: bool) -> pd.Categorical:
         dictionary = dictionary.take(pa.array(order))
         has_value = codes >= 0
         codes[has_value] = rank[codes[has_value]]
-    dtype = pd.CategoricalDtype(pd.Index(pd.array(dictionary, dtype=values.dtype)), ordered=False)
+    dtype = _categorical_dtype(pd.array(dictionary, dtype=values.dtype))
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _categorical_dtype(categories: Any) -> pd.CategoricalDtype:
+    """An unordered categorical dtype over ``categories``, which must hold no repeats.
+
+    pyarrow's ``unique`` and ``dictionary_encode`` give them unique already; pandas' public
+    constructor would hash them all again to check (half a second for a million order ids),
+    so its unchecked constructor is used where pandas has it.
+    """
+    index = pd.Index(categories)
+    unchecked = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if unchecked is None:
+        return pd.CategoricalDtype(index, ordered=False)
+    dtype: pd.CategoricalDtype = unchecked(index, ordered=False)
+    return dtype
 
 
 def _customers_table(assembled: _Assembled | None, orders: _Assembled) -> pd.DataFrame | None:

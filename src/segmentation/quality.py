@@ -104,16 +104,17 @@ def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     month = _month_number(orders["order_ts"])
     is_guest = orders["customer_id"].isna()
     amount = orders["amount"]
-    sales = orders.loc[amount > 0]
-    first_month = _month_number(
-        orders.loc[~is_guest & (amount > 0)].groupby("customer_id")["order_ts"].min()
-    )
+    # Ids are counted by integer code, never by text: a categorical's codes (as ingest writes
+    # the ids) or a factorisation.
+    month_number = month.to_numpy()
+    sale = (amount > 0).to_numpy()
+    customer_code = _codes(orders["customer_id"])
+    member_sale = sale & (customer_code >= 0)
+    first_month = pd.Series(month_number[member_sale]).groupby(customer_code[member_sale]).min()
     table = pd.DataFrame(
         {
-            _t("orders", lang): sales.groupby(month.loc[sales.index])["order_id"].nunique(),
-            _t("buyers", lang): sales.loc[sales["customer_id"].notna()]
-            .groupby(month.loc[sales.index][sales["customer_id"].notna()])["customer_id"]
-            .nunique(),
+            _t("orders", lang): _distinct_per_month(month_number, _codes(orders["order_id"]), sale),
+            _t("buyers", lang): _distinct_per_month(month_number, customer_code, sale),
             _t("new_buyers", lang): first_month.value_counts(),
             _t("member_revenue", lang): amount[~is_guest].groupby(month[~is_guest]).sum(),
             _t("guest_revenue", lang): amount[is_guest].groupby(month[is_guest]).sum(),
@@ -132,6 +133,46 @@ def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
         name=_t("month", lang),
     )
     return table
+
+
+def _buyers_and_known(orders: pd.DataFrame, customers: pd.DataFrame | None) -> tuple[int, int]:
+    """How many customers have orders, and how many are known from orders or the list."""
+    bought = orders["customer_id"]
+    listed = customers["customer_id"] if customers is not None else bought.iloc[:0]
+    if (
+        isinstance(bought.dtype, pd.CategoricalDtype)
+        and isinstance(listed.dtype, pd.CategoricalDtype)
+        and listed.cat.categories.equals(bought.cat.categories)
+    ):
+        # One set of categories for both tables (as ingest writes them): count codes.
+        buyer_codes = np.unique(_codes(bought))
+        buyer_codes = buyer_codes[buyer_codes >= 0]
+        listed_codes = _codes(listed)
+        known = np.union1d(buyer_codes, listed_codes[listed_codes >= 0])
+        return len(buyer_codes), len(known)
+    buyers = set(bought.dropna())
+    return len(buyers), len(buyers | set(listed.dropna()))
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer code of each value, -1 where missing: a categorical's own codes, else
+    ``pandas.factorize``."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64)
+    return pd.factorize(values)[0].astype(np.int64)
+
+
+def _distinct_per_month(month: np.ndarray, code: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """How many distinct codes (missing left out) each month has among ``rows``."""
+    keep = rows & (code >= 0)
+    if not keep.any():
+        return pd.Series(dtype=np.int64)
+    kept_month, kept_code = month[keep].astype(np.int64), code[keep]
+    # One int64 per (month, code) pair: hashing integers is many times faster than a
+    # two-column drop_duplicates.
+    earliest, width = int(kept_month.min()), int(kept_code.max()) + 1
+    pairs = pd.unique((kept_month - earliest) * width + kept_code)
+    return pd.Series(pairs // width + earliest).value_counts()
 
 
 def _month_number(timestamps: pd.Series) -> pd.Series:
@@ -162,16 +203,13 @@ def data_overview(
     pandas.DataFrame
         Indexed by metric, one column of values formatted as text for display.
     """
-    buyers = orders.loc[orders["customer_id"].notna(), "customer_id"].unique()
-    known = set(buyers)
-    if customers is not None:
-        known |= set(customers["customer_id"].dropna())
+    n_buyers, n_known = _buyers_and_known(orders, customers)
     revenue = float(orders["amount"].sum())
     guests = quality.get("guests", {})
     rows = [
-        (_t("customers_known", lang), f"{len(known):,}"),
-        (_t("buyers", lang), f"{len(buyers):,}"),
-        (_t("potential", lang), f"{len(known) - len(buyers):,}"),
+        (_t("customers_known", lang), f"{n_known:,}"),
+        (_t("buyers", lang), f"{n_buyers:,}"),
+        (_t("potential", lang), f"{n_known - n_buyers:,}"),
         (_t("orders", lang), f"{orders.loc[orders['amount'] > 0, 'order_id'].nunique():,}"),
         (_t("revenue", lang), f"{revenue:,.2f}"),
         (_t("guest_rows", lang), f"{int(guests.get('rows', 0)):,}"),
