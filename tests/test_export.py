@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from segmentation.cli import main
 from segmentation.config import load_config
@@ -110,6 +113,122 @@ def test_csv_has_a_bom_and_escapes_formulas(tmp_path: Path) -> None:
     )
     assert set(back["客户价值分层"]) == {"'=HYPERLINK(1)", "中价值", "低价值", "潜在（未购买）"}
     assert not back.map(lambda v: str(v)[:1] in "=+-@").to_numpy().any()
+
+
+def test_csv_text_is_exact(tmp_path: Path) -> None:
+    ids = ["c6", "=cmd|' /C calc'!A0", 'c,"5"', "-7", "c2", "@SUM(A1)"]
+    config = load_config(
+        {
+            "value_tier": {
+                "segments": {"high": {"zh": "=HYPERLINK(1)"}, "mid": {"zh": '中,"价值"'}}
+            },
+            "playbook": {"value_tier": {"low": {"zh": "-降级\n再试"}}},
+        }
+    )
+    path = write_segments_csv(_segmentations(_snapshot(ids), config), tmp_path)
+    # Rows sorted by the id as given ("-" < "=" < "@" < "c,") and escaped afterwards; by
+    # spend the ids are 6000 (high, gold), 3000 (high, gold), 800 (mid), 150 (low),
+    # 50 (low, churned after 400 days) and a contact who never bought. Cells holding a
+    # comma, quote or line break are quoted with doubled quotes; LF line ends, BOM first.
+    expected = (
+        "\ufeffcustomer_id,客户价值分层,会员等级,客户生命周期,推荐动作\n"
+        "'-7,低价值,普通会员,新客户,\"'-降级\n再试\"\n"
+        "'=cmd|' /C calc'!A0,'=HYPERLINK(1),黄金会员,忠诚客户,专属服务/个性化推荐\n"
+        "'@SUM(A1),潜在（未购买）,普通会员,潜在客户,首单转化：新客券、种草内容\n"
+        '"c,""5""","中,""价值""",普通会员,活跃客户,定期关怀与优惠活动，促其升级为高价值\n'
+        'c2,低价值,普通会员,流失客户,"\'-降级\n再试"\n'
+        "c6,'=HYPERLINK(1),黄金会员,忠诚客户,专属服务/个性化推荐\n"
+    )
+    assert path.read_bytes() == expected.encode("utf-8")
+
+
+def _pandas_csv(segmentations: list[Segmentation], path: Path, **options: object) -> bytes:
+    """The file as pandas writes the escaped table: what write_segments_csv must reproduce."""
+    table = segments_table(segmentations, **options)
+    escape_formulas(table).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return path.read_bytes()
+
+
+_AWKWARD_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab中,\"'=+-@ \t\r\n\x00;|")), min_size=0, max_size=6
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    names=st.lists(_AWKWARD_TEXT.filter(bool), min_size=4, max_size=4, unique=True),
+    actions=st.lists(_AWKWARD_TEXT, min_size=4, max_size=4),
+    ids=st.lists(st.none() | _AWKWARD_TEXT, min_size=6, max_size=6),
+    id_dtype=st.sampled_from(["string", "str", object]),
+    lang=st.sampled_from(["zh", "en"]),
+)
+def test_csv_bytes_equal_pandas_to_csv(
+    tmp_path: Path,
+    names: list[str],
+    actions: list[str],
+    ids: list[str | None],
+    id_dtype: object,
+    lang: str,
+) -> None:
+    keys = ["potential", "low", "mid", "high"]
+    config = load_config(
+        {
+            "value_tier": {"segments": {k: {lang: n} for k, n in zip(keys, names, strict=True)}},
+            "playbook": {"value_tier": {k: {lang: a} for k, a in zip(keys, actions, strict=True)}},
+        }
+    )
+    segmentations = _segmentations(_snapshot([f"c{k}" for k in range(1, 7)]), config)
+    # Reversed, so the member grades and lifecycle are reindexed to the action scheme's ids.
+    segmentations[1] = replace(segmentations[1], labels=segmentations[1].labels.iloc[::-1])
+
+    def given_ids(index: pd.Series) -> pd.Series:
+        return pd.Series(ids, index=index.index, dtype=id_dtype)  # type: ignore[call-overload]
+
+    options = {"lang": lang, "id_transform": given_ids}
+    written = write_segments_csv(segmentations, tmp_path / "fast", **options)
+    assert written.read_bytes() == _pandas_csv(segmentations, tmp_path / "pandas.csv", **options)
+
+
+def test_csv_with_customers_missing_from_a_scheme(tmp_path: Path) -> None:
+    segmentations = _segmentations(_snapshot([f"c{k}" for k in range(1, 7)]))
+    # Member grades known for c3..c6 only, listed backwards: c1 and c2 get empty cells.
+    segmentations[1] = replace(segmentations[1], labels=segmentations[1].labels.iloc[:1:-1])
+    text = write_segments_csv(segmentations, tmp_path).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[1:3] == [
+        "c1,高价值,,忠诚客户,专属服务/个性化推荐",
+        "c2,高价值,,忠诚客户,专属服务/个性化推荐",
+    ]
+    assert text.encode("utf-8") == _pandas_csv(segmentations, tmp_path / "pandas.csv")[3:]
+
+
+def test_csv_of_no_customers_is_the_header(tmp_path: Path) -> None:
+    segmentations = _segmentations(_snapshot([f"c{k}" for k in range(1, 7)]))
+    empty = [replace(s, labels=s.labels.iloc[:0]) for s in segmentations]
+    raw = write_segments_csv(empty, tmp_path, lang="en").read_bytes()
+    assert (
+        raw
+        == (
+            "\ufeffcustomer_id,Value tiers,Member grades,Customer lifecycle,recommended_action\n"
+        ).encode()
+    )
+
+
+def test_csv_with_numeric_ids_is_written_by_pandas(tmp_path: Path) -> None:
+    segmentations = _segmentations(_snapshot([f"c{k}" for k in range(1, 7)]))
+
+    def numbers(ids: pd.Series) -> pd.Series:
+        return pd.Series([60, 50, 40, 30, 20, 10], index=ids.index)
+
+    text = write_segments_csv(segmentations, tmp_path, id_transform=numbers).read_text(
+        encoding="utf-8-sig"
+    )
+    # Sorted by number: c6 (10) first, c1 (60) last.
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == [
+        "10", "20", "30", "40", "50", "60",
+    ]  # fmt: skip
+    assert text.splitlines()[1].split(",")[1] == "潜在（未购买）"
 
 
 def test_escape_formulas_leaves_safe_text_and_numbers() -> None:

@@ -7,8 +7,11 @@ import hmac
 import stat
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmentation.errors import UnreadableFileError
 from segmentation.privacy import (
@@ -25,6 +28,64 @@ def test_pseudonym_is_truncated_hmac_sha256_with_prefix() -> None:
     expected = hmac.new(b"k", b"13800138000", hashlib.sha256).hexdigest()[:16]
     assert pseudonymise(["13800138000"], key=b"k").tolist() == [f"pii_{expected}"]
     assert pseudonymise(["13800138000"], key="k").tolist() == [f"pii_{expected}"]
+
+
+def _hmac_hex(key: bytes, value: object) -> str:
+    return hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+# Short, exactly one SHA-256 block (64 bytes), one byte over (hashed first) and long keys.
+KEYS = [b"k", "密钥-é".encode(), b"x" * 64, b"y" * 65, bytes(range(256)) * 2]
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("dtype", [object, "string", pd.StringDtype("python"), "str"])
+def test_pseudonym_equals_hmac_new_for_text(key: bytes, dtype: object) -> None:
+    values = ["13800138000", "张伟", "é", "", "wxid_abc", None, "张伟", "a" * 500]
+    out = pseudonymise(pd.Series(values, dtype=dtype), key=key)  # type: ignore[call-overload]
+    expected = [None if v is None else f"pii_{_hmac_hex(key, v)}" for v in values]
+    assert out.tolist() == [pd.NA if e is None else e for e in expected]
+    assert str(out.dtype) == "string"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_pseudonym_of_numbers_and_missing_values_is_of_their_str(key: bytes) -> None:
+    values = [42, 3.5, None, float("nan"), pd.NA, 42, -7, True]
+    out = pseudonymise(values, key=key)
+    # 42 is hashed as "42", 3.5 as "3.5", True as "True"; the three missing values stay NA.
+    assert out[0] == out[5] == f"pii_{_hmac_hex(key, '42')}"
+    assert out[1] == f"pii_{_hmac_hex(key, '3.5')}"
+    assert out[6] == f"pii_{_hmac_hex(key, '-7')}"
+    assert out[7] == f"pii_{_hmac_hex(key, 'True')}"
+    assert out.isna().tolist() == [False, False, True, True, True, False, False, False]
+    ints = pseudonymise(pd.Series(np.array([5, 6, 5], dtype=np.int64)), key=key, prefix="")
+    assert ints.tolist() == [_hmac_hex(key, 5), _hmac_hex(key, 6), _hmac_hex(key, 5)]
+
+
+def test_pseudonym_of_a_str_key_is_that_of_its_utf8() -> None:
+    assert pseudonymise(["v"], key="密钥")[0] == f"pii_{_hmac_hex('密钥'.encode(), 'v')}"
+
+
+def test_customer_id_pseudonyms_keep_the_index_and_name() -> None:
+    ids = pd.Series(["C2", "C1"], index=pd.Index(["C2", "C1"], dtype="string"), name="id")
+    out = pseudonymise_customer_ids(ids, key=b"k")
+    assert out.index.equals(ids.index) and out.name == "id"
+    assert out.tolist() == [f"cust_{_hmac_hex(b'k', 'C2')}", f"cust_{_hmac_hex(b'k', 'C1')}"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(st.none() | st.text(max_size=80), max_size=30),
+    key=st.binary(min_size=1, max_size=150),
+    prefix=st.sampled_from(["pii_", "cust_", "", "前缀_"]),
+    dtype=st.sampled_from([object, "string"]),
+)
+def test_pseudonym_property_equals_hmac_new(
+    values: list[str | None], key: bytes, prefix: str, dtype: object
+) -> None:
+    out = pseudonymise(pd.Series(values, dtype=dtype), key=key, prefix=prefix)  # type: ignore[call-overload]
+    expected = [pd.NA if v is None else prefix + _hmac_hex(key, v) for v in values]
+    assert out.tolist() == expected
 
 
 def test_same_value_same_pseudonym_missing_stays_missing() -> None:

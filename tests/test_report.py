@@ -236,3 +236,23 @@ def test_notebooks_read_back_the_tables_as_ingest_gave_them(built: dict) -> None
     assert len(data.quarantine) == sum(
         sum(t["rows_quarantined"].values()) for t in data.quality["tables"].values()
     )
+
+
+def test_every_notebook_is_executed_and_timed(built: dict) -> None:
+    manifest = json.loads((built["first"].out_dir / "manifest.json").read_text(encoding="utf-8"))
+    timings = manifest["timings_seconds"]
+    sections = [name.removesuffix(".ipynb") for name in NOTEBOOKS]
+    assert all(timings[name] > 0 for name in sections) and timings["notebooks"] > 0
+    for name in NOTEBOOKS:
+        executed = json.loads((built["first"].out_dir / "notebooks" / name).read_text("utf-8"))
+        code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+        # papermill ran every cell, in order, in that notebook's own kernel.
+        assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), name
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_notebook_workers_must_be_a_whole_number_of_at_least_one(workers: object) -> None:
+    from segmentation.errors import SegmentationInputError
+
+    with pytest.raises(SegmentationInputError, match="notebook_workers"):
+        build_report(dataset="demo", notebook_workers=workers)  # type: ignore[arg-type]

@@ -10,11 +10,15 @@ opening the file never runs anything (OWASP, "CSV Injection").
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from segmentation.config import load_config
@@ -36,8 +40,21 @@ __all__ = [
 SEGMENTS_FILE = "segments.csv"
 ACTION_HEADER = {"zh": "推荐动作", "en": "recommended_action"}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Rows written per block: bounds the memory of the text being built at any size.
+_ROWS_PER_BLOCK = 200_000
+# The only characters that make the csv module quote (or refuse) a field in this dialect.
+_CSV_SPECIAL = r'[,"\r\n\x00]'
 
 IdTransform = Callable[[pd.Series], pd.Series]
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One text column as category codes: ``values[codes]`` is the column, code -1 missing."""
+
+    header: str
+    codes: np.ndarray
+    values: pd.Series
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -60,10 +77,15 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
-            text = out[column].astype("string")
-            risky = text.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool)
-            out[column] = text.mask(risky, "'" + text)
+            out[column] = _escaped_text(out[column])
     return out
+
+
+def _escaped_text(values: pd.Series) -> pd.Series:
+    """``values`` as dtype ``string``, formula-like cells prefixed with a single quote."""
+    text = values.astype("string")
+    risky = text.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool)
+    return text.mask(risky, "'" + text)
 
 
 def segments_table(
@@ -98,33 +120,15 @@ def segments_table(
     SegmentationInputError
         When ``action_scheme`` is not among the segmentations, or ``lang`` is unknown.
     """
-    if lang not in ("zh", "en"):
-        raise SegmentationInputError(f"segments.csv: lang must be 'zh' or 'en', found {lang!r}.")
-    by_name = {s.scheme: s for s in segmentations}
-    if action_scheme not in by_name:
-        raise SegmentationInputError(
-            f"segments.csv: the action scheme {action_scheme!r} was not computed (have "
-            f"{sorted(by_name)}); set export.action_scheme in the config to one of them."
-        )
-    customers = by_name[action_scheme].labels.index
-    ids = pd.Series(customers.astype("string"), index=customers, name="customer_id")
-    written = (id_transform or _identity)(ids)
-    if len(written) != len(ids):
-        raise ValueError(f"id_transform returned {len(written)} ids for {len(ids)} customers")
-    table = pd.DataFrame({"customer_id": pd.Series(written.to_numpy(), index=customers)})
-    headers: set[str] = {"customer_id", ACTION_HEADER[lang]}
-    for segmentation in segmentations:
-        header = segmentation.display_title(lang)
-        if header in headers:  # two schemes with one title: keep both apart
-            header = f"{header} ({segmentation.scheme})"
-        headers.add(header)
-        table[header] = segmentation.named_labels(lang).reindex(customers).astype("string")
-    action = by_name[action_scheme]
-    actions = action.profile[f"action_{lang}"]
-    table[ACTION_HEADER[lang]] = (
-        action.labels.reindex(customers).astype(object).map(actions).astype("string")
+    written, columns = _table_parts(
+        segmentations, lang=lang, action_scheme=action_scheme, id_transform=id_transform
     )
-    return table.reset_index(drop=True).sort_values("customer_id", kind="stable", ignore_index=True)
+    ids = pd.Series(written.to_numpy(), name="customer_id")
+    order = ids.sort_values(kind="stable").index.to_numpy()
+    table = pd.DataFrame({"customer_id": ids.take(order).reset_index(drop=True)})
+    for column in columns:
+        table[column.header] = _take(column.values, column.codes[order])
+    return table
 
 
 def write_segments_csv(
@@ -136,6 +140,10 @@ def write_segments_csv(
     id_transform: IdTransform | None = None,
 ) -> Path:
     """Write ``out_dir/segments.csv`` (UTF-8 with BOM, formula cells escaped).
+
+    The file is the one ``escape_formulas(segments_table(...)).to_csv(path, index=False,
+    encoding="utf-8-sig", lineterminator="\\n")`` writes, byte for byte; it is built from
+    each scheme's few distinct names instead of a million text cells.
 
     Parameters
     ----------
@@ -151,14 +159,194 @@ def write_segments_csv(
     Path
         The file written.
     """
-    table = segments_table(
+    written, columns = _table_parts(
         segmentations, lang=lang, action_scheme=action_scheme, id_transform=id_transform
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / SEGMENTS_FILE
-    escape_formulas(table).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    # The ids as segments_table holds them; a string array already is that, without the
+    # round trip through a million Python objects.
+    ids = pd.Series(
+        written.array if isinstance(written.dtype, pd.StringDtype) else written.to_numpy(),
+        name="customer_id",
+    )
+    if not (ids.dtype == object or isinstance(ids.dtype, pd.StringDtype)):
+        # Ids that are not text (an unusual id_transform): pandas formats them.
+        table = segments_table(
+            segmentations, lang=lang, action_scheme=action_scheme, id_transform=id_transform
+        )
+        escape_formulas(table).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        return path
+    ordered = ids.sort_values(kind="stable")
+    order = ordered.index.to_numpy()
+    id_cells = _csv_cells_column(_escaped_text(ordered.reset_index(drop=True)))
+    cells = [_csv_cells(_escaped_text(column.values)) for column in columns]
+    # The line ends with the last column's cell, so every row is one join.
+    cells[-1] = [cell + "\n" for cell in cells[-1]]
+    tables = [_arrow_cells(values) for values in cells]
+    codes = [_value_positions(column)[order] for column in columns]
+    header = _csv_line(["customer_id", *(column.header for column in columns)])
+    with path.open("wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        handle.write(header.encode("utf-8"))
+        for start in range(0, len(order), _ROWS_PER_BLOCK):
+            stop = start + _ROWS_PER_BLOCK
+            handle.write(
+                _joined_rows(
+                    id_cells[start:stop],
+                    [
+                        table.take(code[start:stop])
+                        for table, code in zip(tables, codes, strict=True)
+                    ],
+                )
+            )
     return path
+
+
+def _table_parts(
+    segmentations: Sequence[Segmentation],
+    *,
+    lang: str,
+    action_scheme: str,
+    id_transform: IdTransform | None,
+) -> tuple[pd.Series, list[_Column]]:
+    """The written ids in customer order, and every other column as category codes."""
+    if lang not in ("zh", "en"):
+        raise SegmentationInputError(f"segments.csv: lang must be 'zh' or 'en', found {lang!r}.")
+    by_name = {s.scheme: s for s in segmentations}
+    if action_scheme not in by_name:
+        raise SegmentationInputError(
+            f"segments.csv: the action scheme {action_scheme!r} was not computed (have "
+            f"{sorted(by_name)}); set export.action_scheme in the config to one of them."
+        )
+    customers = by_name[action_scheme].labels.index
+    ids = pd.Series(customers.astype("string"), index=customers, name="customer_id")
+    written = (id_transform or _identity)(ids)
+    if len(written) != len(ids):
+        raise ValueError(f"id_transform returned {len(written)} ids for {len(ids)} customers")
+    columns: list[_Column] = []
+    headers: set[str] = {"customer_id", ACTION_HEADER[lang]}
+    for segmentation in segmentations:
+        header = segmentation.display_title(lang)
+        if header in headers:  # two schemes with one title: keep both apart
+            header = f"{header} ({segmentation.scheme})"
+        headers.add(header)
+        columns.append(
+            _Column(header, *_codes_and_values(segmentation.named_labels(lang), customers))
+        )
+    action = by_name[action_scheme]
+    codes, keys = _codes_and_values(action.labels, customers, as_text=False)
+    # A cell's action is its segment key mapped through the profile, as for every row.
+    actions = keys.map(action.profile[f"action_{lang}"]).astype("string")
+    columns.append(_Column(ACTION_HEADER[lang], codes, actions))
+    return written, columns
+
+
+def _codes_and_values(
+    labels: pd.Series, customers: pd.Index, *, as_text: bool = True
+) -> tuple[np.ndarray, pd.Series]:
+    """Categorical ``labels`` on ``customers`` as codes and the values they pick.
+
+    The values are the categories followed by a missing value, which code -1 (a customer
+    without a label) picks; as dtype ``string`` when ``as_text``, as objects otherwise.
+    """
+    if not (labels.index is customers or labels.index.equals(customers)):
+        labels = labels.reindex(customers)
+    categorical = labels.array
+    if not isinstance(categorical, pd.Categorical):
+        categorical = pd.Categorical(labels)
+    values = pd.Series([*categorical.categories.astype(object), np.nan], dtype=object)
+    return categorical.codes, values.astype("string") if as_text else values
+
+
+def _value_positions(column: _Column) -> np.ndarray:
+    """The position in ``column.values`` of each cell: code -1 picks the last (missing) one."""
+    codes = column.codes.astype(np.int32)
+    return np.where(codes < 0, np.int32(len(column.values) - 1), codes)
+
+
+def _take(values: pd.Series, codes: np.ndarray) -> pd.Series:
+    """``values`` at ``codes``, where code -1 picks the last value (the missing one)."""
+    return pd.Series(values.array.take(np.where(codes < 0, len(values) - 1, codes)))
+
+
+def _csv_writer(handle: io.StringIO) -> Any:
+    # The dialect pandas' to_csv uses with its defaults and lineterminator="\n".
+    return csv.writer(
+        handle,
+        lineterminator="\n",
+        delimiter=",",
+        quoting=csv.QUOTE_MINIMAL,
+        doublequote=True,
+        escapechar=None,
+        quotechar='"',
+    )
+
+
+def _csv_line(fields: Sequence[str]) -> str:
+    """One row as the csv module writes it."""
+    buffer = io.StringIO()
+    _csv_writer(buffer).writerow(fields)
+    return buffer.getvalue()
+
+
+def _csv_cells(text: pd.Series) -> list[str]:
+    """Each value as the csv module writes it inside a row; missing values as empty cells."""
+    buffer = io.StringIO()
+    writer = _csv_writer(buffer)
+    cells = []
+    for value in text.tolist():
+        if pd.isna(value):
+            cells.append("")
+            continue
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([value, ""])  # a second cell, so an empty value is not a lone field
+        cells.append(buffer.getvalue()[: -len(",\n")])
+    return cells
+
+
+def _csv_cells_column(text: pd.Series) -> Any:
+    """:func:`_csv_cells` for a long column, as a pyarrow array: only the values holding a
+    delimiter, quote, line break or NUL go through the csv module; the rest are unchanged."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pa.array(text.array, type=pa.large_string())
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    special = pc.fill_null(pc.match_substring_regex(cells, _CSV_SPECIAL), False)
+    if pc.any(special).as_py():
+        quoted = _csv_cells(pd.Series(cells.filter(special).to_pylist(), dtype="string"))
+        cells = pc.replace_with_mask(cells, special, pa.array(quoted, type=pa.large_string()))
+    return pc.fill_null(cells, "")
+
+
+def _arrow_cells(cells: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(cells, type=pa.large_string())
+
+
+def _joined_rows(first: Any, others: list[Any]) -> memoryview:
+    """The text of rows whose cells are ``first`` and ``others`` (each an array of text),
+    joined with commas; the last column's cells end the line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pc.binary_join_element_wise(first, *others, pa.scalar(",", pa.large_string()))
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[
+        rows.offset : rows.offset + len(rows) + 1
+    ]
+    data = rows.buffers()[2]
+    return (
+        memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+        if data is not None
+        else memoryview(b"")
+    )
 
 
 @dataclass(frozen=True)
