@@ -397,3 +397,18 @@ def test_ids_are_dictionary_encoded_with_one_sorted_set_of_customers(tmp_path: P
     assert orders["category"].isna().tolist() == [False, True, False, False, False]
     assert customers["customer_id"].astype(str).tolist() == ["C2", "C3"]
     assert customers["customer_id"].cat.codes.tolist() == [0, 1]
+
+
+def test_arrow_text_and_strictly_increasing_by_hand() -> None:
+    import pyarrow as pa
+
+    from segmentation.schema import arrow_text, strictly_increasing
+
+    text = arrow_text(pd.Series(["C1", None, "C3"], dtype="string"))
+    assert text.type == pa.large_string() and text.to_pylist() == ["C1", None, "C3"]
+    assert arrow_text(pd.Categorical(["b", "a"])).to_pylist() == ["b", "a"]
+    assert strictly_increasing(arrow_text(["A1", "A2", "B"]))
+    assert not strictly_increasing(arrow_text(["A1", "A1", "B"]))  # a repeat
+    assert not strictly_increasing(arrow_text(["B", "A"]))
+    assert not strictly_increasing(text)  # a null
+    assert strictly_increasing(arrow_text([])) and strictly_increasing(arrow_text(["x"]))

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmentation.errors import InvalidOptionError
+from segmentation.schema import arrow_text, strictly_increasing
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -504,7 +505,7 @@ def _customer_universe(
     # Factorise the full column once and filter the integer codes, not the strings.
     all_codes, ids, _ = _factorize(customer_id)
     row_code = all_codes[in_window].astype(np.intp)  # numpy indexes with intp
-    id_strings = _arrow_strings(ids)
+    id_strings = arrow_text(ids)
     all_known = listed.strictly_sorted and len(listed.ids) > 0 and bool(listed.known.all())
     if all_known:
         # Every listed customer is known by now: when every id is listed, the universe is the
@@ -568,19 +569,12 @@ def _listed_rows(id_strings: pa.Array, seen: np.ndarray, listed: _Listed) -> np.
     from_orders = id_strings if bool(seen.all()) else id_strings.filter(pa.array(seen))
     if len(from_orders) == 0:
         return np.zeros(0, dtype=np.int64)
-    if listed.strictly_sorted and _strictly_increasing(from_orders):
+    if listed.strictly_sorted and strictly_increasing(from_orders):
         found = _sorted_positions(from_orders, listed.ids)
         if found is not None:
             return found
     positions = pc.index_in(from_orders, value_set=listed.ids)
     return pc.fill_null(positions, -1).to_numpy().astype(np.int64)
-
-
-def _strictly_increasing(strings: pa.Array) -> bool:
-    """Whether the strings are sorted (bytewise, as pyarrow compares them) without repeats."""
-    if len(strings) < 2:
-        return True
-    return bool(pc.all(pc.less(strings.slice(0, len(strings) - 1), strings.slice(1))).as_py())
 
 
 def _sorted_positions(needles: pa.Array, haystack: pa.Array) -> np.ndarray | None:
@@ -601,9 +595,9 @@ def _sorted_positions(needles: pa.Array, haystack: pa.Array) -> np.ndarray | Non
 def _merged_ranks(first: pa.Array, second: pa.Array, *, listed_sorted: bool) -> np.ndarray | None:
     """Rank of every id of ``first`` then ``second`` (disjoint) in their sorted union, merged
     without a sort when both are strictly increasing; None when they are not."""
-    if len(second) == 0 and _strictly_increasing(first):
+    if len(second) == 0 and strictly_increasing(first):
         return np.arange(len(first), dtype=np.int64)
-    if not listed_sorted or not _strictly_increasing(first):
+    if not listed_sorted or not strictly_increasing(first):
         return None
     keys = _fixed_width_keys([first, second])
     if keys is None:
@@ -1032,19 +1026,9 @@ def _to_day(ts_int: np.ndarray, unit: str) -> np.ndarray:
     return np.floor_divide(ts_int, ticks_per_day)
 
 
-def _arrow_strings(values: object) -> pa.Array:
-    """Ids as one pyarrow string array (zero-copy for pandas' pyarrow-backed strings)."""
-    strings = pd.array(values, dtype=pd.StringDtype("pyarrow"))  # type: ignore[call-overload]
-    array = pa.array(strings)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    # One string type throughout, so arrays concatenate and compare without surprises.
-    return array.cast(pa.large_string())
-
-
 def _positions(values: object, lookup: object) -> np.ndarray:
     """Position of each of ``values`` in ``lookup`` (-1 when absent), hashed by pyarrow."""
-    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(lookup))
+    found = pc.index_in(arrow_text(values), value_set=arrow_text(lookup))
     return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
 
@@ -1070,7 +1054,7 @@ def as_text(values: pd.Series) -> pd.Series:
         dtype.categories.dtype, pd.StringDtype
     ):
         codes = values.cat.codes.to_numpy()
-        text = _arrow_strings(dtype.categories).take(pa.array(codes, mask=codes < 0))
+        text = arrow_text(dtype.categories).take(pa.array(codes, mask=codes < 0))
         return pd.Series(pd.arrays.ArrowStringArray(text), index=values.index, name=values.name)
     return values.astype("string")
 
@@ -1125,9 +1109,9 @@ def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -
     has_id = frame["customer_id"].notna()
     if not bool(has_id.all()):
         frame = frame.loc[has_id]
-    ids = _arrow_strings(frame["customer_id"])
+    ids = arrow_text(frame["customer_id"])
     # Ingest writes the table sorted by id: strictly increasing ids need no hash to dedupe.
-    strictly_sorted = _strictly_increasing(ids)
+    strictly_sorted = strictly_increasing(ids)
     if not strictly_sorted:
         listed_twice = frame["customer_id"].duplicated(keep=False).to_numpy(dtype=bool)
         if listed_twice.any():
@@ -1138,7 +1122,7 @@ def _customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -
                 .drop_duplicates("customer_id", keep="first")
             )
             frame = pd.concat([frame.loc[~listed_twice], kept])
-            ids = _arrow_strings(frame["customer_id"])
+            ids = arrow_text(frame["customer_id"])
     frame = frame.set_index("customer_id")
     first_seen = frame["first_seen_ts"]
     known = (first_seen.isna() | (first_seen < cutoff)).to_numpy(dtype=bool)

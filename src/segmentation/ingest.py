@@ -74,7 +74,9 @@ from segmentation.schema import (
     PII_COLUMNS,
     TABLES,
     TAG_SEPARATOR,
+    arrow_text,
     conform,
+    strictly_increasing,
 )
 
 __all__ = [
@@ -2039,14 +2041,14 @@ def _dictionary_encoded(
     """
     table = orders.table
     codes = orders.customer_codes[orders.kept_order]  # -1 for guests
-    id_text = _large_strings(orders.customer_ids)
+    id_text = arrow_text(orders.customer_ids)
     has_id = codes >= 0
     used = np.bincount(codes[has_id], minlength=len(id_text)) > 0
-    listed = _large_strings(customers["customer_id"]) if customers is not None else None
+    listed = arrow_text(customers["customer_id"]) if customers is not None else None
     # Usually the customers table (sorted, one row per id) lists everyone who ordered: then
     # it is the categories as it stands, and one lookup places the orders' ids in it.
     position = None
-    if listed is not None and _strictly_increasing(listed):
+    if listed is not None and strictly_increasing(listed):
         found = pc.fill_null(pc.index_in(id_text, value_set=listed), -1).to_numpy()
         if bool((found[used] >= 0).all()):
             categories, position = listed, found
@@ -2075,25 +2077,10 @@ def _dictionary_encoded(
     )
 
 
-def _strictly_increasing(strings: pa.Array) -> bool:
-    """Whether the text is sorted with no repeats and no missing value."""
-    if strings.null_count:
-        return False
-    return len(strings) < 2 or bool(pc.all(pc.less(strings[:-1], strings[1:])).as_py())
-
-
-def _large_strings(values: Any) -> pa.Array:
-    """Text as one pyarrow large_string array (no copy for pandas' pyarrow-backed text)."""
-    array = pa.array(pd.array(values, dtype=pd.StringDtype("pyarrow")))
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa.large_string())
-
-
 def _dictionary_column(values: pd.Series, *, sort: bool) -> pd.Categorical:
     """A text column as a categorical of that text: pyarrow's hashing, in first-appearance
     order of the values, or sorted."""
-    encoded = pc.dictionary_encode(_large_strings(values))
+    encoded = pc.dictionary_encode(arrow_text(values))
     codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
     dictionary = encoded.dictionary
     if sort and len(dictionary):

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "CUSTOMERS",
@@ -22,7 +23,9 @@ __all__ = [
     "TABLES",
     "TAG_SEPARATOR",
     "TableSpec",
+    "arrow_text",
     "conform",
+    "strictly_increasing",
 ]
 
 
@@ -173,3 +176,46 @@ def _all_missing(dtype: Any, n: int) -> Any:
     if dtype.kind == "f":
         return np.full(n, np.nan, dtype=dtype)
     return pd.Series([None] * n).astype(dtype).to_numpy()
+
+
+def arrow_text(values: object) -> pa.Array:
+    """Text (ids, names) as one pyarrow ``large_string`` array.
+
+    pandas' pyarrow-backed text is taken without a copy where it can be; one string type
+    throughout lets arrays from different tables concatenate and compare.
+
+    Parameters
+    ----------
+    values : array-like
+        Text: a pandas Series, Index or array, or anything ``pandas.array`` accepts as text.
+
+    Returns
+    -------
+    pyarrow.Array
+        One chunk, type ``large_string``; missing values are nulls.
+    """
+    strings = pd.array(values, dtype=pd.StringDtype("pyarrow"))  # type: ignore[call-overload]
+    array = pa.array(strings)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.large_string())
+
+
+def strictly_increasing(strings: pa.Array) -> bool:
+    """Whether text is sorted bytewise (as pyarrow compares it), without repeats or nulls.
+
+    Parameters
+    ----------
+    strings : pyarrow.Array
+        Text, e.g. from :func:`arrow_text`.
+
+    Returns
+    -------
+    bool
+        True for fewer than two values without nulls.
+    """
+    if strings.null_count:
+        return False
+    if len(strings) < 2:
+        return True
+    return bool(pc.all(pc.less(strings.slice(0, len(strings) - 1), strings.slice(1))).as_py())
