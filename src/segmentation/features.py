@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmentation.errors import InvalidOptionError
-from segmentation.schema import arrow_text, strictly_increasing
+from segmentation.schema import arrow_text, factorized, strictly_increasing
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -503,7 +503,7 @@ def _customer_universe(
     """Sorted ids of every known customer, each in-window order row's position in them, and
     each known customer's row in the customers table (-1 when not listed)."""
     # Factorise the full column once and filter the integer codes, not the strings.
-    all_codes, ids, _ = _factorize(customer_id)
+    all_codes, ids = factorized(customer_id)
     row_code = all_codes[in_window].astype(np.intp)  # numpy indexes with intp
     id_strings = arrow_text(ids)
     all_known = listed.strictly_sorted and len(listed.ids) > 0 and bool(listed.known.all())
@@ -666,7 +666,7 @@ def _net_orders(
     Most orders are a single row: every per-order figure starts from the order's first row,
     and only the other rows (further lines, refunds), which are few, are reduced into it.
     """
-    all_codes, ids, _ = _factorize(order_id)
+    all_codes, ids = factorized(order_id)
     first, others, other_entry = _order_rows(all_codes[in_window], len(ids))
     entry_customer = row_customer[first]
     if not np.array_equal(entry_customer[other_entry], row_customer[others]):
@@ -978,16 +978,6 @@ def _stable_group_order(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np
     return np.argsort(keys, kind="stable").astype(np.int64), counts
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
-    """Integer codes (-1 for missing), the distinct values, and whether the codes number the
-    values in order of first appearance; text is hashed only when it is not already coded."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        # Already coded (e.g. dictionary-encoded on read): reuse the codes, no hashing.
-        return values.cat.codes.to_numpy(), values.cat.categories, False
-    codes, uniques = pd.factorize(values)
-    return codes, pd.Index(uniques), True
-
-
 def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """Positions where a run of equal values starts in an already sorted array."""
     if len(sorted_keys) == 0:
@@ -1167,7 +1157,7 @@ def _product_features(
     if "unit_price" not in orders.columns or "category" not in orders.columns:
         return None
     all_price = _float_values(orders["unit_price"])
-    all_category_codes, categories, _ = _factorize(orders["category"])
+    all_category_codes, categories = factorized(orders["category"])
     sale_line = in_window & (all_amount > 0) & (all_price > 0) & (all_category_codes >= 0)
     if not sale_line.any():
         return None

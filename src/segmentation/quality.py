@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segmentation.schema import factorized
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as FigureType
 
@@ -155,11 +157,8 @@ def _buyers_and_known(orders: pd.DataFrame, customers: pd.DataFrame | None) -> t
 
 
 def _codes(values: pd.Series) -> np.ndarray:
-    """Integer code of each value, -1 where missing: a categorical's own codes, else
-    ``pandas.factorize``."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype(np.int64)
-    return pd.factorize(values)[0].astype(np.int64)
+    """Integer code of each value as int64, -1 where missing (:func:`factorized`)."""
+    return factorized(values)[0].astype(np.int64)
 
 
 def _distinct_per_month(month: np.ndarray, code: np.ndarray, rows: np.ndarray) -> pd.Series:

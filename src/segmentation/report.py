@@ -734,12 +734,13 @@ def build_report(
     }
     began = time.perf_counter()
     executed = [out_dir / "notebooks" / name for name in available]
+    kernel = _kernel_name()
     jobs: list[dict[str, Any]] = [
         {
             "source": str((source_dir / name).resolve()),
             "target": str(target.resolve()),
             "parameters": parameters,
-            "kernel": _kernel_name(),
+            "kernel": kernel,
             "cwd": str(root),
             "progress": progress,
         }

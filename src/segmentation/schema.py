@@ -25,6 +25,7 @@ __all__ = [
     "TableSpec",
     "arrow_text",
     "conform",
+    "factorized",
     "strictly_increasing",
 ]
 
@@ -219,3 +220,27 @@ def strictly_increasing(strings: pa.Array) -> bool:
     if len(strings) < 2:
         return True
     return bool(pc.all(pc.less(strings.slice(0, len(strings) - 1), strings.slice(1))).as_py())
+
+
+def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for missing) and the distinct values they number.
+
+    A categorical (as ingest writes the ids) gives its own codes and categories, with no
+    hashing; other columns are ``pandas.factorize``-d, in order of first appearance.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Ids or other values to code.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        One integer per value; -1 where the value is missing.
+    distinct : pandas.Index
+        The value of each code.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes, pd.Index(uniques)
