@@ -412,3 +412,61 @@ def test_arrow_text_and_strictly_increasing_by_hand() -> None:
     assert not strictly_increasing(arrow_text(["B", "A"]))
     assert not strictly_increasing(text)  # a null
     assert strictly_increasing(arrow_text([])) and strictly_increasing(arrow_text(["x"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=60),
+    spread=st.sampled_from([3, 50, 2**64]),
+)
+def test_shared_values_are_the_values_that_repeat(values: list[int], spread: int) -> None:
+    import numpy as np
+
+    from segmentation.ingest import _shared_values
+
+    digest = np.array([v % spread for v in values], dtype=np.uint64)
+    expected = np.flatnonzero(pd.Series(digest).duplicated(keep=False).to_numpy())
+    assert _shared_values(digest).tolist() == expected.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["C1", "C2", None]),
+            st.sampled_from(["SO1", "SO2"]),
+            st.sampled_from([1.0, 2.0, -0.0, 0.0, float("nan")]),
+            st.sampled_from(["2024-01-05", "2024-01-06"]),
+        ),
+        max_size=30,
+    )
+)
+def test_duplicates_equal_pandas_duplicated(rows: list[tuple[object, ...]]) -> None:
+    from segmentation.ingest import _duplicates
+
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "amount", "order_ts"])
+    frame = frame.astype({"customer_id": "string", "order_id": "string", "amount": "float64"})
+    frame["order_ts"] = pd.to_datetime(frame["order_ts"])
+    codes = pd.factorize(frame["customer_id"])[0]
+    # pandas tells -0.0 from 0.0 by value only (equal) and NaN equals NaN: so does ingest.
+    expected = frame.duplicated(keep="first").to_numpy()
+    found = _duplicates(frame, list(frame.columns), codes={"customer_id": codes})
+    assert found.tolist() == expected.tolist()
+
+
+def test_rows_in_time_order_are_kept_as_read(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(
+        "order_id,customer_id,order_ts,amount\n"
+        "A1,C1,2026-01-01,10\nA2,C2,2026-01-02,20\nA1,C1,2026-01-03,-10\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "late.csv").write_text(
+        "order_id,customer_id,order_ts,amount\nA0,C3,2025-12-31,5\n", encoding="utf-8"
+    )
+    in_order = ingest(tmp_path / "orders.csv", pii_key=KEY).orders
+    assert in_order["order_id"].astype(str).tolist() == ["A1", "A2", "A1"]
+    assert in_order["amount"].tolist() == [10.0, 20.0, -10.0]
+    # A second file with an earlier row: the rows are put in time order.
+    both = ingest(tmp_path, pii_key=KEY).orders
+    assert both["order_id"].astype(str).tolist() == ["A0", "A1", "A2", "A1"]
+    assert both["order_ts"].dt.day.tolist() == [31, 1, 2, 3]

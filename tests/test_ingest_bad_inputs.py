@@ -523,6 +523,36 @@ def test_repeated_customer_id_keeps_the_latest_row(tmp_path: Path) -> None:
         ["C2", "北京"],
     ]
     assert reasons(result) == [(2, "repeated_customer_id")]
+    # The superseded row's raw values, from the file it was in (its text was set aside
+    # before the file's table was let go).
+    assert result.quarantine["file"].tolist() == [str(january)]
+    assert json.loads(result.quarantine["values"].iloc[0]) == {"客户ID": "C1", "省份": "上海"}
+    assert_reconciles(result)
+
+
+def test_quarantine_names_file_line_and_raw_values_of_each_file(tmp_path: Path) -> None:
+    first = orders_csv(
+        tmp_path,
+        "SO1,C1,2024-01-05,茶,1,10,10\nSO2,C1,someday,茶,1,10,10\nSO3,C2,2024-01-06,茶,1,0,0\n",
+        name="a.csv",
+    )
+    # The second file repeats a quarantined row (a duplicate, counted once) and adds its own.
+    second = orders_csv(
+        tmp_path,
+        "SO2,C1,someday,茶,1,10,10\nSO4,C3,2024-01-07,茶,1,10,about ten\n",
+        name="b.csv",
+    )
+    result = run(first, second)
+    quarantine = result.quarantine
+    assert list(zip(quarantine["file"], quarantine["row"], quarantine["reason"], strict=True)) == [
+        (str(first), 3, "unparsable_date"),
+        (str(first), 4, "nonpositive_unit_price"),
+        (str(second), 3, "unparsable_amount"),
+    ]
+    assert [json.loads(v)["订单号"] for v in quarantine["values"]] == ["SO2", "SO3", "SO4"]
+    assert json.loads(quarantine["values"].iloc[0])["下单时间"] == "someday"
+    assert json.loads(quarantine["values"].iloc[2])["实付金额"] == "about ten"
+    assert result.quality["tables"]["orders"]["rows_duplicate"] == 1
     assert_reconciles(result)
 
 

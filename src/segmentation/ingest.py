@@ -333,6 +333,8 @@ def ingest(
         source = _read_source(path)
         layout = _resolve_layout(source, options.mapping)
         part = _PARSERS[layout.table](source, layout, options, keys, file_index)
+        if layout.table != "customers":  # customers' repeated ids are known once all are read
+            _release_source(part, part.reason)
         parts[layout.table].append(part)
         files.append(_file_info(source, layout, part))
     if not parts["orders"]:
@@ -888,7 +890,7 @@ def _read_csv_arrow(
     header's fields, and the encoding actually used.
     """
 
-    def read(arrow_encoding: str) -> tuple[pa.Table, list[Any]]:
+    def read(arrow_encoding: str, *, use_threads: bool) -> tuple[pa.Table, list[Any]]:
         invalid: list[Any] = []
 
         def on_invalid(row: Any) -> str:
@@ -903,9 +905,7 @@ def _read_csv_arrow(
                     column_names=names,
                     skip_rows=skip_rows,
                     encoding=arrow_encoding,
-                    # One thread: as fast here as several (gunzip dominates), it leaves the
-                    # other core to the user, and only then are invalid rows' numbers known.
-                    use_threads=False,
+                    use_threads=use_threads,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=delimiter,
@@ -925,15 +925,24 @@ def _read_csv_arrow(
             source.close()
         return table, invalid
 
+    def read_numbered(arrow_encoding: str) -> tuple[pa.Table, list[Any]]:
+        # Threads parse blocks in parallel (about half the time on two cores), but only a
+        # single-threaded read knows the row number of a row that fails to split: a file
+        # with such rows is read again that way, so the quarantine can name their lines.
+        table, invalid = read(arrow_encoding, use_threads=True)
+        if invalid:
+            table, invalid = read(arrow_encoding, use_threads=False)
+        return table, invalid
+
     try:
         try:
-            table, invalid = read(encoding)
+            table, invalid = read_numbered(encoding)
         except pa.ArrowInvalid as error:
             if encoding != "utf8" or "UTF8" not in str(error):
                 raise
             # The sample was UTF-8 but a later part is not: a GBK export with ASCII at the top.
             encoding = "gb18030"
-            table, invalid = read(encoding)
+            table, invalid = read_numbered(encoding)
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as error:
         # The reader's message can end with the offending row: keep only its first two parts,
         # so no raw value (a phone number) reaches the terminal or a log.
@@ -942,8 +951,6 @@ def _read_csv_arrow(
             f"{path}: cannot be parsed as {encoding} text with {delimiter!r} between fields "
             f"({detail}); open it in Excel or WPS and save it as CSV UTF-8"
         ) from error
-    # One chunk per column: a take of a few rows from many chunks copies them all.
-    table = table.combine_chunks()
     return table, [int(row.number) for row in invalid], [str(row.text) for row in invalid], encoding
 
 
@@ -1521,6 +1528,27 @@ class _Part:
     # Raw text of the cells that failed to parse, so two different unparsable values are not
     # mistaken for duplicates (both parse to missing).
     failed_key: np.ndarray
+    # The rows with a reason (the quarantine candidates, unless duplicates): their line and
+    # raw values, set aside by :func:`_release_source` before the raw text is let go.
+    suspect_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    suspect_lines: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    suspect_values: list[str] = field(default_factory=list)
+
+
+def _release_source(part: _Part, reason: np.ndarray) -> None:
+    """Keep what the quarantine needs of the raw file, then let go of its text.
+
+    The raw text (every cell as read) is as large as the parsed table; held to the end it
+    only adds to the peak. Only rows with a reason (``reason``, the part's final codes) can
+    reach the quarantine, so their lines and raw values are taken now, and the file's table
+    is replaced by an empty one.
+    """
+    suspects = np.flatnonzero(reason > 0)
+    if len(suspects):
+        part.suspect_rows = suspects
+        part.suspect_lines = part.source.lines(part.source.records[suspects])
+        part.suspect_values = _raw_json(part, suspects)
+    part.source.table = part.source.table.schema.empty_table()
 
 
 class _Reasons:
@@ -1795,12 +1823,19 @@ def _assemble(name: str, parts: list[_Part]) -> _Assembled:
         repeated[kept] = rows.loc[kept, "customer_id"].duplicated(keep="last").to_numpy()
         reason = np.where(repeated, _REASON_CODE["repeated_customer_id"], reason).astype(np.int8)
         kept &= ~repeated
+        ends = np.cumsum([len(p.frame) for p in parts])
+        for part, part_reason in zip(parts, np.split(reason, ends[:-1]), strict=True):
+            _release_source(part, part_reason)
     quarantined = ~duplicate & (reason > 0)
 
     # One take of the kept rows, already in output order: takes of text columns are costly.
     kept_order = _output_order(name, rows, np.flatnonzero(kept))
     wanted = [c for c in rows.columns if c not in ("_file", "_record", "_failed", "_cancelled")]
-    kept_rows = rows[wanted].take(kept_order).reset_index(drop=True)
+    if np.array_equal(kept_order, np.arange(len(rows))):
+        # Every row kept and already in time order, as exports usually are: no copy needed.
+        kept_rows = rows[wanted].reset_index(drop=True)
+    else:
+        kept_rows = rows[wanted].take(kept_order).reset_index(drop=True)
     table = conform(kept_rows, TABLES[name])
 
     records: list[dict[str, Any]] = []
@@ -1823,8 +1858,10 @@ def _assemble(name: str, parts: list[_Part]) -> _Assembled:
         n = len(part.frame)
         local = np.flatnonzero(quarantined[offset : offset + n])
         if len(local):
-            lines = part.source.lines(part.source.records[local])
-            values = _raw_json(part, local)
+            # Quarantined rows are among the suspects set aside by _release_source.
+            at = np.searchsorted(part.suspect_rows, local)
+            lines = part.suspect_lines[at]
+            values = [part.suspect_values[j] for j in at]
             for i, line, value in zip(local, lines, values, strict=True):
                 records.append(
                     {
@@ -1908,15 +1945,13 @@ def _duplicates(
 
 
 def _shared_values(digest: np.ndarray) -> np.ndarray:
-    """Positions of the values that occur more than once in ``digest``."""
-    n = len(digest)
-    # Prefilter with a histogram of the top bits (a few ms): only rows whose bucket is shared
-    # go through the slower hash table.
-    bits = int(min(22, max(10, np.ceil(np.log2(max(n, 1))) + 3)))
-    bucket = (digest >> np.uint64(64 - bits)).astype(np.int64)
-    shared = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
-    repeated = pd.Series(digest[shared]).duplicated(keep=False).to_numpy()
-    return shared[repeated]
+    """Positions of the values that occur more than once in ``digest``, in increasing order."""
+    ordered = np.sort(digest)  # a vectorised sort of integers beats a hash table here
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if len(repeated) == 0:
+        return np.array([], dtype=np.int64)
+    at = np.minimum(np.searchsorted(repeated, digest), len(repeated) - 1)
+    return np.flatnonzero(repeated[at] == digest)
 
 
 def _value_bits(column: pd.Series) -> np.ndarray:
@@ -1935,7 +1970,9 @@ def _mix(digest: np.ndarray, bits: np.ndarray) -> np.ndarray:
     """Fold 64-bit values into a running hash (a multiply-xorshift step)."""
     x = bits * np.uint64(0xBF58476D1CE4E5B9)
     x ^= x >> np.uint64(31)
-    return (digest ^ x) * np.uint64(0x94D049BB133111EB)
+    x ^= digest
+    x *= np.uint64(0x94D049BB133111EB)
+    return x
 
 
 def _reconcile(assembled: _Assembled) -> None:
