@@ -157,3 +157,16 @@ def test_migration_counts_equal_a_crosstab_of_the_labels(earlier, later) -> None
     assert moved.n_gone == len(set(earlier) - set(later))
     if both:
         assert moved.moved_up == pytest.approx(up / len(both))
+
+
+def test_common_positions_by_hand() -> None:
+    from segmentation.schemes.base import common_positions
+
+    a, b = pd.Index(["C1", "C2", "C3"]), pd.Index(["C3", "C4", "C1"])
+    in_a, in_b = common_positions(a, b)
+    assert in_a.tolist() == [0, 2] and in_b.tolist() == [2, 0]
+    assert a[in_a].tolist() == b[in_b].tolist() == ["C1", "C3"]
+    same_a, same_b = common_positions(a, a)
+    assert same_a.tolist() == same_b.tolist() == [0, 1, 2]
+    none_a, none_b = common_positions(a, pd.Index(["C9"]))
+    assert none_a.tolist() == none_b.tolist() == []

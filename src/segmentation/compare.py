@@ -33,7 +33,7 @@ from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, roc
 from segmentation.clv import CLVBacktest, backtest_from_config
 from segmentation.errors import SegmentationInputError
 from segmentation.features import as_of_cutoff, as_text, customer_snapshot, order_purchases
-from segmentation.schemes.base import Segmentation
+from segmentation.schemes.base import Segmentation, common_positions
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
 __all__ = [
@@ -252,7 +252,7 @@ def stability_ari(
     float
         NaN when fewer than two customers are in both months.
     """
-    in_previous, in_current = positions or _common_positions(
+    in_previous, in_current = positions or common_positions(
         previous.labels.index, current.labels.index
     )
     if len(in_previous) < 2:
@@ -323,16 +323,6 @@ def agreement_matrix(
 def _aligned(labels: pd.Series, index: pd.Index) -> pd.Series:
     """``labels.reindex(index)``, without hashing the ids when they are already aligned."""
     return labels if labels.index.equals(index) else labels.reindex(index)
-
-
-def _common_positions(a: pd.Index, b: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ``a`` and in ``b`` of the ids both hold (in the order of ``a``)."""
-    if a.equals(b):
-        everyone = np.arange(len(a))
-        return everyone, everyone
-    in_b = b.get_indexer(a)
-    in_a = np.flatnonzero(in_b >= 0)
-    return in_a, in_b[in_a]
 
 
 def _purchase_auc(labels: pd.Series, bought: pd.Series) -> float:
@@ -596,7 +586,7 @@ def analyse_month(
     )
     # Every scheme labels its month's snapshot: one lookup of last month's customers in this
     # month's serves them all.
-    positions = _common_positions(previous.snapshot.index, current.snapshot.index)
+    positions = common_positions(previous.snapshot.index, current.snapshot.index)
     rows = {}
     for name, segmentation in calibration.segmentations.items():
         row = scheme_scores(segmentation, outcomes)

@@ -1820,7 +1820,7 @@ def _assemble(name: str, parts: list[_Part]) -> _Assembled:
     if name == "customers":
         # One row per customer: a later row (a newer export) supersedes an earlier one.
         repeated = np.zeros(len(rows), dtype=bool)
-        repeated[kept] = rows.loc[kept, "customer_id"].duplicated(keep="last").to_numpy()
+        repeated[kept] = pd.Series(customer_codes[kept]).duplicated(keep="last").to_numpy()
         reason = np.where(repeated, _REASON_CODE["repeated_customer_id"], reason).astype(np.int8)
         kept &= ~repeated
         ends = np.cumsum([len(p.frame) for p in parts])

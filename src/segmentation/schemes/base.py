@@ -28,6 +28,7 @@ __all__ = [
     "SchemeUnavailable",
     "Segment",
     "Segmentation",
+    "common_positions",
     "config_section",
     "config_segments",
     "make_segmentation",
@@ -355,3 +356,26 @@ def config_segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str])
             )
         )
     return segments
+
+
+def common_positions(a: pd.Index, b: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``a`` and in ``b`` of the ids both hold, in the order of ``a``.
+
+    Two segmentations of one snapshot share its index, which is recognised without a lookup.
+
+    Parameters
+    ----------
+    a, b : pandas.Index
+        Customer ids, each without repeats (e.g. two segmentations' label indexes).
+
+    Returns
+    -------
+    in_a, in_b : numpy.ndarray
+        ``a[in_a]`` equals ``b[in_b]``, element by element.
+    """
+    if a.equals(b):
+        everyone = np.arange(len(a))
+        return everyone, everyone
+    in_b = b.get_indexer(a)
+    in_a = np.flatnonzero(in_b >= 0)
+    return in_a, in_b[in_a]

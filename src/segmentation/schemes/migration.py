@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmentation.schemes.base import Scheme, Segmentation
+from segmentation.schemes.base import Scheme, Segmentation, common_positions
 
 __all__ = [
     "GONE",
@@ -107,18 +107,16 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
     k = len(categories)
     before = earlier.labels.cat.codes.to_numpy().astype(np.int64)
     after = later.labels.cat.codes.to_numpy().astype(np.int64)
-    if earlier.labels.index.equals(later.labels.index):
-        in_later = np.arange(len(before))
-    else:
-        in_later = later.labels.index.get_indexer(earlier.labels.index)
-    kept = in_later >= 0
+    in_earlier, in_later = common_positions(earlier.labels.index, later.labels.index)
+    kept = np.zeros(len(before), dtype=bool)
+    kept[in_earlier] = True
     is_new = np.ones(len(after), dtype=bool)
-    is_new[in_later[kept]] = False
+    is_new[in_later] = False
     # Rows: the segments, then NEW; columns: the segments, then GONE (a missing label, -1,
     # counts as NEW or GONE too).
     row = np.concatenate([np.where(before >= 0, before, k), np.full(int(is_new.sum()), k)])
     after_of_before = np.full(len(before), -1, dtype=np.int64)
-    after_of_before[kept] = after[in_later[kept]]
+    after_of_before[in_earlier] = after[in_later]
     column = np.concatenate(
         [
             np.where(after_of_before >= 0, after_of_before, k),
@@ -134,10 +132,10 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
     row_total = counts.sum(axis=1)
     row_shares = counts.div(row_total.where(row_total > 0), axis=0)
 
-    both_before = before[kept].astype(float)
-    both_after = after[in_later[kept]].astype(float)
-    both_before[before[kept] < 0] = np.nan
-    both_after[after[in_later[kept]] < 0] = np.nan
+    both_before = before[in_earlier].astype(float)
+    both_after = after[in_later].astype(float)
+    both_before[before[in_earlier] < 0] = np.nan
+    both_after[after[in_later] < 0] = np.nan
     step = both_after - both_before
     n_both = int(kept.sum())
     ordered = earlier.ordered and later.ordered
