@@ -44,6 +44,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -344,22 +345,31 @@ def ingest(
             f"(columns such as 订单号, 客户ID, 下单时间, 实付金额 or order_id, customer_id, "
             f"order_ts, amount)"
         )
-    assembled = {
-        name: _assemble(name, table_parts) for name, table_parts in parts.items() if table_parts
-    }
-    orders = assembled["orders"]
-    customers = _customers_table(assembled.get("customers"), orders)
-    interactions = assembled.get("interactions")
-    quarantine = _quarantine_frame([a.quarantine for a in assembled.values()])
-    quality = _quality(
-        assembled,
-        customers=customers,
-        files=files,
-        repeated=repeated,
-        options=options,
-        pii_columns=keys.columns_pseudonymised,
-    )
-    encoded_orders, encoded_customers = _dictionary_encoded(orders, customers)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        orders = _assemble("orders", parts["orders"])
+        # Order ids are the one text with a value per order: coding them is the longest single
+        # step, so it runs on the other core (pyarrow lets go of the GIL) while the other
+        # tables are assembled.
+        order_ids = beside.submit(_dictionary_column, orders.table["order_id"], sort=False)
+        assembled = {"orders": orders} | {
+            name: _assemble(name, table_parts)
+            for name, table_parts in parts.items()
+            if table_parts and name != "orders"
+        }
+        customers = _customers_table(assembled.get("customers"), orders)
+        interactions = assembled.get("interactions")
+        quarantine = _quarantine_frame([a.quarantine for a in assembled.values()])
+        quality = _quality(
+            assembled,
+            customers=customers,
+            files=files,
+            repeated=repeated,
+            options=options,
+            pii_columns=keys.columns_pseudonymised,
+        )
+        encoded_orders, encoded_customers = _dictionary_encoded(
+            orders, customers, coded={"order_id": order_ids.result()}
+        )
     return IngestResult(
         orders=encoded_orders,
         customers=encoded_customers,
@@ -2067,9 +2077,14 @@ def _quarantine_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _dictionary_encoded(
-    orders: _Assembled, customers: pd.DataFrame | None
+    orders: _Assembled,
+    customers: pd.DataFrame | None,
+    *,
+    coded: Mapping[str, pd.Categorical] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The orders and customers with their :attr:`TableSpec.dictionary` columns encoded.
+
+    ``coded`` gives orders columns already encoded by :func:`_dictionary_column`.
 
     Customer ids in both tables take one set of categories, the sorted ids of every customer
     in either; the orders' codes come from the factorisation made while assembling (no text
@@ -2099,7 +2114,9 @@ def _dictionary_encoded(
     row_code[has_id] = position[codes[has_id]]
     encoded = {"customer_id": pd.Categorical.from_codes(row_code, dtype=id_dtype, validate=False)}
     for column in ORDERS.dictionary:
-        if column != "customer_id":
+        if coded and column in coded:
+            encoded[column] = coded[column]
+        elif column != "customer_id":
             encoded[column] = _dictionary_column(table[column], sort=column != "order_id")
     orders_out = table.assign(**encoded)
     if customers is None or listed is None:
