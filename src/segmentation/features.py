@@ -16,6 +16,7 @@ the days from the first period to ``as_of``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -406,24 +407,37 @@ def customer_snapshot(
     # Row-sized arrays are tens of megabytes at a million customers, and fresh memory is slow
     # to come by: each is used and let go in turn, so that the next reuses its memory.
     all_amount = _float_values(orders["amount"])
-    raw_amount = all_amount[in_window]
-    amount = _zero_for_missing(raw_amount)
-    ts = orders["order_ts"].to_numpy()[in_window]
-    ts_unit = np.datetime_data(ts.dtype)[0]
-    net = _net_orders(
-        orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount, amount
-    )
-    del ts, raw_amount
-    # Only refund rows add to the refunded amount (the others would add zeros).
-    refund_row = np.flatnonzero(amount < 0)  # few
-    refunded = _sum_by(row_customer[refund_row], -amount[refund_row], n_customers)
-    # ``amount`` is this function's own copy and no longer needed: clip it where it is.
-    gross = _sum_by(row_customer, np.clip(amount, 0, None, out=amount), n_customers)
-    del refund_row, amount
-    product = _product_features(orders, in_window, row_customer, all_amount, n_customers)
+    # The product features need none of the purchase figures: they are worked out on the
+    # other core meanwhile (numpy lets go of the GIL in its loops). Both only read the
+    # arrays they share.
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        product_features = beside.submit(
+            _product_features,
+            orders.get("unit_price"),
+            orders.get("category"),
+            in_window,
+            row_customer,
+            all_amount,
+            n_customers,
+        )
+        raw_amount = all_amount[in_window]
+        amount = _zero_for_missing(raw_amount)
+        ts = orders["order_ts"].to_numpy()[in_window]
+        ts_unit = np.datetime_data(ts.dtype)[0]
+        net = _net_orders(
+            orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount, amount
+        )
+        del ts, raw_amount
+        # Only refund rows add to the refunded amount (the others would add zeros).
+        refund_row = np.flatnonzero(amount < 0)  # few
+        refunded = _sum_by(row_customer[refund_row], -amount[refund_row], n_customers)
+        # ``amount`` is this function's own copy and no longer needed: clip it where it is.
+        gross = _sum_by(row_customer, np.clip(amount, 0, None, out=amount), n_customers)
+        del refund_row, amount
+        monetary_total = _sum_by(net.customer, net.amount, n_customers)
+        days = _purchase_days(net, n_customers, ts_unit)
+        product = product_features.result()
     del row_customer
-    monetary_total = _sum_by(net.customer, net.amount, n_customers)
-    days = _purchase_days(net, n_customers, ts_unit)
 
     n_orders = days["n_orders"]
     is_potential = n_orders == 0
@@ -1143,7 +1157,8 @@ def _interaction_counts(
 
 
 def _product_features(
-    orders: pd.DataFrame,
+    unit_price: pd.Series | None,
+    category: pd.Series | None,
     in_window: np.ndarray,
     row_customer: np.ndarray,
     all_amount: np.ndarray,
@@ -1151,13 +1166,13 @@ def _product_features(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Mean price ratio to the category median and category breadth, or None without data.
 
-    ``all_amount`` is every row's amount (NaN where missing); ``row_customer`` is for the
-    in-window rows only.
+    ``unit_price``, ``category`` and ``all_amount`` (NaN where missing) are the orders'
+    columns, every row; ``row_customer`` is for the in-window rows only.
     """
-    if "unit_price" not in orders.columns or "category" not in orders.columns:
+    if unit_price is None or category is None:
         return None
-    all_price = _float_values(orders["unit_price"])
-    all_category_codes, categories = factorized(orders["category"])
+    all_price = _float_values(unit_price)
+    all_category_codes, categories = factorized(category)
     sale_line = in_window & (all_amount > 0) & (all_price > 0) & (all_category_codes >= 0)
     if not sale_line.any():
         return None
