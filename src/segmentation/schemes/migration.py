@@ -108,8 +108,7 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
     before = earlier.labels.cat.codes.to_numpy().astype(np.int64)
     after = later.labels.cat.codes.to_numpy().astype(np.int64)
     in_earlier, in_later = common_positions(earlier.labels.index, later.labels.index)
-    kept = np.zeros(len(before), dtype=bool)
-    kept[in_earlier] = True
+    n_both = len(in_earlier)
     is_new = np.ones(len(after), dtype=bool)
     is_new[in_later] = False
     # Rows: the segments, then NEW; columns: the segments, then GONE (a missing label, -1,
@@ -137,7 +136,6 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
     both_before[before[in_earlier] < 0] = np.nan
     both_after[after[in_later] < 0] = np.nan
     step = both_after - both_before
-    n_both = int(kept.sum())
     ordered = earlier.ordered and later.ordered
 
     def share(mask: np.ndarray) -> float:
@@ -153,7 +151,7 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
         moved_down=share(step < 0) if ordered else float("nan"),
         n_both=n_both,
         n_new=int(is_new.sum()),
-        n_gone=int((~kept).sum()),
+        n_gone=len(before) - n_both,
         names=later.profile[["name_zh", "name_en"]],
     )
 
