@@ -150,6 +150,12 @@ def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
         return manifest
 
     assert without_timings(first) == without_timings(second)
+    # The HTML too: every cell keeps an id of its section and place, none a random one.
+    html = first.index_html.read_text(encoding="utf-8")
+    assert html == second.index_html.read_text(encoding="utf-8")
+    ids = re.findall(r'id="cell-id=([^"]+)"', html)
+    assert ids[0] == "contents" and len(ids) == len(set(ids)) > 40
+    assert all(re.fullmatch(r"s[1-5]-\d+", cell_id) for cell_id in ids[1:])
 
 
 def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:

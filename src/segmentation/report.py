@@ -577,14 +577,17 @@ def combine_notebooks(paths: Sequence[Path], *, title: str, lang: str = "zh") ->
     combined = nbformat.v4.new_notebook()
     headings: list[tuple[int, str]] = []
     cells = []
-    for path in paths:
+    for section, path in enumerate(paths, start=1):
         notebook = nbformat.read(path, as_version=4)
         # Kernel and language info come from the executed notebooks (all run on one kernel).
         combined.metadata = notebook.metadata
-        for cell in notebook.cells:
+        for position, cell in enumerate(notebook.cells):
             tags = cell.get("metadata", {}).get("tags", [])
             if "parameters" in tags or "injected-parameters" in tags:
                 continue
+            # Each notebook numbers its own cells: ids unique across sections, and the same in
+            # every run (nbconvert would otherwise replace repeats with random ones).
+            cell["id"] = f"s{section}-{position}"
             if cell.cell_type == "markdown":
                 for line in cell.source.splitlines():
                     found = re.match(r"^(#{1,3})\s+(.+?)\s*$", line)
@@ -599,7 +602,9 @@ def combine_notebooks(paths: Sequence[Path], *, title: str, lang: str = "zh") ->
         indent = "  " * (level - 2)
         # nbconvert gives each heading the id of its text with spaces replaced by hyphens.
         toc.append(f"{indent}- [{text}](#{text.replace(' ', '-')})")
-    combined.cells = [nbformat.v4.new_markdown_cell("\n".join(toc)), *cells]
+    contents = nbformat.v4.new_markdown_cell("\n".join(toc))
+    contents["id"] = "contents"
+    combined.cells = [contents, *cells]
     return combined
 
 
