@@ -446,6 +446,23 @@ def test_row_with_too_many_fields(tmp_path: Path) -> None:
     assert json.loads(result.quarantine["values"].iloc[0])["_extra_1"] == "extra"
 
 
+def test_bad_rows_deep_in_a_file_read_in_blocks_keep_their_lines(tmp_path: Path) -> None:
+    # About 3 MB: pyarrow parses it in several blocks on threads, which cannot number rows;
+    # the rows that fail to split send it back to a single-threaded read that can.
+    good = [f"SO{i},C{i % 997},2024-01-05 10:00:00,茶叶礼盒,1,10.5,10.5\n" for i in range(60_000)]
+    good[30_000] = 'SO30000,C1,2024-01-05,"礼盒\n(两行名称)",1,10,10\n'  # lines 30,002-30,003
+    good[45_000] = "SO45000,C1,2024-01-05,茶,1,10,10,extra\n"  # line 45,003
+    good[59_999] = "SO59999,C1,bad date,茶,1,10,10\n"  # line 60,002
+    path = orders_csv(tmp_path, "".join(good))
+    assert path.stat().st_size > 2_500_000
+    result = run(path)
+    assert reasons(result) == [(45_003, "wrong_field_count"), (60_002, "unparsable_date")]
+    assert json.loads(result.quarantine["values"].iloc[0])["订单号"] == "SO45000"
+    assert len(result.orders) == 59_998
+    assert "礼盒\n(两行名称)" in set(result.orders["product_name"])
+    assert_reconciles(result)
+
+
 def test_line_numbers_survive_blank_lines_and_quoted_line_breaks(tmp_path: Path) -> None:
     rows = (
         'SO1,C1,2024-01-05,"礼盒\n(两行名称)",1,10,10\n'  # lines 2-3
