@@ -607,6 +607,8 @@ class _Source:
     size: int
     file_format: str
     header: list[str]
+    # Emptied by _release_source once the file is parsed: lines() and has_multiline_values()
+    # read it, so they are called before then (the quarantine keeps what they gave).
     table: pa.Table
     # Index of each table row among the file's records (blank lines removed from the table).
     records: np.ndarray
