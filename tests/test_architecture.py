@@ -16,6 +16,7 @@ PACKAGE = ROOT / "src" / "segmentation"
 RANKS = {
     "errors": 0,
     "schema": 0,
+    "arrays": 0,
     "config": 0,
     "fonts": 0,
     "privacy": 0,

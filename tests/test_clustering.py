@@ -28,14 +28,13 @@ from segmentation.clustering import (
 )
 from segmentation.config import default_config, load_config
 from segmentation.datasets import INTERACTION_HEADERS, ORDER_HEADERS, generate_demo, load_cdnow
-from segmentation.errors import MissingColumnError, SegmentationInputError
+from segmentation.errors import MissingColumnError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import repeat_purchase_summary
 from segmentation.plots.clustering import (
     plot_cluster_profiles,
     plot_cluster_projection,
     plot_k_selection,
 )
-from segmentation.schemes.base import SchemeUnavailable
 
 # --- helpers ----------------------------------------------------------------------------------
 

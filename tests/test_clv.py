@@ -25,10 +25,9 @@ from segmentation import clv
 from segmentation.cli import main
 from segmentation.config import load_config
 from segmentation.datasets import load_cdnow
-from segmentation.errors import DataUnavailableError, SegmentationInputError
+from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import repeat_purchase_summary
 from segmentation.plots.clv import plot_conditional_expectations, plot_tracking
-from segmentation.schemes.base import SchemeUnavailable
 
 from canonical_frames import cdnow_orders
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segmentation import features
+from segmentation.arrays import run_starts
 from segmentation.features import customer_snapshot, purchase_days
 
 AS_OF = "2024-02-15"
@@ -285,7 +286,7 @@ def test_order_sums_round_as_reduceat_over_each_orders_rows(sizes: list[int], se
     others = np.setdiff1d(np.arange(len(group)), first)
     sums = features._order_sums(amount[first], group[others], amount[others])
     by_group = np.argsort(group, kind="stable")
-    expected = np.add.reduceat(amount[by_group], features._run_starts(group[by_group]))
+    expected = np.add.reduceat(amount[by_group], run_starts(group[by_group]))
     np.testing.assert_array_equal(sums, expected)  # -0.0 and 0.0 count as equal here
 
 

@@ -402,7 +402,7 @@ def test_ids_are_dictionary_encoded_with_one_sorted_set_of_customers(tmp_path: P
 def test_arrow_text_and_strictly_increasing_by_hand() -> None:
     import pyarrow as pa
 
-    from segmentation.schema import arrow_text, strictly_increasing
+    from segmentation.arrays import arrow_text, strictly_increasing
 
     text = arrow_text(pd.Series(["C1", None, "C3"], dtype="string"))
     assert text.type == pa.large_string() and text.to_pylist() == ["C1", None, "C3"]

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segmentation.config import load_config
-from segmentation.errors import DataUnavailableError, SegmentationInputError
+from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import customer_snapshot
-from segmentation.schemes.base import PROFILE_COLUMNS, SchemeUnavailable, Segmentation
+from segmentation.schemes.base import PROFILE_COLUMNS, Segmentation
 from segmentation.schemes.rules import (
     RULE_SCHEMES,
     attribute_cut,

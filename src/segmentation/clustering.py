@@ -50,9 +50,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from segmentation.errors import MissingColumnError, SegmentationInputError
+from segmentation.errors import MissingColumnError, SchemeUnavailable, SegmentationInputError
 from segmentation.schemes.base import (
-    SchemeUnavailable,
     Segment,
     Segmentation,
     make_segmentation,

@@ -68,10 +68,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmentation.errors import DataUnavailableError, MissingColumnError, SegmentationInputError
+from segmentation.arrays import day_number, run_start_mask
+from segmentation.errors import (
+    CLVFitError,
+    CLVInputError,
+    CLVUnavailableError,
+    MissingColumnError,
+    SchemeUnavailable,
+)
 from segmentation.features import purchase_days
 from segmentation.schemes.base import (
-    SchemeUnavailable,
     Segmentation,
     config_section,
     config_segments,
@@ -133,41 +139,6 @@ _FITTER_CLASSES = {
 }
 # scipy's Nelder-Mead status when it stops before converging (it warns only with disp=True).
 _NOT_CONVERGED = "Maximum number of"
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class CLVInputError(SegmentationInputError):
-    """An option or a customer table given to the CLV functions cannot be used as given."""
-
-
-class CLVUnavailableError(DataUnavailableError):
-    """The data cannot support a CLV model (no repeat buyers, too few of them, no spend).
-
-    The report shows the message instead of CLV; nothing is made up.
-    """
-
-
-class CLVFitError(DataUnavailableError):
-    """A model did not converge with any penalizer, or its predictions are not finite.
-
-    A :class:`DataUnavailableError`: no setting the user can change makes these parameters
-    estimable from this data, so the report shows the message and leaves CLV out, exactly as
-    for too few repeat buyers.
-
-    Attributes
-    ----------
-    model : str
-        ``"bgnbd"``, ``"pareto"``, ``"mbgnbd"`` or ``"gamma_gamma"``.
-    attempts : tuple of FitAttempt
-        Every penalizer tried, in order, and why it failed.
-    """
-
-    def __init__(self, message: str, *, model: str, attempts: Sequence[FitAttempt] = ()) -> None:
-        super().__init__(message)
-        self.model = model
-        self.attempts = tuple(attempts)
 
 
 # --- lifetimes --------------------------------------------------------------------------------
@@ -1392,23 +1363,10 @@ def _purchase_periods(
     day = anchor_day - period_days * ((anchor_day - day) // period_days)
     # Sorted by customer and day, and moving a day to its period's end keeps that order: a
     # repeated (customer, period) is the row before it.
-    keep = _run_starts(customer)
+    keep = run_start_mask(customer)
     if len(day) > 1:
         keep[1:] |= day[1:] != day[:-1]
     return pd.DataFrame({"customer_id": customer[keep].reset_index(drop=True), "day": day[keep]})
-
-
-def _run_starts(values: pd.Series) -> np.ndarray:
-    """Where each run of equal values starts (a sorted column: where each value starts)."""
-    starts = np.ones(len(values), dtype=bool)
-    if len(values) > 1:
-        array = values.array
-        starts[1:] = np.asarray(array[1:] != array[:-1], dtype=bool)
-    return starts
-
-
-def _day_number(timestamp: pd.Timestamp) -> int:
-    return int(np.datetime64(timestamp.normalize().date(), "D").astype(np.int64))
 
 
 def default_backtest_dates(
@@ -1492,14 +1450,14 @@ def _calibration_summary(
         The summary indexed by customer_id (sorted), the day of every calibration purchase
         period (sorted by customer and day), and which of those is a customer's first.
     """
-    end_day = _day_number(calibration_end)
+    end_day = day_number(calibration_end)
     periods = _purchase_periods(
         orders, as_of=calibration_end, anchor_day=end_day, period_days=period_days
     )
     days = periods["day"].to_numpy(dtype=np.int64)
     # Sorted by customer and day: a customer's first period is the first of their rows and
     # their last period the row before the next customer's first.
-    first_row = _run_starts(periods["customer_id"])
+    first_row = run_start_mask(periods["customer_id"])
     first = np.flatnonzero(first_row)
     last = np.append(first[1:], len(days))[: len(first)] - 1
     summary = pd.DataFrame(
@@ -1584,8 +1542,8 @@ def clv_backtest(
 
     # Purchase periods: calibration from the calibration view, holdout from the holdout view,
     # so a refund booked after calibration_end does not rewrite the calibration period.
-    cal_end_day = _day_number(cal_end)
-    hold_end_day = _day_number(hold_end)
+    cal_end_day = day_number(cal_end)
+    hold_end_day = day_number(hold_end)
     summary, cal_period_days, first_row = _calibration_summary(
         orders, calibration_end=cal_end, period_days=period_days
     )
@@ -1634,7 +1592,7 @@ def clv_backtest(
     )
     later = later.loc[later["day"].to_numpy() > cal_end_day]
     # Look up each customer once, not each of their periods (the rows are sorted by customer).
-    later_starts = np.flatnonzero(_run_starts(later["customer_id"]))
+    later_starts = np.flatnonzero(run_start_mask(later["customer_id"]))
     position = np.repeat(
         cohort.get_indexer(pd.Index(later["customer_id"].iloc[later_starts].array)),
         np.diff(np.append(later_starts, len(later))),

@@ -6,13 +6,19 @@ prints ``str(error)`` on one line and exits with status 2, with no traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
+    "CLVFitError",
+    "CLVInputError",
+    "CLVUnavailableError",
     "DataUnavailableError",
     "EmptyInputError",
     "InvalidOptionError",
     "MappingError",
     "MissingColumnError",
     "NoUsableRowsError",
+    "SchemeUnavailable",
     "SegmentationInputError",
     "UnknownLayoutError",
     "UnreadableFileError",
@@ -58,3 +64,47 @@ class DataUnavailableError(SegmentationInputError):
     Raised by schemes and models that refuse to make numbers up; the report shows the
     message instead of the result.
     """
+
+
+class CLVInputError(SegmentationInputError):
+    """An option or a customer table given to the CLV functions cannot be used as given."""
+
+
+class CLVUnavailableError(DataUnavailableError):
+    """The data cannot support a CLV model (no repeat buyers, too few of them, no spend).
+
+    The report shows the message instead of CLV; nothing is made up.
+    """
+
+
+class CLVFitError(DataUnavailableError):
+    """A model did not converge with any penalizer, or its predictions are not finite.
+
+    A :class:`DataUnavailableError`: no setting the user can change makes these parameters
+    estimable from this data, so the report shows the message and leaves CLV out, exactly as
+    for too few repeat buyers.
+
+    Attributes
+    ----------
+    model : str
+        ``"bgnbd"``, ``"pareto"``, ``"mbgnbd"`` or ``"gamma_gamma"``.
+    attempts : tuple of segmentation.clv.FitAttempt
+        Every penalizer tried, in order, and why it failed.
+    """
+
+    def __init__(self, message: str, *, model: str, attempts: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.model = model
+        self.attempts = tuple(attempts)
+
+
+class SchemeUnavailable(DataUnavailableError):
+    """The data cannot support this scheme (no interaction log, no product data, ...).
+
+    The report shows the message in place of the scheme and leaves it out of the comparison.
+    """
+
+    def __init__(self, scheme: str, reason: str) -> None:
+        super().__init__(f"{scheme}: unavailable: {reason}")
+        self.scheme = scheme
+        self.reason = reason

@@ -24,8 +24,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmentation.arrays import (
+    arrow_text,
+    day_number,
+    factorized,
+    run_starts,
+    strictly_increasing,
+)
 from segmentation.errors import InvalidOptionError
-from segmentation.schema import arrow_text, factorized, strictly_increasing
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -149,7 +155,7 @@ def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Data
     offset = int(day.min(initial=0))
     span = int(day.max(initial=0)) - offset + 1
     key = np.sort(customer * span + (day - offset))
-    key = key[_run_starts(key)]
+    key = key[run_starts(key)]
     return pd.DataFrame(
         {
             "customer_id": universe.take(key // span).array,
@@ -395,7 +401,7 @@ def customer_snapshot(
     Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
     """
     cutoff = as_of_cutoff(as_of)
-    end_day = _day_number(pd.Timestamp(as_of).normalize())
+    end_day = day_number(pd.Timestamp(as_of).normalize())
     listed = _customer_attributes(customers, cutoff)
     attributes = listed.frame
     in_window = (orders["customer_id"].notna() & (orders["order_ts"] < cutoff)).to_numpy(dtype=bool)
@@ -802,7 +808,7 @@ def _order_sums(
     if many.any():
         # The stable sort keeps each group's other members in order.
         members = by_group[many[local[by_group]]]
-        start = _run_starts(local[members])
+        start = run_starts(local[members])
         groups = local[members][start]
         # Each group's first member goes before its others, then one reduceat sums them.
         values = np.empty(len(members) + len(start))
@@ -823,7 +829,7 @@ def _net_orders_by_pair(
     """:func:`_net_orders` when an order id is shared by customers: key on the pair."""
     order_key = row_customer * (int(order_code.max(initial=0)) + 1) + order_code
     by_order = np.argsort(order_key, kind="stable")
-    start = _run_starts(order_key[by_order])
+    start = run_starts(order_key[by_order])
     amount = np.nan_to_num(raw_amount, nan=0.0)
     net_amount = _reduceat(np.add, amount[by_order], start)
     has_refund = _reduceat(np.logical_or, (amount < 0)[by_order], start)
@@ -921,7 +927,7 @@ def _purchase_days_by_sort(
     # The stable sorts keep each period's purchases in their order: reduceat sums them as
     # the time-ordered route does.
     period_amount = _reduceat(np.add, amount, period_start)
-    first = _run_starts(period_customer)
+    first = run_starts(period_customer)
     last = np.append(first[1:], len(period_start)).astype(np.int64)[: len(first)] - 1
     buyers = period_customer[first]
     repeat_spend = _sum_by(period_customer, period_amount, n_customers)
@@ -992,13 +998,6 @@ def _stable_group_order(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np
     return np.argsort(keys, kind="stable").astype(np.int64), counts
 
 
-def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal values starts in an already sorted array."""
-    if len(sorted_keys) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-
-
 def _reduceat(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     # reduceat rejects empty input; an empty group list reduces to an empty result.
     if len(starts) == 0:
@@ -1061,10 +1060,6 @@ def as_text(values: pd.Series) -> pd.Series:
         text = arrow_text(dtype.categories).take(pa.array(codes, mask=codes < 0))
         return pd.Series(pd.arrays.ArrowStringArray(text), index=values.index, name=values.name)
     return values.astype("string")
-
-
-def _day_number(timestamp: pd.Timestamp) -> int:
-    return int(np.datetime64(timestamp.date(), "D").astype(np.int64))
 
 
 def _day_numbers(values: object) -> np.ndarray:

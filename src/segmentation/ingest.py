@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from segmentation.arrays import arrow_text, strictly_increasing
 from segmentation.errors import (
     EmptyInputError,
     InvalidOptionError,
@@ -75,9 +76,7 @@ from segmentation.schema import (
     PII_COLUMNS,
     TABLES,
     TAG_SEPARATOR,
-    arrow_text,
     conform,
-    strictly_increasing,
 )
 
 __all__ = [

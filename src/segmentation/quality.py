@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segmentation.schema import factorized
+from segmentation.arrays import factorized
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as FigureType

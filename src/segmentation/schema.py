@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 __all__ = [
     "CUSTOMERS",
@@ -23,10 +22,7 @@ __all__ = [
     "TABLES",
     "TAG_SEPARATOR",
     "TableSpec",
-    "arrow_text",
     "conform",
-    "factorized",
-    "strictly_increasing",
 ]
 
 
@@ -177,70 +173,3 @@ def _all_missing(dtype: Any, n: int) -> Any:
     if dtype.kind == "f":
         return np.full(n, np.nan, dtype=dtype)
     return pd.Series([None] * n).astype(dtype).to_numpy()
-
-
-def arrow_text(values: object) -> pa.Array:
-    """Text (ids, names) as one pyarrow ``large_string`` array.
-
-    pandas' pyarrow-backed text is taken without a copy where it can be; one string type
-    throughout lets arrays from different tables concatenate and compare.
-
-    Parameters
-    ----------
-    values : array-like
-        Text: a pandas Series, Index or array, or anything ``pandas.array`` accepts as text.
-
-    Returns
-    -------
-    pyarrow.Array
-        One chunk, type ``large_string``; missing values are nulls.
-    """
-    strings = pd.array(values, dtype=pd.StringDtype("pyarrow"))  # type: ignore[call-overload]
-    array = pa.array(strings)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa.large_string())
-
-
-def strictly_increasing(strings: pa.Array) -> bool:
-    """Whether text is sorted bytewise (as pyarrow compares it), without repeats or nulls.
-
-    Parameters
-    ----------
-    strings : pyarrow.Array
-        Text, e.g. from :func:`arrow_text`.
-
-    Returns
-    -------
-    bool
-        True for fewer than two values without nulls.
-    """
-    if strings.null_count:
-        return False
-    if len(strings) < 2:
-        return True
-    return bool(pc.all(pc.less(strings.slice(0, len(strings) - 1), strings.slice(1))).as_py())
-
-
-def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (-1 for missing) and the distinct values they number.
-
-    A categorical (as ingest writes the ids) gives its own codes and categories, with no
-    hashing; other columns are ``pandas.factorize``-d, in order of first appearance.
-
-    Parameters
-    ----------
-    values : pandas.Series
-        Ids or other values to code.
-
-    Returns
-    -------
-    codes : numpy.ndarray
-        One integer per value; -1 where the value is missing.
-    distinct : pandas.Index
-        The value of each code.
-    """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(), values.cat.categories
-    codes, uniques = pd.factorize(values)
-    return codes, pd.Index(uniques)

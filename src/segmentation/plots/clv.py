@@ -11,7 +11,8 @@ import numpy as np
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
-from segmentation.clv import CLVBacktest, CLVInputError, PurchaseModelFit
+from segmentation.clv import CLVBacktest, PurchaseModelFit
+from segmentation.errors import CLVInputError
 
 __all__ = ["plot_conditional_expectations", "plot_p_alive_matrix", "plot_tracking"]
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from segmentation.errors import DataUnavailableError, SegmentationInputError
+from segmentation.errors import SchemeUnavailable, SegmentationInputError
 
 __all__ = [
     "PROFILE_COLUMNS",
@@ -69,18 +69,6 @@ _PROFILE_HEADERS: dict[str, dict[str, str]] = {
         "action_en": "recommended action",
     },
 }
-
-
-class SchemeUnavailable(DataUnavailableError):
-    """The data cannot support this scheme (no interaction log, no product data, ...).
-
-    The report shows the message in place of the scheme and leaves it out of the comparison.
-    """
-
-    def __init__(self, scheme: str, reason: str) -> None:
-        super().__init__(f"{scheme}: unavailable: {reason}")
-        self.scheme = scheme
-        self.reason = reason
 
 
 @dataclass(frozen=True)

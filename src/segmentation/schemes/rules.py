@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmentation.errors import DataUnavailableError, SegmentationInputError
+from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
 from segmentation.schemes.base import (
     Scheme,
-    SchemeUnavailable,
     Segmentation,
     config_section,
     config_segments,
