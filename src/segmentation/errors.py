@@ -17,6 +17,7 @@ __all__ = [
     "InvalidOptionError",
     "MappingError",
     "MissingColumnError",
+    "MissingSettingError",
     "NoUsableRowsError",
     "SchemeUnavailable",
     "SegmentationInputError",
@@ -108,3 +109,21 @@ class SchemeUnavailable(DataUnavailableError):
         super().__init__(f"{scheme}: unavailable: {reason}")
         self.scheme = scheme
         self.reason = reason
+
+
+class MissingSettingError(KeyError):
+    """The code read a config key that the YAML defaults do not have.
+
+    A bug in the kit, not a user's mistake: every default lives in the YAML files of
+    ``segmentation/config/``, and a user's override only changes what they already hold.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+    def __str__(self) -> str:
+        return (
+            f"config key {self.path!r} is read by the code but has no default in the YAML "
+            "files of segmentation/config/; add it there."
+        )

@@ -15,9 +15,46 @@ from typing import Any
 
 import yaml
 
-from segmentation.errors import SegmentationInputError
+from segmentation.errors import MissingSettingError, SegmentationInputError
 
-__all__ = ["default_config", "load_config", "merge_config"]
+__all__ = ["Settings", "default_config", "load_config", "merge_config"]
+
+
+_MISSING = object()
+
+
+class Settings(dict[str, Any]):
+    """A config section whose every key must come from the YAML defaults.
+
+    Reading a key the YAML lacks, with ``[]`` or with ``.get(key, fallback)``, raises
+    :class:`~segmentation.errors.MissingSettingError` naming its dotted path, so no default
+    can hide in the code. Nested sections are ``Settings`` too; anything else is as loaded.
+    """
+
+    def __init__(self, values: Mapping[str, Any], *, path: str = "") -> None:
+        super().__init__((key, _settings(value, f"{path}{key}.")) for key, value in values.items())
+        self._path = path
+
+    def __missing__(self, key: str) -> Any:
+        raise MissingSettingError(f"{self._path}{key}")
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:  # type: ignore[override]
+        """The value of ``key``; a key the YAML lacks raises whatever the fallback."""
+        return self[key]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Settings, (dict(self),), {"_path": self._path})
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Settings:
+        return Settings(copy.deepcopy(dict(self), memo), path=self._path)
+
+
+def _settings(value: Any, path: str) -> Any:
+    if isinstance(value, Mapping):
+        return Settings(value, path=path)
+    if isinstance(value, list):
+        return [_settings(item, f"{path}{i}.") for i, item in enumerate(value)]
+    return value
 
 
 def default_config() -> dict[str, Any]:
@@ -78,7 +115,7 @@ def load_config(override: str | Path | Mapping[str, Any] | None = None) -> dict[
     """
     config = default_config()
     if override is None:
-        return config
+        return Settings(config)
     if isinstance(override, Mapping):
         user = dict(override)
         source = "the config override"
@@ -102,4 +139,4 @@ def load_config(override: str | Path | Mapping[str, Any] | None = None) -> dict[
             f"{source}: unknown config sections {unknown}; known sections are "
             f"{sorted(config)}. Fix the spelling or remove them."
         )
-    return merge_config(config, user)
+    return Settings(merge_config(config, user))
