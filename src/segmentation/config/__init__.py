@@ -38,7 +38,7 @@ class Settings(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         raise MissingSettingError(f"{self._path}{key}")
 
-    def get(self, key: str, default: Any = _MISSING) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = _MISSING) -> Any:
         """The value of ``key``; a key the YAML lacks raises whatever the fallback."""
         return self[key]
 
