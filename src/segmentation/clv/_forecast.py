@@ -59,7 +59,7 @@ class CLVForecast:
 def customer_clv(
     snapshot_or_summary: pd.DataFrame,
     *,
-    model: str | PurchaseModelFit = "pareto",
+    model: str | PurchaseModelFit = "mbgnbd",
     horizon_days: float = 365.0,
     monthly_discount_rate: float = 0.01,
     month_days: float = DEFAULT_MONTH_DAYS,
@@ -83,8 +83,9 @@ def customer_clv(
     snapshot_or_summary : pandas.DataFrame
         The customer snapshot or a repeat purchase summary (``frequency``, ``recency``,
         ``T`` in days, ``monetary_value``), indexed by customer_id.
-    model : str or PurchaseModelFit, default "pareto"
-        A fitted model, or the name of one to fit on these customers.
+    model : str or PurchaseModelFit, default "mbgnbd"
+        A fitted model, or the name of one to fit on these customers. The defaults are
+        those of the config's ``clv`` section (:func:`forecast_from_config`).
     horizon_days : float, default 365
     monthly_discount_rate : float, default 0.01
     month_days : float, default 365.25 / 12
