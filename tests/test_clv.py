@@ -23,11 +23,13 @@ from hypothesis import strategies as st
 
 from segmentation import clv
 from segmentation.cli import main
+from segmentation.clv import _lifetimes, _purchase, _spend
 from segmentation.config import load_config
 from segmentation.datasets import load_cdnow
 from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import repeat_purchase_summary
 from segmentation.plots.clv import plot_conditional_expectations, plot_tracking
+from segmentation.schemes.clv_tiers import churn_risk_scheme, clv_tier_scheme
 
 from canonical_frames import cdnow_orders
 
@@ -36,7 +38,7 @@ HOLDOUT_END = "1998-06-30"
 
 
 def lifetimes_module():  # type: ignore[no-untyped-def]
-    return clv._import_lifetimes()
+    return _lifetimes._import_lifetimes()
 
 
 @pytest.fixture(scope="module")
@@ -421,7 +423,7 @@ def test_convergence_failure_tries_every_penalizer_then_raises(
         raise lifetimes.utils.ConvergenceError("The model did not converge.")
 
     # The kit's optimisation step: lifetimes' BaseFitter._fit without the Hessian.
-    monkeypatch.setattr(clv, "_minimize_as_lifetimes", never_converges)
+    monkeypatch.setattr(_purchase, "_minimize_as_lifetimes", never_converges)
     with pytest.raises(clv.CLVFitError) as caught:
         clv.fit_purchase_model(sample_summary, model="bgnbd")
     error = caught.value
@@ -439,7 +441,7 @@ def test_convergence_failure_tries_every_penalizer_then_raises(
 def test_nan_parameters_are_retried_with_a_larger_penalizer(
     sample_summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = clv._minimize_as_lifetimes
+    original = _lifetimes._minimize_as_lifetimes
 
     def nan_when_unpenalized(fitter: object, args: tuple[object, ...], n_params: int) -> object:
         log_params = original(fitter, args, n_params)
@@ -447,7 +449,7 @@ def test_nan_parameters_are_retried_with_a_larger_penalizer(
             log_params[2] = np.nan  # a
         return log_params
 
-    monkeypatch.setattr(clv, "_minimize_as_lifetimes", nan_when_unpenalized)
+    monkeypatch.setattr(_purchase, "_minimize_as_lifetimes", nan_when_unpenalized)
     fit = clv.fit_purchase_model(sample_summary, model="bgnbd")
     assert fit.penalizer == 1e-3
     assert [(a.penalizer, a.converged) for a in fit.attempts] == [
@@ -482,7 +484,7 @@ def test_gamma_gamma_failure_names_the_model(
         assert isinstance(fitter, lifetimes.GammaGammaFitter)
         raise FloatingPointError("overflow")
 
-    monkeypatch.setattr(clv, "_minimize_as_lifetimes", broken)
+    monkeypatch.setattr(_spend, "_minimize_as_lifetimes", broken)
     with pytest.raises(clv.CLVFitError, match=r"^Gamma-Gamma did not converge on 946") as caught:
         clv.fit_spend_model(sample_summary, penalizers=[0.0])
     assert caught.value.model == "gamma_gamma"
@@ -534,9 +536,9 @@ def test_all_one_time_buyers_make_clv_unavailable(snapshot: pd.DataFrame) -> Non
         clv.clv_backtest(orders, calibration_end="2024-02-15", holdout_end="2024-03-31")
     one_timers = snapshot.assign(frequency=0, recency=snapshot["T"] * 0, monetary_value=0.0)
     with pytest.raises(SchemeUnavailable, match=r"^clv_tier: unavailable: MBG/NBD: every"):
-        clv.clv_tier_scheme(one_timers, config=load_config())
+        clv_tier_scheme(one_timers, config=load_config())
     with pytest.raises(SchemeUnavailable, match=r"^churn_risk: unavailable"):
-        clv.churn_risk_scheme(one_timers, config=load_config())
+        churn_risk_scheme(one_timers, config=load_config())
 
 
 def test_one_customer_or_too_few_repeat_buyers(sample_summary: pd.DataFrame) -> None:
@@ -673,7 +675,7 @@ def test_customer_clv_skips_potential_customers(snapshot: pd.DataFrame) -> None:
 
 
 def test_clv_tier_scheme_quantiles(snapshot: pd.DataFrame) -> None:
-    segmentation = clv.clv_tier_scheme(snapshot, config=PARETO)
+    segmentation = clv_tier_scheme(snapshot, config=PARETO)
     assert segmentation.scheme == "clv_tier"
     assert list(segmentation.labels.cat.categories) == ["potential", "low", "mid", "high"]
     assert segmentation.labels.loc[["P1", "P2", "P3"]].eq("potential").all()
@@ -689,7 +691,7 @@ def test_clv_tier_scheme_quantiles(snapshot: pd.DataFrame) -> None:
 
 def test_clv_tier_scheme_cumulative_share(snapshot: pd.DataFrame) -> None:
     config = load_config({"clv": {"model": "pareto"}, "clv_tier": {"method": "cumulative_share"}})
-    segmentation = clv.clv_tier_scheme(snapshot, config=config)
+    segmentation = clv_tier_scheme(snapshot, config=config)
     clv_values = segmentation.details["customer_clv"]["clv"]
     labels = segmentation.labels.reindex(clv_values.index)
     total = clv_values.sum()
@@ -701,7 +703,7 @@ def test_clv_tier_scheme_cumulative_share(snapshot: pd.DataFrame) -> None:
 
 
 def test_churn_risk_scheme(snapshot: pd.DataFrame) -> None:
-    segmentation = clv.churn_risk_scheme(snapshot, config=PARETO)
+    segmentation = churn_risk_scheme(snapshot, config=PARETO)
     assert list(segmentation.labels.cat.categories) == [
         "potential",
         "high_risk",
@@ -713,7 +715,7 @@ def test_churn_risk_scheme(snapshot: pd.DataFrame) -> None:
     assert (p_alive[labels == "high_risk"] < 0.3).all()
     assert (p_alive[labels == "low_risk"] >= 0.7).all()
     assert segmentation.profile["size"].tolist() == [3, 296, 1607, 454]
-    bgnbd = clv.churn_risk_scheme(snapshot, config=load_config({"clv": {"model": "bgnbd"}}))
+    bgnbd = churn_risk_scheme(snapshot, config=load_config({"clv": {"model": "bgnbd"}}))
     assert "P(alive) = 1" in bgnbd.details["note_en"]
 
 
@@ -721,15 +723,15 @@ def test_schemes_default_to_mbgnbd_and_churn_risk_reuses_the_clv_tier_forecast(
     snapshot: pd.DataFrame,
 ) -> None:
     config = load_config()
-    tiers = clv.clv_tier_scheme(snapshot, config=config)
+    tiers = clv_tier_scheme(snapshot, config=config)
     assert tiers.details["purchase_model"]["model"] == "mbgnbd"
-    fitted = clv.churn_risk_scheme(snapshot, config=config)
+    fitted = churn_risk_scheme(snapshot, config=config)
     forecast = tiers.details["customer_clv"]
     # MBG/NBD lets one-time buyers drop out: their P(alive) is below 1.
     one_timers = snapshot.loc[forecast.index, "frequency"] == 0
     assert (forecast.loc[one_timers, "p_alive"] < 1).all()
     given = snapshot.assign(p_alive=forecast["p_alive"].reindex(snapshot.index))
-    reused = clv.churn_risk_scheme(given, config=config)
+    reused = churn_risk_scheme(given, config=config)
     assert reused.labels.equals(fitted.labels)
     assert "customer_clv" not in reused.details
     assert reused.details["p_alive_source"].startswith("snapshot column p_alive")
@@ -737,12 +739,12 @@ def test_schemes_default_to_mbgnbd_and_churn_risk_reuses_the_clv_tier_forecast(
 
 def test_scheme_config_errors(snapshot: pd.DataFrame) -> None:
     with pytest.raises(clv.CLVInputError, match=r"clv_tier.quantiles: expected two increasing"):
-        clv.clv_tier_scheme(snapshot, config=load_config({"clv_tier": {"quantiles": [0.8, 0.5]}}))
+        clv_tier_scheme(snapshot, config=load_config({"clv_tier": {"quantiles": [0.8, 0.5]}}))
     with pytest.raises(clv.CLVInputError, match="unknown CLV model 'auto'"):
-        clv.clv_tier_scheme(snapshot, config=load_config({"clv": {"model": "auto"}}))
+        clv_tier_scheme(snapshot, config=load_config({"clv": {"model": "auto"}}))
     # The snapshot counts purchase days: a scheme told to fit weeks says so.
     with pytest.raises(clv.CLVInputError, match="not a whole number of 7-day periods"):
-        clv.churn_risk_scheme(snapshot, config=load_config({"clv": {"period_days": 7}}))
+        churn_risk_scheme(snapshot, config=load_config({"clv": {"period_days": 7}}))
     assert set(clv.CLV_SCHEMES) == {"clv_tier", "churn_risk"}
 
 
@@ -797,10 +799,11 @@ def test_cli_clv_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_importing_clv_leaves_global_state_alone() -> None:
     script = (
         "import sys, warnings, pandas as pd\n"
-        "import segmentation.clv as clv\n"
+        "import segmentation.clv\n"
+        "from segmentation.clv._lifetimes import _import_lifetimes\n"
         "assert 'lifetimes' not in sys.modules\n"
         "before = list(warnings.filters)\n"
-        "clv._import_lifetimes()\n"
+        "_import_lifetimes()\n"
         "assert 'lifetimes' in sys.modules\n"
         "assert list(warnings.filters) == before, warnings.filters[:3]\n"
         "print('ok')\n"
@@ -815,7 +818,7 @@ def test_churn_risk_says_so_when_the_model_finds_no_drop_out(snapshot: pd.DataFr
     # As on Online Retail (one year of wholesale buyers): every fit puts P(alive) at ~1.
     buyers = ~snapshot["is_potential"].astype(bool)
     no_drop_out = snapshot.assign(p_alive=np.where(buyers, 0.995, np.nan))
-    segmentation = clv.churn_risk_scheme(no_drop_out, config=load_config())
+    segmentation = churn_risk_scheme(no_drop_out, config=load_config())
     assert segmentation.profile["size"].tolist() == [int((~buyers).sum()), 0, 0, int(buyers.sum())]
     assert "no drop-out" in segmentation.details["note_en"]
     assert "没有发现客户流失" in segmentation.details["note_zh"]

@@ -23,8 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segmentation import clv
+from segmentation.clv import _backtest, _compress, _lifetimes, _purchase
 from segmentation.config import load_config
 from segmentation.features import repeat_purchase_summary
+from segmentation.schemes.clv_tiers import clv_tier_scheme
 
 from canonical_frames import cdnow_orders
 
@@ -104,10 +106,10 @@ def test_unique_rows_equal_numpy_unique(rows: list[tuple[int, float, float]], pa
     t = np.array([row[2] for row in rows], dtype=float)
     with pytest.MonkeyPatch.context() as patch:
         if path == "hashed keys":  # no presence tables: pandas.factorize, then a sort
-            patch.setattr(clv, "_DENSE_EXTRA", -(10**9))
+            patch.setattr(_compress, "_DENSE_EXTRA", -(10**9))
         elif path == "sorted codes":  # as if one integer key could not hold the rows
-            patch.setattr(clv, "_MAX_KEYS", 0)
-        (f_unique, r_unique, t_unique), counts, inverse = clv._unique_rows(f, r, t)
+            patch.setattr(_compress, "_MAX_KEYS", 0)
+        (f_unique, r_unique, t_unique), counts, inverse = _compress._unique_rows(f, r, t)
         patterns = clv.compress_customers(f, r, t)
     (f_ref, r_ref, t_ref), counts_ref, inverse_ref = reference_unique_rows(f, r, t)
     np.testing.assert_array_equal(f_unique, f_ref)
@@ -126,14 +128,14 @@ def test_unique_rows_of_spend_and_of_no_rows() -> None:
     rng = np.random.default_rng(0)
     f = rng.integers(1, 5, 500)
     m = np.round(rng.gamma(2.0, 30.0, 500), 1)  # many repeats, not whole numbers
-    (f_unique, m_unique), counts, inverse = clv._unique_rows(f, m)
+    (f_unique, m_unique), counts, inverse = _compress._unique_rows(f, m)
     (f_ref, m_ref), counts_ref, inverse_ref = reference_unique_rows(f, m)
     np.testing.assert_array_equal(f_unique, f_ref)
     np.testing.assert_array_equal(m_unique, m_ref)
     np.testing.assert_array_equal(counts, counts_ref)
     np.testing.assert_array_equal(inverse, inverse_ref)
     empty = np.array([], dtype=float)
-    (e1, e2), counts, inverse = clv._unique_rows(empty, empty)
+    (e1, e2), counts, inverse = _compress._unique_rows(empty, empty)
     assert len(e1) == len(e2) == len(counts) == len(inverse) == 0
 
 
@@ -147,7 +149,7 @@ def test_fit_equals_lifetimes_own_fit(weekly_summary: pd.DataFrame, model: str) 
     fit = clv.fit_purchase_model(weekly_summary, model=model, period_days=7)
     data = fit.fitter.data
     columns = (data["frequency"], data["recency"], data["T"])
-    fitter_class = getattr(clv._import_lifetimes(), clv._FITTER_CLASSES[model])
+    fitter_class = getattr(_lifetimes._import_lifetimes(), _purchase._FITTER_CLASSES[model])
     with quiet():
         if model == "pareto":
             reference = fitter_class(penalizer_coef=0.0).fit(
@@ -173,7 +175,7 @@ def test_uncompressed_fit_equals_lifetimes_on_every_customer(
     assert fit.n_patterns == len(weekly_summary)
     with quiet():
         reference = (
-            clv._import_lifetimes()
+            _lifetimes._import_lifetimes()
             .BetaGeoFitter()
             .fit(
                 weekly_summary["frequency"],
@@ -190,7 +192,7 @@ def test_spend_fit_equals_lifetimes_own_fit(summary: pd.DataFrame) -> None:
     data = spend.fitter.data
     with quiet():
         reference = (
-            clv._import_lifetimes()
+            _lifetimes._import_lifetimes()
             .GammaGammaFitter()
             .fit(data["frequency"], data["monetary_value"], weights=data["weights"])
         )
@@ -256,7 +258,7 @@ def test_calibration_summary_equals_repeat_purchase_summary_on_cdnow(
     orders: pd.DataFrame, period_days: int
 ) -> None:
     end = pd.Timestamp(CALIBRATION_END)
-    summary, days, first_row = clv._calibration_summary(
+    summary, days, first_row = _backtest._calibration_summary(
         orders, calibration_end=end, period_days=period_days
     )
     reference = repeat_purchase_summary(orders, as_of=end, period_days=period_days)
@@ -293,7 +295,9 @@ def test_calibration_summary_equals_repeat_purchase_summary(
         }
     )
     end = pd.Timestamp("2024-01-01") + pd.Timedelta(days=end_day)
-    summary, _, _ = clv._calibration_summary(orders, calibration_end=end, period_days=period_days)
+    summary, _, _ = _backtest._calibration_summary(
+        orders, calibration_end=end, period_days=period_days
+    )
     reference = repeat_purchase_summary(orders, as_of=end, period_days=period_days)
     if reference.empty:
         assert summary.empty
@@ -331,7 +335,7 @@ def test_a_fitter_from_lifetimes_fit_pickles_without_its_lambda(
     data = fit.fitter.data
     with quiet():
         own = (
-            clv._import_lifetimes()
+            _lifetimes._import_lifetimes()
             .BetaGeoFitter()
             .fit(data["frequency"], data["recency"], data["T"], weights=data["weights"])
         )
@@ -386,7 +390,7 @@ def test_backtest_pickles_with_the_standard_library(backtest: clv.CLVBacktest) -
 
 def test_clv_tier_scheme_pickles_with_the_standard_library(summary: pd.DataFrame) -> None:
     snapshot = summary.assign(recency_days=summary["T"] - summary["recency"], is_potential=False)
-    segmentation = clv.clv_tier_scheme(snapshot, config=PARETO)
+    segmentation = clv_tier_scheme(snapshot, config=PARETO)
     back = round_trip(segmentation)
     pd.testing.assert_series_equal(back.labels, segmentation.labels)
     pd.testing.assert_frame_equal(

@@ -25,7 +25,7 @@ def registry() -> dict[str, Scheme]:
     The scheme modules are imported on the first call, not when this module is imported.
     """
     from segmentation.clustering import CLUSTER_SCHEMES
-    from segmentation.clv import CLV_SCHEMES
+    from segmentation.schemes.clv_tiers import CLV_SCHEMES
     from segmentation.schemes.rules import RULE_SCHEMES
 
     return {**RULE_SCHEMES, **CLV_SCHEMES, **CLUSTER_SCHEMES}

@@ -1,0 +1,82 @@
+"""Customer lifetime value: BG/NBD, Pareto/NBD or MBG/NBD purchases and Gamma-Gamma spend.
+
+Fits on customers compressed to unique rows, the discounted CLV forecast, the holdout backtest
+that picks a model, and a BG/NBD simulator; ``_lifetimes`` alone imports lifetimes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segmentation.clv._backtest import (
+    CLVBacktest,
+    backtest_from_config,
+    clv_backtest,
+    default_backtest_dates,
+)
+from segmentation.clv._compress import CustomerPatterns, compress_customers
+from segmentation.clv._forecast import (
+    DEFAULT_MONTH_DAYS,
+    CLVForecast,
+    customer_clv,
+    forecast_from_config,
+)
+
+# segmentation.bench imports it from here.
+from segmentation.clv._lifetimes import _import_lifetimes as _import_lifetimes
+from segmentation.clv._purchase import (
+    DEFAULT_PENALIZERS,
+    MODEL_NAMES,
+    MODEL_TITLES,
+    PARAMETER_NAMES,
+    PARETO_FIT_OPTIONS,
+    FitAttempt,
+    PurchaseModelFit,
+    fit_purchase_model,
+)
+from segmentation.clv._simulate import (
+    benchmark_compressed_fit,
+    lifetimes_summary,
+    simulate_bgnbd_summary,
+)
+from segmentation.clv._spend import SpendModelFit, fit_spend_model
+from segmentation.errors import CLVFitError, CLVInputError, CLVUnavailableError
+
+__all__ = [
+    "DEFAULT_MONTH_DAYS",
+    "DEFAULT_PENALIZERS",
+    "MODEL_NAMES",
+    "MODEL_TITLES",
+    "PARAMETER_NAMES",
+    "PARETO_FIT_OPTIONS",
+    "CLVBacktest",
+    "CLVFitError",
+    "CLVForecast",
+    "CLVInputError",
+    "CLVUnavailableError",
+    "CustomerPatterns",
+    "FitAttempt",
+    "PurchaseModelFit",
+    "SpendModelFit",
+    "backtest_from_config",
+    "benchmark_compressed_fit",
+    "clv_backtest",
+    "compress_customers",
+    "customer_clv",
+    "default_backtest_dates",
+    "fit_purchase_model",
+    "fit_spend_model",
+    "forecast_from_config",
+    "lifetimes_summary",
+    "simulate_bgnbd_summary",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The CLV schemes live in segmentation.schemes.clv_tiers; segmentation.bench still imports
+    # CLV_SCHEMES from here. Imported on use: the schemes import this package.
+    if name == "CLV_SCHEMES":
+        from segmentation.schemes.clv_tiers import CLV_SCHEMES
+
+        return CLV_SCHEMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
