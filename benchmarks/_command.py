@@ -56,24 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmarks and write their results.
+    """Run the benchmarks and write their results; 0 on success, 2 for a user's mistake.
 
-    Parameters
-    ----------
-    argv : sequence of str, optional
-        Arguments without the program name; ``sys.argv[1:]`` when omitted.
-
-    Returns
-    -------
-    int
-        The exit status: 0 on success, 2 for a user's mistake (printed on one line).
+    A mistake (a size below 10, an unknown stage) is printed on one line, with no traceback.
     """
     args = build_parser().parse_args(argv)
     try:
         return _bench(args)
     except SegmentationInputError as error:
-        message = " ".join(str(error).split())
-        print(f"python -m benchmarks: error: {message}", file=sys.stderr)
+        print(f"python -m benchmarks: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
 
 

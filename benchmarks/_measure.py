@@ -22,7 +22,7 @@ import pandas as pd
 from benchmarks._stages import Stage, Workspace, bench_stages, prepare_workspace
 from benchmarks._synthetic import write_synthetic_export
 
-__all__ = ["child_main", "json_default", "measure", "run_child"]
+__all__ = ["child_main", "json_default", "measure", "run_child", "run_task"]
 
 _BENCH_PII_KEY = "segmentation-bench"  # the synthetic export has no PII; the report wants a key
 
@@ -132,22 +132,27 @@ def measure(
 
 
 def child_main(argv: Sequence[str]) -> int:
-    """Entry point of a stage's subprocess: ``python -m benchmarks._child SPEC.json``."""
-    spec_path = Path(argv[0])
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    workspace = Workspace(spec["workspace"])
-    task = spec["task"]
-    if task == "generate":
-        out = write_synthetic_export(
-            workspace.export_dir, int(spec["n_customers"]), seed=workspace.seed
-        )
-    elif task == "prepare":
-        out = prepare_workspace(workspace)
-    else:
-        stage = {s.name: s for s in bench_stages()}[task]
-        out = measure(stage, workspace, min_seconds=workspace.min_seconds)
+    """Entry point of a task's subprocess: ``python -m benchmarks._child SPEC.json``."""
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    out = run_task(spec["task"], spec)
     Path(spec["result"]).write_text(json.dumps(out, default=json_default), encoding="utf-8")
     return 0
+
+
+def run_task(task: str, spec: Mapping[str, Any], *, collect: bool = True) -> dict[str, Any]:
+    """Run one task in this process: ``generate``, ``prepare``, or the stage of that name.
+
+    ``collect`` is passed to :func:`measure`.
+    """
+    workspace = Workspace(spec["workspace"])
+    if task == "generate":
+        return write_synthetic_export(
+            workspace.export_dir, int(spec["n_customers"]), seed=workspace.seed
+        )
+    if task == "prepare":
+        return prepare_workspace(workspace)
+    stage = {s.name: s for s in bench_stages()}[task]
+    return measure(stage, workspace, min_seconds=workspace.min_seconds, collect=collect)
 
 
 def json_default(value: Any) -> Any:

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks._measure import measure, run_child
+from benchmarks._measure import run_child, run_task
 from benchmarks._ratios import scaling_exponents, speed_ratios
-from benchmarks._stages import Stage, Workspace, bench_stages, prepare_workspace, select_stages
-from benchmarks._synthetic import AS_OF, write_synthetic_export
+from benchmarks._stages import Stage, bench_stages, select_stages
+from benchmarks._synthetic import AS_OF
 from benchmarks._targets import check_targets
 from segmentation.errors import InvalidOptionError
 
@@ -204,8 +204,7 @@ def run_bench(
     selected = select_stages(bench_stages(), stages)
     say = progress or (lambda line: None)
     machine = machine_info()
-    root = PROJECT_ROOT
-    machine["git_commit"] = _git_commit(root)
+    machine["git_commit"] = _git_commit(PROJECT_ROOT)
     owned = workdir is None
     base = Path(tempfile.mkdtemp(prefix="segmentation-bench-")) if owned else Path(str(workdir))
     rows: list[dict[str, Any]] = []
@@ -213,36 +212,8 @@ def run_bench(
     try:
         for n in sizes:
             folder = base / f"n{n}"
-            spec: dict[str, Any] = {
-                "workspace": {
-                    "export_dir": str(folder / "export"),
-                    "prepared_dir": str(folder / "prepared"),
-                    "scratch_dir": str(folder / "scratch"),
-                    "project_root": str(root),
-                    "seed": seed,
-                    "min_seconds": min_seconds,
-                    "as_of": f"{AS_OF:%Y-%m-%d}",
-                    "calibration_end": "",
-                },
-                "n_customers": n,
-            }
-            generated = _task("generate", spec, folder / "logs", isolated, timeout)
-            prepared = _task("prepare", spec, folder / "logs", isolated, timeout)
-            spec["workspace"]["calibration_end"] = prepared["calibration_end"]
-            data_rows.append(
-                {
-                    **{k: v for k, v in generated.items() if k != "seconds"},
-                    "generate_seconds": generated["seconds"],
-                    "buyers_as_of": prepared["buyers"],
-                    "as_of": spec["workspace"]["as_of"],
-                    "calibration_end": prepared["calibration_end"],
-                }
-            )
-            say(
-                f"n={n:,}: {generated['n_rows']:,} order rows "
-                f"({generated['orders_per_customer']:.2f} orders per customer), "
-                f"generated in {generated['seconds']:.1f} s"
-            )
+            spec = _size_spec(folder, n, root=PROJECT_ROOT, seed=seed, min_seconds=min_seconds)
+            data_rows.append(_generate_and_prepare(spec, folder, isolated, timeout, say))
             for stage in selected:
                 rows.append(_run_stage(stage, spec, n, folder, isolated, timeout, full))
                 say(_progress_line(rows[-1]))
@@ -262,6 +233,50 @@ def run_bench(
         stages=selected,
         command=command,
     )
+
+
+def _size_spec(
+    folder: Path, n_customers: int, *, root: Path, seed: int, min_seconds: float
+) -> dict[str, Any]:
+    """What every task at one size is told: where its files go, the seed, the dates."""
+    return {
+        "workspace": {
+            "export_dir": str(folder / "export"),
+            "prepared_dir": str(folder / "prepared"),
+            "scratch_dir": str(folder / "scratch"),
+            "project_root": str(root),
+            "seed": seed,
+            "min_seconds": min_seconds,
+            "as_of": f"{AS_OF:%Y-%m-%d}",
+            "calibration_end": "",
+        },
+        "n_customers": n_customers,
+    }
+
+
+def _generate_and_prepare(
+    spec: dict[str, Any],
+    folder: Path,
+    isolated: bool,
+    timeout: float | None,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Write the synthetic export and the prepared tables; the size's row of the data table."""
+    generated = _task("generate", spec, folder / "logs", isolated, timeout)
+    prepared = _task("prepare", spec, folder / "logs", isolated, timeout)
+    spec["workspace"]["calibration_end"] = prepared["calibration_end"]
+    say(
+        f"n={spec['n_customers']:,}: {generated['n_rows']:,} order rows "
+        f"({generated['orders_per_customer']:.2f} orders per customer), "
+        f"generated in {generated['seconds']:.1f} s"
+    )
+    return {
+        **{k: v for k, v in generated.items() if k != "seconds"},
+        "generate_seconds": generated["seconds"],
+        "buyers_as_of": prepared["buyers"],
+        "as_of": spec["workspace"]["as_of"],
+        "calibration_end": prepared["calibration_end"],
+    }
 
 
 _RESULT_COLUMNS = [
@@ -284,12 +299,8 @@ def _task(
 ) -> dict[str, Any]:
     if isolated:
         return run_child(task, spec, folder=logs, timeout=timeout)
-    workspace = Workspace(spec["workspace"])
-    if task == "generate":
-        return write_synthetic_export(
-            workspace.export_dir, int(spec["n_customers"]), seed=workspace.seed
-        )
-    return prepare_workspace(workspace)
+    # In one process the garbage is not worth collecting before each stage.
+    return run_task(task, spec, collect=False)
 
 
 def _run_stage(
@@ -318,11 +329,7 @@ def _run_stage(
     if reason:
         return {**row, "status": "skipped", "note": reason}
     try:
-        if isolated:
-            measured = run_child(stage.name, spec, folder=folder / "logs", timeout=timeout)
-        else:
-            workspace = Workspace(spec["workspace"])
-            measured = measure(stage, workspace, min_seconds=workspace.min_seconds, collect=False)
+        measured = _task(stage.name, spec, folder / "logs", isolated, timeout)
     except Exception as error:  # a failed stage is reported, the others still run
         return {**row, "status": "failed", "note": f"{type(error).__name__}: {error}"[:300]}
     info = measured["info"]

@@ -80,10 +80,11 @@ class Workspace:
 def prepare_workspace(workspace: Workspace) -> dict[str, Any]:
     """Ingest once and write the tables the stages read: canonical orders and customers, the
     snapshot (with and without the CLV forecast's columns) and the CLV fits' summaries."""
-    from segmentation.clv import CLV_SCHEMES, default_backtest_dates
+    from segmentation.clv import default_backtest_dates
     from segmentation.errors import DataUnavailableError
     from segmentation.features import customer_snapshot, repeat_purchase_summary
     from segmentation.ingest import ingest
+    from segmentation.schemes.registry import registry
 
     started = time.perf_counter()
     folder = workspace.prepared_dir
@@ -97,7 +98,7 @@ def prepare_workspace(workspace: Workspace) -> dict[str, Any]:
     snapshot.to_parquet(folder / "snapshot.parquet")
     with_clv = snapshot
     try:
-        forecast = CLV_SCHEMES["clv_tier"](snapshot, config=workspace.config()).details[
+        forecast = registry()["clv_tier"](snapshot, config=workspace.config()).details[
             "customer_clv"
         ]
         with_clv = snapshot.assign(

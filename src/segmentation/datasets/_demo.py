@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.datasets._simulate import (
+    CustomerLatents,
     draw_customer_latents,
     draw_order_values,
     simulate_bgnbd_purchases,
@@ -223,22 +224,16 @@ def generate_demo(
     )
     orders = _add_duplicates(rng, orders, n_duplicate_rows)
     customers = _customers_table(rng, customer_ids, start + pd.to_timedelta(first_seen_days, "D"))
-    death_day = purchases.dropout_day
     interactions = _interactions(
-        rng, start, span_days, first_seen_days, death_day, latents.rate, customer_ids
+        rng,
+        start,
+        span_days,
+        first_seen_days,
+        purchases.dropout_day,
+        latents.rate,
+        customer_ids,
     )
-    truth = pd.DataFrame(
-        {
-            "customer_id": customer_ids,
-            "buyer": buyer,
-            "rate_per_day": latents.rate,
-            "dropout_p": latents.dropout,
-            "mean_spend": latents.mean_spend,
-            # NaT for non-buyers and for buyers still alive at the end of the history.
-            "dropout_ts": start
-            + pd.to_timedelta(np.where(np.isfinite(death_day), death_day, np.nan), "D"),
-        }
-    )
+    truth = _truth(start, customer_ids, buyer, latents, purchases.dropout_day)
     return DemoExport(
         orders=orders.rename(columns=ORDER_HEADERS),
         customers=customers.rename(columns=CUSTOMER_HEADERS),
@@ -297,6 +292,27 @@ def write_demo_export(out_dir: str | Path, *, seed: int = 0, **options: object) 
 def _customer_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     numbers = rng.choice(np.arange(100000, 1000000), size=n, replace=False)
     return np.array([f"C{k}" for k in numbers], dtype=object)
+
+
+def _truth(
+    start: pd.Timestamp,
+    customer_ids: np.ndarray,
+    buyer: np.ndarray,
+    latents: CustomerLatents,
+    dropout_day: np.ndarray,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": customer_ids,
+            "buyer": buyer,
+            "rate_per_day": latents.rate,
+            "dropout_p": latents.dropout,
+            "mean_spend": latents.mean_spend,
+            # NaT for non-buyers and for buyers still alive at the end of the history.
+            "dropout_ts": start
+            + pd.to_timedelta(np.where(np.isfinite(dropout_day), dropout_day, np.nan), "D"),
+        }
+    )
 
 
 def _orders_from_purchases(
