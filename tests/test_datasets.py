@@ -11,8 +11,12 @@ import pytest
 
 from segmentation.datasets import (
     DEMO_LABEL,
+    SimulatedPurchases,
+    draw_customer_latents,
+    draw_order_values,
     generate_demo,
     load_cdnow,
+    simulate_bgnbd_purchases,
     write_demo_export,
 )
 
@@ -126,7 +130,7 @@ def test_load_cdnow_sample_has_no_header_line() -> None:
 
 
 def test_loading_cdnow_does_not_import_lifetimes() -> None:
-    # Importing lifetimes changes pandas options and warning filters; only clv.py may do it.
+    # Importing lifetimes changes pandas options and warning filters; only the clv package may do it.
     import subprocess
     import sys
 
@@ -136,3 +140,51 @@ def test_loading_cdnow_does_not_import_lifetimes() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-1000:]
+
+
+def test_the_simulator_draws_bgnbd_purchases_in_rounds() -> None:
+    first_day = np.array([0.0, 5.0, np.inf, 50.0, 99.5])
+    rate = np.full(5, 0.5)
+
+    def simulate(seed: int, dropout: float, **options: bool) -> SimulatedPurchases:
+        return simulate_bgnbd_purchases(
+            np.random.default_rng(seed),
+            first_day=first_day,
+            rate=rate,
+            dropout=np.full(5, dropout),
+            end_day=100.0,
+            **options,
+        )
+
+    purchases = simulate(0, 0.1)
+    again = simulate(0, 0.1)
+    np.testing.assert_array_equal(purchases.customer, again.customer)
+    np.testing.assert_array_equal(purchases.day, again.day)
+    # The first round is every buyer's first purchase, on its first day.
+    np.testing.assert_array_equal(purchases.customer[:4], [0, 1, 3, 4])
+    np.testing.assert_array_equal(purchases.day[:4], first_day[[0, 1, 3, 4]])
+    assert (purchases.day < 100.0).all() and 2 not in purchases.customer
+    assert purchases.dropout_day[2] == -np.inf
+    for customer in (0, 1, 3, 4):
+        days = purchases.day[purchases.customer == customer]
+        assert (np.diff(days) > 0).all()
+        dropped = purchases.dropout_day[customer]
+        assert dropped == np.inf or dropped == days[-1]
+    # A certain dropout ends every customer after the first purchase, unless the first
+    # purchase cannot be followed by one (BG/NBD proper): then after the second.
+    once = simulate(1, 1.0)
+    assert list(once.customer) == [0, 1, 3, 4]
+    twice = simulate(1, 1.0, dropout_after_first=False)
+    assert np.bincount(twice.customer, minlength=5).max() == 2
+    assert np.bincount(twice.customer, minlength=5)[2] == 0
+
+
+def test_latent_customers_and_order_values_follow_the_priors() -> None:
+    rng = np.random.default_rng(0)
+    latents = draw_customer_latents(rng, 200_000)
+    assert latents.rate.mean() == pytest.approx(0.75 / 34, rel=0.02)
+    assert latents.dropout.mean() == pytest.approx(0.6 / 4.1, rel=0.02)
+    np.testing.assert_array_equal(latents.mean_spend, 6.0 / latents.spend_nu)
+    customer = np.repeat(np.arange(3), 20_000)
+    values = draw_order_values(rng, latents.spend_nu, customer)
+    assert values.reshape(3, -1).mean(axis=1) == pytest.approx(latents.mean_spend[:3], rel=0.03)

@@ -145,38 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     segment.set_defaults(handler=_cmd_segment)
 
-    bench = commands.add_parser(
-        "bench",
-        help="time every stage on synthetic exports of growing size; write benchmarks/results.md",
-        description=(
-            "Generate synthetic exports (BG/NBD purchases, Gamma-Gamma spend) at each size, run "
-            "every stage in its own process (time and peak memory), compare with lifetimes and "
-            "plain pandas, and write DIR/results.md, results.json and scaling.png."
-        ),
-    )
-    bench.add_argument(
-        "--customers",
-        default="10000,100000,1000000",
-        help="comma-separated sizes (default 10000,100000,1000000)",
-    )
-    bench.add_argument(
-        "--out", type=Path, default=Path("benchmarks"), help="results folder (default benchmarks/)"
-    )
-    bench.add_argument(
-        "--stages",
-        help="comma-separated stages or groups (ingest, snapshot, schemes, clv, compare, "
-        "report); default all",
-    )
-    bench.add_argument("--seed", type=int, default=0, help="seed of the data and models")
-    bench.add_argument(
-        "--full",
-        action="store_true",
-        help="also time plain lifetimes' Pareto/NBD above 100,000 customers (minutes)",
-    )
-    bench.add_argument(
-        "--timeout", type=float, default=3600.0, help="seconds allowed per stage (default 3600)"
-    )
-    bench.set_defaults(handler=_cmd_bench)
     return parser
 
 
@@ -279,33 +247,4 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         original_ids=args.original_ids,
     )
     print(result.summary_line())
-    return 0
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from segmentation.bench import parse_sizes, run_bench, write_results
-
-    sizes = parse_sizes(args.customers)
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
-    run = run_bench(
-        sizes,
-        stages=stages,
-        seed=args.seed,
-        full=args.full,
-        timeout=args.timeout,
-        progress=lambda line: print(line, flush=True),
-        command=(
-            f"segmentation bench --customers {','.join(str(n) for n in sizes)} --seed {args.seed}"
-            + (f" --stages {','.join(stages)}" if stages else "")
-            + (" --full" if args.full else "")
-        ),
-    )
-    paths = write_results(run, args.out)
-    ratios = run.ratios
-    for _, row in ratios.iterrows():
-        print(f"{row['title']} at {row['n_customers']:,}: {row['ratio_value']:.1f}x")
-    for _, row in run.targets.iterrows():
-        met = {True: "met", False: "MISSED"}.get(row["met"], "not judged")
-        print(f"target {met}: {row['target']}: {row['measured']}")
-    print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0

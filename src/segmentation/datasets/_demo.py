@@ -1,31 +1,34 @@
-"""Data the kit ships or generates: the demo export and the CDNOW transactions.
+"""The generated demo export (演示数据，程序生成) of a private-domain (私域) shop.
 
-The demo export is **generated** (演示数据，程序生成): a private-domain (私域) shop whose customers
-buy by a BG/NBD process and spend by a Gamma-Gamma one, so CLV models have real signal. It
-looks like what a Chinese shop SaaS exports: Chinese headers, one file per month, a customers
-file in GB18030, refunds, a few exact duplicates and guest orders. Phone numbers, names and
-WeChat ids are fake but shaped like real ones, so the masking downstream is exercised.
-
-CDNOW is real: the cohort of 23,570 customers who first bought in Q1 1997 (Fader & Hardie),
-read from the files inside the ``lifetimes`` wheel without importing ``lifetimes.datasets``
-(which needs ``pkg_resources``).
+Customers buy by a BG/NBD process and spend by a Gamma-Gamma one (drawn by
+:mod:`segmentation.datasets._simulate`), so CLV models have real signal. It looks like what a
+Chinese shop SaaS exports: Chinese headers, one file per month, a customers file in GB18030,
+refunds, a few exact duplicates and guest orders. Phone numbers, names and WeChat ids are fake
+but shaped like real ones, so the masking downstream is exercised.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from segmentation.datasets._simulate import (
+    CustomerLatents,
+    draw_customer_latents,
+    draw_order_values,
+    simulate_bgnbd_purchases,
+)
+
 __all__ = [
+    "CUSTOMER_HEADERS",
     "DEMO_LABEL",
+    "INTERACTION_HEADERS",
+    "ORDER_HEADERS",
     "DemoExport",
-    "cdnow_file",
     "generate_demo",
-    "load_cdnow",
     "write_demo_export",
 ]
 
@@ -194,21 +197,24 @@ def generate_demo(
     first_purchase_days = first_seen_days + rng.exponential(12.0, n_customers)
     buyer = will_buy & (first_purchase_days < span_days)
 
-    rate = rng.gamma(0.75, 1 / 34.0, n_customers)  # purchases per day while alive
-    dropout = rng.beta(0.6, 3.5, n_customers)
-    spend_nu = rng.gamma(3.5, 1 / 104.0, n_customers)
+    latents = draw_customer_latents(rng, n_customers)
     premium = rng.uniform(0, 1, n_customers) < 0.25  # prefers the premium line
     breadth = rng.integers(1, 4, n_customers)  # how many categories a customer shops in
 
-    purchase_customer, purchase_day, death_day = _bgnbd_purchases(
-        rng, first_purchase_days, rate, dropout, buyer, span_days
+    purchases = simulate_bgnbd_purchases(
+        rng,
+        first_day=np.where(buyer, first_purchase_days, np.inf),
+        rate=latents.rate,
+        dropout=latents.dropout,
+        end_day=span_days,
     )
+    by_time = np.lexsort((purchases.customer, purchases.day))
     orders = _orders_from_purchases(
         rng,
         start=start,
-        customer_index=purchase_customer,
-        purchase_day=purchase_day,
-        spend_nu=spend_nu,
+        customer_index=purchases.customer[by_time],
+        purchase_day=purchases.day[by_time],
+        spend_nu=latents.spend_nu,
         premium=premium,
         breadth=breadth,
         customer_ids=customer_ids,
@@ -219,20 +225,15 @@ def generate_demo(
     orders = _add_duplicates(rng, orders, n_duplicate_rows)
     customers = _customers_table(rng, customer_ids, start + pd.to_timedelta(first_seen_days, "D"))
     interactions = _interactions(
-        rng, start, span_days, first_seen_days, death_day, rate, customer_ids
+        rng,
+        start,
+        span_days,
+        first_seen_days,
+        purchases.dropout_day,
+        latents.rate,
+        customer_ids,
     )
-    truth = pd.DataFrame(
-        {
-            "customer_id": customer_ids,
-            "buyer": buyer,
-            "rate_per_day": rate,
-            "dropout_p": dropout,
-            "mean_spend": 6.0 / spend_nu,
-            # NaT for non-buyers and for buyers still alive at the end of the history.
-            "dropout_ts": start
-            + pd.to_timedelta(np.where(np.isfinite(death_day), death_day, np.nan), "D"),
-        }
-    )
+    truth = _truth(start, customer_ids, buyer, latents, purchases.dropout_day)
     return DemoExport(
         orders=orders.rename(columns=ORDER_HEADERS),
         customers=customers.rename(columns=CUSTOMER_HEADERS),
@@ -285,65 +286,6 @@ def write_demo_export(out_dir: str | Path, *, seed: int = 0, **options: object) 
     return sorted(written)
 
 
-def cdnow_file(*, sample: bool = False) -> Path:
-    """Path of a CDNOW file inside the installed ``lifetimes`` wheel.
-
-    Parameters
-    ----------
-    sample : bool, default False
-        ``True`` for ``CDNOW_sample.txt`` (the 1-in-10 sample of 2,357 customers used in the
-        papers), ``False`` for ``CDNOW_master.txt`` (all 23,570 customers).
-    """
-    name = "CDNOW_sample.txt" if sample else "CDNOW_master.txt"
-    # Not lifetimes.datasets: it imports pkg_resources, which setuptools>=82 no longer ships.
-    # find_spec locates the wheel without importing lifetimes, whose import changes pandas
-    # options and warning filters.
-    spec = importlib.util.find_spec("lifetimes")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("lifetimes is not installed; run `make setup`")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / name
-
-
-def load_cdnow(*, sample: bool = False) -> pd.DataFrame:
-    """Read the real CDNOW transactions shipped in the ``lifetimes`` wheel.
-
-    Parameters
-    ----------
-    sample : bool, default False
-        Read the 1-in-10 sample (6,919 rows, 2,357 customers) instead of the master file
-        (69,659 rows, 23,570 customers).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``customer_id`` (text, as in the file), ``date`` (datetime), ``number_of_cds``
-        (int) and ``dollar_value`` (float); the sample also has ``customer_index``.
-
-    References
-    ----------
-    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
-    Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
-    """
-    path = cdnow_file(sample=sample)
-    # The master file has a header line; the sample has none.
-    names = (
-        ["customer_id", "customer_index", "date", "number_of_cds", "dollar_value"]
-        if sample
-        else None
-    )
-    frame = pd.read_csv(
-        path,
-        sep=r"\s+",
-        header=None if sample else 0,
-        names=names,
-        dtype={"customer_id": "string", "customer_index": "string", "date": "string"},
-    )
-    frame["date"] = pd.to_datetime(frame["date"], format="%Y%m%d")
-    frame["number_of_cds"] = frame["number_of_cds"].astype("int64")
-    frame["dollar_value"] = frame["dollar_value"].astype("float64")
-    return frame
-
-
 # --- generation internals -------------------------------------------------------------------
 
 
@@ -352,37 +294,25 @@ def _customer_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array([f"C{k}" for k in numbers], dtype=object)
 
 
-def _bgnbd_purchases(
-    rng: np.random.Generator,
-    first_day: np.ndarray,
-    rate: np.ndarray,
-    dropout: np.ndarray,
+def _truth(
+    start: pd.Timestamp,
+    customer_ids: np.ndarray,
     buyer: np.ndarray,
-    span_days: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulate BG/NBD purchase days for every buyer, vectorised over customers."""
-    n = len(first_day)
-    death_day = np.full(n, np.inf)
-    death_day[~buyer] = -np.inf
-    alive = buyer.copy()
-    current = np.where(buyer, first_day, np.inf)
-    customers: list[np.ndarray] = []
-    days: list[np.ndarray] = []
-    while alive.any():
-        idx = np.flatnonzero(alive)
-        customers.append(idx)
-        days.append(current[idx])
-        # After each purchase the customer drops out with probability p, else buys again.
-        dies = rng.uniform(0, 1, len(idx)) < dropout[idx]
-        death_day[idx[dies]] = current[idx[dies]]
-        survivors = idx[~dies]
-        current[survivors] += rng.exponential(1.0 / rate[survivors])
-        alive[idx[dies]] = False
-        alive[survivors[current[survivors] >= span_days]] = False
-    customer_index = np.concatenate(customers) if customers else np.array([], dtype=int)
-    purchase_day = np.concatenate(days) if days else np.array([], dtype=float)
-    order = np.lexsort((customer_index, purchase_day))
-    return customer_index[order], purchase_day[order], death_day
+    latents: CustomerLatents,
+    dropout_day: np.ndarray,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": customer_ids,
+            "buyer": buyer,
+            "rate_per_day": latents.rate,
+            "dropout_p": latents.dropout,
+            "mean_spend": latents.mean_spend,
+            # NaT for non-buyers and for buyers still alive at the end of the history.
+            "dropout_ts": start
+            + pd.to_timedelta(np.where(np.isfinite(dropout_day), dropout_day, np.nan), "D"),
+        }
+    )
 
 
 def _orders_from_purchases(
@@ -400,7 +330,7 @@ def _orders_from_purchases(
     end: pd.Timestamp,
 ) -> pd.DataFrame:
     n_orders = len(customer_index)
-    order_value = rng.gamma(6.0, 1.0 / spend_nu[customer_index])
+    order_value = draw_order_values(rng, spend_nu, customer_index)
     # Guest orders: people who paid without logging in; they have no customer id.
     is_guest = rng.uniform(0, 1, n_orders) < guest_order_share
     order_ts = start + pd.to_timedelta(np.round(purchase_day * 86400), "s")
@@ -411,53 +341,95 @@ def _orders_from_purchases(
     n_items = rng.choice([1, 2, 3], size=n_orders, p=[0.6, 0.3, 0.1])
 
     rows_order = np.repeat(np.arange(n_orders), n_items)
-    n_rows = len(rows_order)
     cust_of_row = customer_index[rows_order]
-    # Each customer shops in `breadth` favourite categories, fixed per customer.
-    favourite = (cust_of_row * 7 + rng.integers(0, breadth[cust_of_row])) % len(_CATALOGUE)
-    line = np.where(premium[cust_of_row], 2, rng.integers(0, 2, n_rows))
-    share = rng.dirichlet(np.ones(3), size=n_orders)
-    item_share = np.concatenate([share[i, :k] / share[i, :k].sum() for i, k in enumerate(n_items)])
-    item_value = order_value[rows_order] * item_share
-    base_price = np.array([_CATALOGUE[c][1][ln][1] for c, ln in zip(favourite, line, strict=True)])
-    # Shelf price less a member or coupon discount; the quantity carries the order's value.
-    unit_price = np.round(base_price * rng.choice([0.8, 0.9, 0.95, 1.0], size=n_rows), 2)
-    quantity = np.maximum(1, np.round(item_value / unit_price)).astype(int)
-    amount = np.round(quantity * unit_price, 2)
-    product_id = np.array(
-        [f"P{c + 1:02d}{ln + 1}" for c, ln in zip(favourite, line, strict=True)], dtype=object
+    lines = _order_lines(
+        rng,
+        order_value=order_value,
+        n_items=n_items,
+        rows_order=rows_order,
+        cust_of_row=cust_of_row,
+        premium=premium,
+        breadth=breadth,
     )
     items = pd.DataFrame(
         {
             "order_id": order_ids[rows_order],
             "customer_id": np.where(is_guest[rows_order], "", customer_ids[cust_of_row]),
             "order_ts": order_ts[rows_order],
-            "product_id": product_id,
-            "product_name": [
-                _CATALOGUE[c][1][ln][0] for c, ln in zip(favourite, line, strict=True)
-            ],
-            "category": [_CATALOGUE[c][0] for c in favourite],
-            "quantity": quantity,
-            "unit_price": unit_price,
-            "amount": amount,
+            **lines,
             "channel": channel[rows_order],
         }
     )
-    # Two lines of the same product in one order are one line with a larger quantity, as in a
-    # real export; otherwise they would be indistinguishable from an exported-twice row.
-    keys = ["order_id", "product_id", "unit_price"]
-    items = (
-        items.groupby(keys, sort=False, as_index=False)
-        .agg({**{c: "first" for c in items.columns if c not in keys}, "quantity": "sum"})
-        .assign(amount=lambda f: np.round(f["quantity"] * f["unit_price"], 2))
-    )
+    items = _merge_repeated_lines(items)
     rows_order = pd.Index(order_ids).get_indexer(items["order_id"])
     items["store"] = ""
     in_store = items["channel"].eq("门店")
     items.loc[in_store, "store"] = rng.choice(_STORES, size=int(in_store.sum()))
+    refunds = _refund_rows(
+        rng, items, rows_order=rows_order, n_orders=n_orders, refund_share=refund_share, end=end
+    )
+    orders = pd.concat([items, refunds], ignore_index=True)
+    orders = orders.sort_values(["order_ts", "order_id", "amount"], kind="stable")
+    orders["order_ts"] = orders["order_ts"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return orders.reset_index(drop=True)[list(ORDER_HEADERS)]
 
-    # Refunds: a negative row for a refunded line, dated a few days after the order. A third
-    # of refunded orders are refunded in full (every line), so they are not purchases.
+
+def _order_lines(
+    rng: np.random.Generator,
+    *,
+    order_value: np.ndarray,
+    n_items: np.ndarray,
+    rows_order: np.ndarray,
+    cust_of_row: np.ndarray,
+    premium: np.ndarray,
+    breadth: np.ndarray,
+) -> dict[str, object]:
+    """The product columns of every order line: which product, how many, at what price."""
+    n_rows = len(rows_order)
+    # Each customer shops in `breadth` favourite categories, fixed per customer.
+    favourite = (cust_of_row * 7 + rng.integers(0, breadth[cust_of_row])) % len(_CATALOGUE)
+    line = np.where(premium[cust_of_row], 2, rng.integers(0, 2, n_rows))
+    share = rng.dirichlet(np.ones(3), size=len(n_items))
+    item_share = np.concatenate([share[i, :k] / share[i, :k].sum() for i, k in enumerate(n_items)])
+    item_value = order_value[rows_order] * item_share
+    base_price = np.array([_CATALOGUE[c][1][ln][1] for c, ln in zip(favourite, line, strict=True)])
+    # Shelf price less a member or coupon discount; the quantity carries the order's value.
+    unit_price = np.round(base_price * rng.choice([0.8, 0.9, 0.95, 1.0], size=n_rows), 2)
+    quantity = np.maximum(1, np.round(item_value / unit_price)).astype(int)
+    return {
+        "product_id": np.array(
+            [f"P{c + 1:02d}{ln + 1}" for c, ln in zip(favourite, line, strict=True)], dtype=object
+        ),
+        "product_name": [_CATALOGUE[c][1][ln][0] for c, ln in zip(favourite, line, strict=True)],
+        "category": [_CATALOGUE[c][0] for c in favourite],
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "amount": np.round(quantity * unit_price, 2),
+    }
+
+
+def _merge_repeated_lines(items: pd.DataFrame) -> pd.DataFrame:
+    # Two lines of the same product in one order are one line with a larger quantity, as in a
+    # real export; otherwise they would be indistinguishable from an exported-twice row.
+    keys = ["order_id", "product_id", "unit_price"]
+    return (
+        items.groupby(keys, sort=False, as_index=False)
+        .agg({**{c: "first" for c in items.columns if c not in keys}, "quantity": "sum"})
+        .assign(amount=lambda f: np.round(f["quantity"] * f["unit_price"], 2))
+    )
+
+
+def _refund_rows(
+    rng: np.random.Generator,
+    items: pd.DataFrame,
+    *,
+    rows_order: np.ndarray,
+    n_orders: int,
+    refund_share: float,
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    """A negative row for a refunded line, dated a few days after the order. A third of
+    refunded orders are refunded in full (every line), so they are not purchases."""
     refunded_order = rng.uniform(0, 1, n_orders) < refund_share
     full_refund = refunded_order & (rng.uniform(0, 1, n_orders) < 1 / 3)
     first_line = ~pd.Series(rows_order).duplicated().to_numpy()
@@ -468,11 +440,7 @@ def _orders_from_purchases(
     )
     refunds["quantity"] = -refunds["quantity"]
     refunds["amount"] = -refunds["amount"]
-    refunds = refunds.loc[refunds["order_ts"] <= end]
-    orders = pd.concat([items, refunds], ignore_index=True)
-    orders = orders.sort_values(["order_ts", "order_id", "amount"], kind="stable")
-    orders["order_ts"] = orders["order_ts"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    return orders.reset_index(drop=True)[list(ORDER_HEADERS)]
+    return refunds.loc[refunds["order_ts"] <= end]
 
 
 def _add_duplicates(rng: np.random.Generator, orders: pd.DataFrame, n: int) -> pd.DataFrame:

@@ -1,0 +1,203 @@
+"""The analysis of what was measured: each stage's scaling exponent (log time against log
+customers) and the side-by-side ratios (the kit's way against a baseline, same data, same run)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RATIOS", "Ratio", "scaling_exponent", "scaling_exponents", "speed_ratios"]
+
+
+def scaling_exponent(n_customers: Sequence[float], seconds: Sequence[float]) -> float:
+    """Least-squares slope of log(time) against log(customers).
+
+    1 means time grows in proportion to the customers, 2 with their square, 0 not at all.
+
+    Parameters
+    ----------
+    n_customers, seconds : sequence of float
+        Equal length; pairs with a missing or non-positive time are left out.
+
+    Returns
+    -------
+    float
+        NaN with fewer than two distinct sizes.
+    """
+    n = np.asarray(n_customers, dtype=float)
+    t = np.asarray(seconds, dtype=float)
+    keep = np.isfinite(n) & np.isfinite(t) & (n > 0) & (t > 0)
+    x, y = np.log(n[keep]), np.log(t[keep])
+    if len(np.unique(x)) < 2:
+        return float("nan")
+    x_centred = x - x.mean()
+    return float((x_centred * (y - y.mean())).sum() / (x_centred**2).sum())
+
+
+def scaling_exponents(results: pd.DataFrame) -> pd.Series:
+    """:func:`scaling_exponent` of every stage over the sizes where it ran.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Long format: ``stage``, ``n_customers``, ``seconds`` and ``status``.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by stage, in first-appearance order.
+    """
+    ok = results.loc[results["status"] == "ok"]
+    stages = list(dict.fromkeys(results["stage"]))
+    return pd.Series(
+        {
+            stage: scaling_exponent(part["n_customers"], part["seconds"])
+            for stage, part in ((s, ok.loc[ok["stage"] == s]) for s in stages)
+        },
+        name="exponent",
+        dtype=float,
+    )
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A side-by-side comparison: ``slow`` seconds over ``fast`` seconds, same data.
+
+    Attributes
+    ----------
+    name : str
+    fast, slow : str
+        Stage names; the ratio is ``seconds(slow) / seconds(fast)``.
+    title : str
+    target : float or None
+        The ratio the kit promises (at least this), judged at the largest size run.
+    judged_above : int
+        The target applies only at sizes of at least this many customers.
+    parameters : bool
+        Whether both stages fit parameters that must agree (the compressed fits).
+    """
+
+    name: str
+    fast: str
+    slow: str
+    title: str
+    target: float | None = None
+    judged_above: int = 0
+    parameters: bool = False
+
+
+RATIOS: tuple[Ratio, ...] = (
+    Ratio(
+        "snapshot_vs_lifetimes",
+        "snapshot",
+        "lifetimes_summary",
+        "snapshot vs lifetimes' summary_data_from_transaction_data",
+        target=10.0,
+        judged_above=1_000_000,
+    ),
+    Ratio(
+        "snapshot_vs_lifetimes_text_ids",
+        "snapshot_text_ids",
+        "lifetimes_summary_text_ids",
+        "snapshot vs lifetimes' summary, both on plain-text ids (not ingest's output)",
+    ),
+    Ratio(
+        "snapshot_vs_pandas_groupby",
+        "snapshot",
+        "pandas_groupby_summary",
+        "snapshot vs the same summary as plain pandas groupbys",
+    ),
+    Ratio(
+        "bgnbd_weeks",
+        "bgnbd_fit_weeks",
+        "bgnbd_fit_weeks_uncompressed",
+        "BG/NBD, purchase weeks: compressed vs one row per customer",
+        target=20.0,
+        judged_above=1_000_000,
+        parameters=True,
+    ),
+    Ratio(
+        "bgnbd_days",
+        "bgnbd_fit_days",
+        "bgnbd_fit_days_uncompressed",
+        "BG/NBD, purchase days: compressed vs one row per customer",
+        parameters=True,
+    ),
+    Ratio(
+        "pareto_weeks",
+        "pareto_fit_weeks",
+        "pareto_fit_weeks_uncompressed",
+        "Pareto/NBD, purchase weeks: compressed vs one row per customer",
+        target=40.0,
+        judged_above=100_000,
+        parameters=True,
+    ),
+    Ratio(
+        "pareto_days",
+        "pareto_fit_days",
+        "pareto_fit_days_uncompressed",
+        "Pareto/NBD, purchase days: compressed vs one row per customer",
+        parameters=True,
+    ),
+    Ratio(
+        "ingest_vs_read_csv",
+        "read_csv",
+        "ingest_csv",
+        "ingest (validated, canonical) over a plain pandas.read_csv of the same files",
+    ),
+)
+
+
+def speed_ratios(results: pd.DataFrame, ratios: Sequence[Ratio] = RATIOS) -> pd.DataFrame:
+    """Every side-by-side ratio at every size where both of its stages ran.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Long format, as :attr:`BenchRun.results`.
+    ratios : sequence of Ratio, default :data:`RATIOS`
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (ratio, size): ``ratio``, ``title``, ``n_customers``, ``fast_seconds``,
+        ``slow_seconds``, ``ratio_value`` (slow / fast) and, for fits,
+        ``max_relative_param_difference``.
+    """
+    ok = results.loc[results["status"] == "ok"].set_index(["stage", "n_customers"])
+    rows = []
+    for ratio in ratios:
+        for n in sorted(results["n_customers"].unique()):
+            if (ratio.fast, n) not in ok.index or (ratio.slow, n) not in ok.index:
+                continue
+            fast, slow = ok.loc[(ratio.fast, n)], ok.loc[(ratio.slow, n)]
+            row: dict[str, Any] = {
+                "ratio": ratio.name,
+                "title": ratio.title,
+                "n_customers": int(n),
+                "fast_seconds": float(fast["seconds"]),
+                "slow_seconds": float(slow["seconds"]),
+                "ratio_value": float(slow["seconds"]) / float(fast["seconds"]),
+                "max_relative_param_difference": np.nan,
+            }
+            if ratio.parameters:
+                mine, theirs = fast["info"].get("params", {}), slow["info"].get("params", {})
+                if mine and theirs:
+                    row["max_relative_param_difference"] = max(
+                        abs(mine[k] / theirs[k] - 1.0) for k in mine
+                    )
+            rows.append(row)
+    columns = [
+        "ratio",
+        "title",
+        "n_customers",
+        "fast_seconds",
+        "slow_seconds",
+        "ratio_value",
+        "max_relative_param_difference",
+    ]
+    return pd.DataFrame(rows, columns=columns)

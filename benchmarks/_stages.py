@@ -1,0 +1,536 @@
+"""The timed stages: what each one reads (untimed) and what it runs (timed), from ingest to the
+whole report, with the baselines (plain pandas, plain lifetimes) beside the stages they match."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmarks._baselines import pandas_groupby_summary
+from segmentation.errors import InvalidOptionError
+
+__all__ = [
+    "UNCOMPRESSED_PARETO_LIMIT",
+    "Stage",
+    "Workspace",
+    "bench_stages",
+    "prepare_workspace",
+    "select_stages",
+]
+
+#: Above this many customers, plain lifetimes' Pareto/NBD (minutes) runs only with ``full``.
+UNCOMPRESSED_PARETO_LIMIT = 100_000
+
+
+class Workspace:
+    """What a stage reads: the export's paths and the prepared tables, loaded on demand."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.spec = dict(spec)
+        self.export_dir = Path(spec["export_dir"])
+        self.prepared_dir = Path(spec["prepared_dir"])
+        self.scratch_dir = Path(spec["scratch_dir"])
+        self.project_root = Path(spec["project_root"])
+        self.seed = int(spec["seed"])
+        self.min_seconds = float(spec.get("min_seconds", 1.0))
+        self.as_of = pd.Timestamp(spec["as_of"])
+        self._cache: dict[str, Any] = {}
+        self._config: dict[str, Any] | None = None
+
+    def _parquet(self, name: str) -> pd.DataFrame:
+        if name not in self._cache:
+            self._cache[name] = pd.read_parquet(self.prepared_dir / f"{name}.parquet")
+        return self._cache[name]
+
+    def forget(self) -> None:
+        """Drop the tables read so far, so that the next read gives fresh objects."""
+        self._cache.clear()
+
+    def orders(self) -> pd.DataFrame:
+        return self._parquet("orders")
+
+    def customers(self) -> pd.DataFrame | None:
+        path = self.prepared_dir / "customers.parquet"
+        return self._parquet("customers") if path.is_file() else None
+
+    def snapshot(self, *, with_clv: bool = False) -> pd.DataFrame:
+        return self._parquet("snapshot_clv" if with_clv else "snapshot")
+
+    def fit_summary(self, period_days: int) -> pd.DataFrame:
+        return self._parquet(f"fit_summary_{period_days}")
+
+    def config(self) -> dict[str, Any]:
+        from segmentation.config import load_config
+
+        if self._config is None:
+            self._config = load_config()
+        return self._config
+
+    @property
+    def calibration_end(self) -> pd.Timestamp:
+        return pd.Timestamp(self.spec["calibration_end"])
+
+
+def prepare_workspace(workspace: Workspace) -> dict[str, Any]:
+    """Ingest once and write the tables the stages read: canonical orders and customers, the
+    snapshot (with and without the CLV forecast's columns) and the CLV fits' summaries."""
+    from segmentation.clv import default_backtest_dates
+    from segmentation.errors import DataUnavailableError
+    from segmentation.features import customer_snapshot, repeat_purchase_summary
+    from segmentation.ingest import ingest
+    from segmentation.schemes.registry import registry
+
+    started = time.perf_counter()
+    folder = workspace.prepared_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    result = ingest([workspace.export_dir / "parquet"])
+    orders, customers = result.orders, result.customers
+    orders.to_parquet(folder / "orders.parquet", index=False)
+    if customers is not None:
+        customers.to_parquet(folder / "customers.parquet", index=False)
+    snapshot = customer_snapshot(orders, customers, as_of=workspace.as_of)
+    snapshot.to_parquet(folder / "snapshot.parquet")
+    with_clv = snapshot
+    try:
+        forecast = registry()["clv_tier"](snapshot, config=workspace.config()).details[
+            "customer_clv"
+        ]
+        with_clv = snapshot.assign(
+            clv=forecast["clv"].reindex(snapshot.index),
+            p_alive=forecast["p_alive"].reindex(snapshot.index),
+        )
+    except DataUnavailableError:
+        pass
+    with_clv.to_parquet(folder / "snapshot_clv.parquet")
+    holdout_days = int(workspace.config()["clv"].get("backtest", {}).get("holdout_days", 273))
+    calibration_end, _ = default_backtest_dates(
+        orders, holdout_days=holdout_days, holdout_end=workspace.as_of
+    )
+    for period_days in (1, 7):
+        summary = repeat_purchase_summary(orders, as_of=calibration_end, period_days=period_days)
+        summary.to_parquet(folder / f"fit_summary_{period_days}.parquet")
+    return {
+        "calibration_end": f"{calibration_end:%Y-%m-%d}",
+        "rows_kept": len(orders),
+        "customers": len(snapshot),
+        "buyers": int((~snapshot["is_potential"]).sum()),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One timed step.
+
+    Attributes
+    ----------
+    name : str
+        Row name in the results.
+    group : str
+        ``ingest``, ``snapshot``, ``schemes``, ``clv``, ``compare`` or ``report``.
+    title : str
+        What is timed, one line.
+    load : callable
+        ``load(workspace) -> dict``: reads the inputs, untimed.
+    run : callable
+        ``run(**inputs) -> dict or None``: the timed work; a dict is kept as ``info``.
+    baseline : bool
+        A reference the kit is compared with (plain pandas, plain lifetimes, or the kit's
+        snapshot on plain-text ids, which the report never gives it), not a stage of the
+        report; no scaling target applies to it.
+    repeat : bool
+        Whether a quick run may be repeated to take the fastest.
+    full_only_above : int or None
+        Above this many customers the stage runs only with ``full=True``.
+    spawns_processes : bool
+        The stage starts processes of its own (the report's notebook kernels): its peak
+        memory is sampled over the whole process tree.
+    """
+
+    name: str
+    group: str
+    title: str
+    load: Callable[[Workspace], dict[str, Any]] = field(repr=False)
+    run: Callable[..., dict[str, Any] | None] = field(repr=False)
+    baseline: bool = False
+    repeat: bool = True
+    full_only_above: int | None = None
+    spawns_processes: bool = False
+
+
+def _load_nothing(workspace: Workspace) -> dict[str, Any]:
+    return {"workspace": workspace}
+
+
+def _ingest_stage(folder: str) -> Callable[..., dict[str, Any]]:
+    def run(workspace: Workspace) -> dict[str, Any]:
+        from segmentation.ingest import ingest
+
+        result = ingest([workspace.export_dir / folder])
+        return {"rows_kept": len(result.orders)}
+
+    return run
+
+
+def _read_csv(workspace: Workspace) -> dict[str, Any]:
+    frames = [pd.read_csv(path) for path in sorted((workspace.export_dir / "csv").glob("*.csv"))]
+    return {"rows": int(sum(len(f) for f in frames))}
+
+
+def _load_tables(workspace: Workspace) -> dict[str, Any]:
+    return {
+        "orders": workspace.orders(),
+        "customers": workspace.customers(),
+        "as_of": workspace.as_of,
+    }
+
+
+def _snapshot(
+    orders: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp
+) -> dict[str, Any]:
+    from segmentation.features import customer_snapshot
+
+    snapshot = customer_snapshot(orders, customers, as_of=as_of)
+    return {"customers": len(snapshot), "buyers": int((~snapshot["is_potential"]).sum())}
+
+
+def _load_orders(workspace: Workspace) -> dict[str, Any]:
+    return {"orders": workspace.orders(), "as_of": workspace.as_of}
+
+
+def _load_orders_for_lifetimes(workspace: Workspace) -> dict[str, Any]:
+    from segmentation.clv import _import_lifetimes
+
+    _import_lifetimes()  # outside the timing, as a session would have it imported already
+    return {"orders": workspace.orders(), "as_of": workspace.as_of}
+
+
+def _with_text_ids(orders: pd.DataFrame) -> pd.DataFrame:
+    """The orders with their dictionary-encoded columns decoded to plain text, as an export
+    read without ingest would have them."""
+    from segmentation.schema import ORDERS
+
+    return orders.astype({column: "string" for column in ORDERS.dictionary})
+
+
+def _load_tables_text(workspace: Workspace) -> dict[str, Any]:
+    inputs = _load_tables(workspace)
+    customers = inputs["customers"]
+    return {
+        **inputs,
+        "orders": _with_text_ids(inputs["orders"]),
+        "customers": None if customers is None else customers.astype({"customer_id": "string"}),
+    }
+
+
+def _load_orders_for_lifetimes_text(workspace: Workspace) -> dict[str, Any]:
+    inputs = _load_orders_for_lifetimes(workspace)
+    return {**inputs, "orders": _with_text_ids(inputs["orders"])}
+
+
+def _lifetimes_summary(orders: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any]:
+    from segmentation.clv import lifetimes_summary
+
+    return {"customers": len(lifetimes_summary(orders, as_of=as_of))}
+
+
+def _groupby_summary(orders: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any]:
+    return {"customers": len(pandas_groupby_summary(orders, as_of=as_of))}
+
+
+def _scheme_stage(name: str) -> tuple[Callable[..., dict[str, Any]], Callable[..., Any]]:
+    def load(workspace: Workspace) -> dict[str, Any]:
+        from segmentation.schemes.registry import registry
+
+        names = list(registry())
+        # As run_schemes does: schemes after clv_tier see its clv and p_alive columns.
+        after_clv = "clv_tier" in names and names.index(name) > names.index("clv_tier")
+        return {
+            "snapshot": workspace.snapshot(with_clv=after_clv),
+            "config": workspace.config(),
+            "seed": workspace.seed,
+        }
+
+    def run(snapshot: pd.DataFrame, config: dict[str, Any], seed: int) -> dict[str, Any]:
+        from segmentation.errors import DataUnavailableError
+        from segmentation.schemes.registry import registry
+
+        try:
+            result = registry()[name](snapshot, config=config, random_state=seed, previous=None)
+        except DataUnavailableError as error:
+            return {"unavailable": str(error)}
+        info: dict[str, Any] = {"segments": int(result.labels.nunique())}
+        if "k" in result.details:
+            info["k"] = int(result.details["k"])
+        return info
+
+    return load, run
+
+
+def _load_backtest(workspace: Workspace) -> dict[str, Any]:
+    from segmentation.clv import _import_lifetimes
+
+    _import_lifetimes()
+    return {"orders": workspace.orders(), "config": workspace.config(), "as_of": workspace.as_of}
+
+
+def _backtest(orders: pd.DataFrame, config: dict[str, Any], as_of: pd.Timestamp) -> dict[str, Any]:
+    from segmentation.clv import backtest_from_config
+
+    backtest = backtest_from_config(orders, config=config, holdout_end=as_of)
+    return {
+        "chosen": backtest.chosen,
+        "period_days": backtest.period_days,
+        "n_customers": len(backtest.customers),
+    }
+
+
+def _fit_stage(
+    model: str, period_days: int, *, compress: bool
+) -> tuple[Callable[..., dict[str, Any]], Callable[..., dict[str, Any]]]:
+    def load(workspace: Workspace) -> dict[str, Any]:
+        from segmentation.clv import _import_lifetimes
+
+        _import_lifetimes()
+        return {"summary": workspace.fit_summary(period_days)}
+
+    def run(summary: pd.DataFrame) -> dict[str, Any]:
+        from segmentation.clv import fit_purchase_model
+
+        fit = fit_purchase_model(
+            summary,
+            model=model,
+            period_days=period_days,
+            min_repeat_customers=1,
+            compress=compress,
+        )
+        return {"params": fit.params, "n_patterns": fit.n_patterns, "n_customers": fit.n_customers}
+
+    return load, run
+
+
+def _load_month(workspace: Workspace) -> dict[str, Any]:
+    from segmentation.clv import _import_lifetimes
+
+    _import_lifetimes()
+    return {**_load_tables(workspace), "config": workspace.config(), "seed": workspace.seed}
+
+
+def _compare(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    config: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    from segmentation.compare import analyse_month
+
+    analysis = analyse_month(orders, customers, None, as_of=as_of, config=config, random_state=seed)
+    return {
+        "schemes": len(analysis.scores),
+        "best": str(analysis.scores.index[0]) if len(analysis.scores) else "",
+        "timings": {k: round(v, 3) for k, v in analysis.timings.items()},
+    }
+
+
+def _report(workspace: Workspace) -> dict[str, Any]:
+    from segmentation.report import build_report
+
+    reports_dir = workspace.scratch_dir / "reports"
+    if reports_dir.exists():
+        shutil.rmtree(reports_dir)
+    result = build_report(
+        input_path=workspace.export_dir / "csv",
+        month=f"{workspace.as_of:%Y-%m}",
+        lang="zh",
+        reports_dir=reports_dir,
+        random_state=workspace.seed,
+        notebooks_dir=workspace.project_root / "notebooks",
+    )
+    return {
+        "index_html_bytes": result.index_html.stat().st_size,
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+
+
+def bench_stages() -> list[Stage]:
+    """Every stage, in the order they run, with the baselines beside the stages they match.
+
+    Returns
+    -------
+    list of Stage
+    """
+    return [
+        *_ingest_stages(),
+        *_snapshot_stages(),
+        *_scheme_stages(),
+        *_clv_stages(),
+        *_whole_month_stages(),
+    ]
+
+
+def _ingest_stages() -> list[Stage]:
+    return [
+        Stage(
+            "ingest_csv",
+            "ingest",
+            "segmentation.ingest.ingest of the CSV export (orders and customers)",
+            _load_nothing,
+            _ingest_stage("csv"),
+        ),
+        Stage(
+            "ingest_parquet",
+            "ingest",
+            "segmentation.ingest.ingest of the same export as Parquet",
+            _load_nothing,
+            _ingest_stage("parquet"),
+        ),
+        Stage(
+            "read_csv",
+            "ingest",
+            "plain pandas.read_csv of the same CSV files (no validation, no dates)",
+            _load_nothing,
+            _read_csv,
+            baseline=True,
+        ),
+    ]
+
+
+def _snapshot_stages() -> list[Stage]:
+    return [
+        Stage(
+            "snapshot",
+            "snapshot",
+            "features.customer_snapshot (orders and customers as ingest gives them, ids "
+            "dictionary-encoded; as of the last day)",
+            _load_tables,
+            _snapshot,
+        ),
+        Stage(
+            "lifetimes_summary",
+            "snapshot",
+            "lifetimes.utils.summary_data_from_transaction_data on the same orders (freq D)",
+            _load_orders_for_lifetimes,
+            _lifetimes_summary,
+            baseline=True,
+        ),
+        Stage(
+            "pandas_groupby_summary",
+            "snapshot",
+            "the snapshot's purchase columns as plain pandas groupbys "
+            "(benchmarks.pandas_groupby_summary)",
+            _load_orders,
+            _groupby_summary,
+            baseline=True,
+        ),
+        Stage(
+            "snapshot_text_ids",
+            "snapshot",
+            "features.customer_snapshot on the same tables with the ids and category as plain "
+            "text, as a table read without ingest has them (the decoding is not timed); a "
+            "reference, since the report's snapshots always get ingest's encoded ids",
+            _load_tables_text,
+            _snapshot,
+            baseline=True,
+        ),
+        Stage(
+            "lifetimes_summary_text_ids",
+            "snapshot",
+            "lifetimes' summary_data_from_transaction_data on those plain-text orders",
+            _load_orders_for_lifetimes_text,
+            _lifetimes_summary,
+            baseline=True,
+        ),
+    ]
+
+
+def _scheme_stages() -> list[Stage]:
+    from segmentation.schemes.registry import registry
+
+    stages = []
+    for name in registry():
+        load, run = _scheme_stage(name)
+        title = f"the {name} scheme on the snapshot, as run_schemes runs it"
+        if name == "clusters":
+            title += " (features, choice of k with bootstrap stability, assignment)"
+        if name == "clv_tier":
+            title += " (MBG/NBD and Gamma-Gamma fits, CLV per customer)"
+        stages.append(Stage(f"scheme_{name}", "schemes", title, load, run))
+    return stages
+
+
+def _clv_stages() -> list[Stage]:
+    stages = [
+        Stage(
+            "clv_backtest",
+            "clv",
+            "clv.backtest_from_config: BG/NBD, Pareto/NBD, MBG/NBD fitted and scored (weeks)",
+            _load_backtest,
+            _backtest,
+        )
+    ]
+    for model, title in (("bgnbd", "BG/NBD"), ("pareto", "Pareto/NBD")):
+        for period_days, unit in ((1, "days"), (7, "weeks")):
+            for compress in (True, False):
+                load, run = _fit_stage(model, period_days, compress=compress)
+                suffix = "" if compress else "_uncompressed"
+                how = "unique rows with weights" if compress else "one row per customer"
+                stages.append(
+                    Stage(
+                        f"{model}_fit_{unit}{suffix}",
+                        "clv",
+                        f"{title} fit counting purchase {unit}, lifetimes on {how}",
+                        load,
+                        run,
+                        baseline=not compress,
+                        full_only_above=(
+                            UNCOMPRESSED_PARETO_LIMIT
+                            if model == "pareto" and not compress
+                            else None
+                        ),
+                    )
+                )
+    return stages
+
+
+def _whole_month_stages() -> list[Stage]:
+    return [
+        Stage(
+            "compare",
+            "compare",
+            "compare.analyse_month: three snapshots, every scheme three times, backtest, scores",
+            _load_month,
+            _compare,
+        ),
+        Stage(
+            "report",
+            "report",
+            "report.build_report from the CSV export: ingest, analysis, five notebooks, HTML",
+            _load_nothing,
+            _report,
+            repeat=False,
+            spawns_processes=True,
+        ),
+    ]
+
+
+def select_stages(stages: Sequence[Stage], wanted: Sequence[str] | None) -> list[Stage]:
+    """The stages named in ``wanted`` (names or groups), in run order."""
+    if not wanted:
+        return list(stages)
+    names = {s.name for s in stages}
+    groups = {s.group for s in stages}
+    unknown = [w for w in wanted if w not in names and w not in groups]
+    if unknown:
+        raise InvalidOptionError(
+            f"--stages: unknown stage or group {unknown}; groups are {sorted(groups)}, "
+            f"stages are {[s.name for s in stages]}."
+        )
+    chosen = set(wanted)
+    return [s for s in stages if s.name in chosen or s.group in chosen]

@@ -1,0 +1,37 @@
+"""Data the kit ships or generates: the demo export (``_demo``), CDNOW read from the lifetimes
+wheel without importing it (``_cdnow``), the one BG/NBD + Gamma-Gamma simulator (``_simulate``)."""
+
+from segmentation.datasets._cdnow import cdnow_file, load_cdnow
+from segmentation.datasets._demo import (
+    CUSTOMER_HEADERS,
+    DEMO_LABEL,
+    INTERACTION_HEADERS,
+    ORDER_HEADERS,
+    DemoExport,
+    generate_demo,
+    write_demo_export,
+)
+from segmentation.datasets._simulate import (
+    CustomerLatents,
+    SimulatedPurchases,
+    draw_customer_latents,
+    draw_order_values,
+    simulate_bgnbd_purchases,
+)
+
+__all__ = [
+    "CUSTOMER_HEADERS",
+    "DEMO_LABEL",
+    "INTERACTION_HEADERS",
+    "ORDER_HEADERS",
+    "CustomerLatents",
+    "DemoExport",
+    "SimulatedPurchases",
+    "cdnow_file",
+    "draw_customer_latents",
+    "draw_order_values",
+    "generate_demo",
+    "load_cdnow",
+    "simulate_bgnbd_purchases",
+    "write_demo_export",
+]
