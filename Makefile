@@ -42,19 +42,19 @@ test: setup lint ## Run ruff, mypy, pytest and nbval over notebooks/
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 lint: setup ## Check code and notebooks with ruff (lint and format) and type hints with mypy
-	$(BIN)/ruff check src tests notebooks
-	$(BIN)/ruff format --check src tests notebooks
+	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff format --check src tests notebooks benchmarks
 	$(BIN)/mypy
 
 format: setup ## Fix what ruff can fix and format the code
-	$(BIN)/ruff check --fix src tests notebooks
-	$(BIN)/ruff format src tests notebooks
+	$(BIN)/ruff check --fix src tests notebooks benchmarks
+	$(BIN)/ruff format src tests notebooks benchmarks
 
 lab: setup ## Open JupyterLab on notebooks/ with the project's kernel
 	$(BIN)/jupyter lab notebooks
 
 bench: setup ## Run the benchmarks and write benchmarks/results.md
-	$(BIN)/segmentation bench
+	$(BIN)/python -m benchmarks
 
 lock: ## Re-resolve requirements.lock from pyproject in a clean, throwaway venv
 	rm -rf .lock-venv

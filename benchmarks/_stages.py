@@ -205,9 +205,9 @@ def _load_orders(workspace: Workspace) -> dict[str, Any]:
 
 
 def _load_orders_for_lifetimes(workspace: Workspace) -> dict[str, Any]:
-    from segmentation.clv import _import_lifetimes
+    from segmentation.clv import import_lifetimes
 
-    _import_lifetimes()  # outside the timing, as a session would have it imported already
+    import_lifetimes()  # outside the timing, as a session would have it imported already
     return {"orders": workspace.orders(), "as_of": workspace.as_of}
 
 
@@ -274,9 +274,9 @@ def _scheme_stage(name: str) -> tuple[Callable[..., dict[str, Any]], Callable[..
 
 
 def _load_backtest(workspace: Workspace) -> dict[str, Any]:
-    from segmentation.clv import _import_lifetimes
+    from segmentation.clv import import_lifetimes
 
-    _import_lifetimes()
+    import_lifetimes()
     return {"orders": workspace.orders(), "config": workspace.config(), "as_of": workspace.as_of}
 
 
@@ -295,9 +295,9 @@ def _fit_stage(
     model: str, period_days: int, *, compress: bool
 ) -> tuple[Callable[..., dict[str, Any]], Callable[..., dict[str, Any]]]:
     def load(workspace: Workspace) -> dict[str, Any]:
-        from segmentation.clv import _import_lifetimes
+        from segmentation.clv import import_lifetimes
 
-        _import_lifetimes()
+        import_lifetimes()
         return {"summary": workspace.fit_summary(period_days)}
 
     def run(summary: pd.DataFrame) -> dict[str, Any]:
@@ -316,9 +316,9 @@ def _fit_stage(
 
 
 def _load_month(workspace: Workspace) -> dict[str, Any]:
-    from segmentation.clv import _import_lifetimes
+    from segmentation.clv import import_lifetimes
 
-    _import_lifetimes()
+    import_lifetimes()
     return {**_load_tables(workspace), "config": workspace.config(), "seed": workspace.seed}
 
 

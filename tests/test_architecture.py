@@ -31,7 +31,6 @@ RANKS = {
     "export": 4,
     "compare": 4,
     "report": 5,
-    "bench": 6,
     "cli": 6,
     "__main__": 6,
 }
@@ -127,3 +126,16 @@ def test_importing_every_module_changes_no_global_state(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == [], "an import wrote files"
+
+
+@pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
+def test_the_package_never_imports_the_benchmarks(module: str, path: Path) -> None:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+        assert not any(n.split(".")[0] == "benchmarks" for n in names), module

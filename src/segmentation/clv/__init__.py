@@ -6,8 +6,6 @@ that picks a model, and a BG/NBD simulator; ``_lifetimes`` alone imports lifetim
 
 from __future__ import annotations
 
-from typing import Any
-
 from segmentation.clv._backtest import (
     CLVBacktest,
     backtest_from_config,
@@ -21,9 +19,7 @@ from segmentation.clv._forecast import (
     customer_clv,
     forecast_from_config,
 )
-
-# segmentation.bench imports it from here.
-from segmentation.clv._lifetimes import _import_lifetimes as _import_lifetimes
+from segmentation.clv._lifetimes import _import_lifetimes as import_lifetimes
 from segmentation.clv._purchase import (
     DEFAULT_PENALIZERS,
     MODEL_NAMES,
@@ -67,16 +63,7 @@ __all__ = [
     "fit_purchase_model",
     "fit_spend_model",
     "forecast_from_config",
+    "import_lifetimes",
     "lifetimes_summary",
     "simulate_bgnbd_summary",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # The CLV schemes live in segmentation.schemes.clv_tiers; segmentation.bench still imports
-    # CLV_SCHEMES from here. Imported on use: the schemes import this package.
-    if name == "CLV_SCHEMES":
-        from segmentation.schemes.clv_tiers import CLV_SCHEMES
-
-        return CLV_SCHEMES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -106,7 +106,7 @@ def lifetimes_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.
     Every order row with a customer id up to the end of ``as_of`` is a transaction (lifetimes
     has no notion of an order's rows or of refunds), counted in purchase days (``freq="D"``)
     with ``amount`` as the monetary value. This is the baseline the customer snapshot is
-    timed against (``segmentation bench``); the kit itself never calls it.
+    timed against (``make bench``); the kit itself never calls it.
 
     Parameters
     ----------
