@@ -24,8 +24,8 @@ def registry() -> dict[str, Scheme]:
 
     The scheme modules are imported on the first call, not when this module is imported.
     """
-    from segmentation.clustering import CLUSTER_SCHEMES
     from segmentation.clv import CLV_SCHEMES
+    from segmentation.schemes.clusters import CLUSTER_SCHEMES
     from segmentation.schemes.rules import RULE_SCHEMES
 
     return {**RULE_SCHEMES, **CLV_SCHEMES, **CLUSTER_SCHEMES}
