@@ -31,6 +31,8 @@ __all__ = ["K_RULE", "SCHEME", "check_k_range", "choose_k", "score_ks", "select_
 #: The segmentation scheme these models serve: its name is the one a
 #: :class:`~segmentation.errors.SchemeUnavailable` from the choice of k carries.
 SCHEME = "clusters"
+
+#: How :func:`select_k` picks k, in words for the report.
 K_RULE = {
     "zh": (
         "在自助抽样平均 Jaccard ≥ {min_jaccard} 的 k 中取轮廓系数最高者（并列取较小的 k）；"

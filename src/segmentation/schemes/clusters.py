@@ -155,9 +155,10 @@ def cluster_scheme(
     Segmentation
         Keys ``"potential"`` then the clusters (``"c1"``..), ordered by the mean of the first
         ``order_by`` column present, lowest first. ``details`` holds ``k``, ``k_table``
-        (:func:`choose_k`), ``k_rule``, ``jaccard`` and ``stability`` per cluster,
-        ``feature_profile`` (mean and median of each feature per cluster), ``centroids``,
-        ``centroid_position``, the scaler, ``matching`` and what was left out.
+        (:func:`~segmentation.clustering.choose_k`), ``k_rule``, ``jaccard`` and
+        ``stability`` per cluster, ``feature_profile`` (mean and median of each feature per
+        cluster), ``centroids``, ``centroid_position``, the scaler, ``matching`` and what was
+        left out.
 
     Raises
     ------
