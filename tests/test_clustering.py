@@ -15,17 +15,14 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from segmentation.clustering import (
-    CLUSTER_SCHEMES,
-    POTENTIAL_KEY,
-    _cluster_jaccard,
-    _fit_for_ks,
     bootstrap_jaccard,
     choose_k,
     cluster_features,
-    cluster_scheme,
     name_clusters,
     select_k,
 )
+from segmentation.clustering._fitting import fit_for_ks
+from segmentation.clustering._stability import _cluster_jaccard
 from segmentation.config import default_config, load_config
 from segmentation.datasets import INTERACTION_HEADERS, ORDER_HEADERS, generate_demo, load_cdnow
 from segmentation.errors import MissingColumnError, SchemeUnavailable, SegmentationInputError
@@ -35,6 +32,7 @@ from segmentation.plots.clustering import (
     plot_cluster_projection,
     plot_k_selection,
 )
+from segmentation.schemes.clusters import CLUSTER_SCHEMES, POTENTIAL_KEY, cluster_scheme
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -182,7 +180,7 @@ def test_other_algorithms_recover_blobs(algorithm: str) -> None:
 
 def test_ward_cut_equals_scikit_learn_agglomerative() -> None:
     features, _ = make_blobs(n_samples=600, centers=4, n_features=3, random_state=1)
-    fits = _fit_for_ks(features, [2, 3, 4, 6], algorithm="ward", seed=0, options={})
+    fits = fit_for_ks(features, [2, 3, 4, 6], algorithm="ward", seed=0, options={})
     for k, fit in fits.items():
         expected = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(features)
         assert adjusted_rand_score(expected, fit.labels) == 1.0
@@ -658,7 +656,7 @@ def test_silhouette_for_every_k_at_once_equals_scikit_learn(
 ) -> None:
     from sklearn.metrics import silhouette_score
 
-    from segmentation.clustering import _silhouette_scores
+    from segmentation.clustering._choice import _silhouette_scores
 
     rng = np.random.default_rng(seed)
     sample = rng.normal(size=(n, 3))

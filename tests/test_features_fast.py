@@ -14,9 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segmentation import features
 from segmentation.arrays import run_starts
-from segmentation.features import customer_snapshot, purchase_days
+from segmentation.features import _attributes, customer_snapshot, purchase_days
+from segmentation.features._attributes import _distinct_per_customer, _medians_by_code
+from segmentation.features._kernels import stable_group_order
+from segmentation.features._netting import _ranks_among, order_sums
+from segmentation.features._universe import _fixed_width_keys, _merged_ranks, _sorted_positions
 
 AS_OF = "2024-02-15"
 _START = pd.Timestamp("2024-01-01")
@@ -223,14 +226,14 @@ def test_merging_sorted_ids_finds_what_a_dictionary_finds(
 ) -> None:
     hay = _bytewise_sorted(haystack)
     found = _bytewise_sorted(needles)
-    positions = features._sorted_positions(
+    positions = _sorted_positions(
         pa.array(found, pa.large_string()), pa.array(hay, pa.large_string())
     )
     where = {value: i for i, value in enumerate(hay)}
     assert positions is not None
     assert positions.tolist() == [where.get(value, -1) for value in found]
     others = [value for value in hay if value not in needles]
-    ranks = features._merged_ranks(
+    ranks = _merged_ranks(
         pa.array(found, pa.large_string()), pa.array(others, pa.large_string()), listed_sorted=True
     )
     union = _bytewise_sorted(set(found) | set(others))
@@ -239,7 +242,7 @@ def test_merging_sorted_ids_finds_what_a_dictionary_finds(
 
 
 def test_ids_with_nul_bytes_are_hashed_instead() -> None:
-    assert features._fixed_width_keys([pa.array(["a\x00"], pa.large_string())]) is None
+    assert _fixed_width_keys([pa.array(["a\x00"], pa.large_string())]) is None
     orders = _orders([("a", "o1", 1, 1, 5.0, None)], in_time_order=True)
     orders = orders.assign(customer_id=pd.Series(["a\x00"], dtype="string"))
     customers = pd.DataFrame({"customer_id": pd.Series(["a", "a\x00"], dtype="string")})
@@ -262,7 +265,7 @@ def test_ranks_among_opened_codes_are_binary_search_positions(
 ) -> None:
     opened_codes = np.array(sorted(opened), dtype=np.int32)
     code_array = np.array(codes, dtype=np.int32)
-    ranks = features._ranks_among(code_array, opened_codes)
+    ranks = _ranks_among(code_array, opened_codes)
     if set(codes) <= opened:
         assert ranks is not None
         assert ranks.tolist() == np.searchsorted(opened_codes, code_array).tolist()
@@ -284,7 +287,7 @@ def test_order_sums_round_as_reduceat_over_each_orders_rows(sizes: list[int], se
     amount[rng.random(len(group)) < 0.1] = -0.0
     first = np.array([np.flatnonzero(group == g)[0] for g in range(len(sizes))])
     others = np.setdiff1d(np.arange(len(group)), first)
-    sums = features._order_sums(amount[first], group[others], amount[others])
+    sums = order_sums(amount[first], group[others], amount[others])
     by_group = np.argsort(group, kind="stable")
     expected = np.add.reduceat(amount[by_group], run_starts(group[by_group]))
     np.testing.assert_array_equal(sums, expected)  # -0.0 and 0.0 count as equal here
@@ -296,7 +299,7 @@ def test_stable_grouping_is_a_stable_argsort(keys: list[int]) -> None:
     key_array = np.array(keys, dtype=np.int64)
     expected = np.argsort(key_array, kind="stable")
     counts = np.bincount(key_array[key_array >= 0], minlength=10)
-    order, got_counts = features._stable_group_order(key_array, 10)
+    order, got_counts = stable_group_order(key_array, 10)
     np.testing.assert_array_equal(order, expected)
     np.testing.assert_array_equal(got_counts, counts)
     # And numpy's stable sort, should pandas' counting sort ever move.
@@ -304,7 +307,7 @@ def test_stable_grouping_is_a_stable_argsort(keys: list[int]) -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delattr(pandas._libs.algos, "groupsort_indexer")
-        order, got_counts = features._stable_group_order(key_array, 10)
+        order, got_counts = stable_group_order(key_array, 10)
     np.testing.assert_array_equal(order, expected)
     np.testing.assert_array_equal(got_counts, counts)
 
@@ -326,8 +329,8 @@ def test_category_medians_are_pandas_groupby_medians(
     expected[by_code.index.to_numpy()] = by_code.to_numpy()
     with pytest.MonkeyPatch.context() as patch:
         if not looped:  # the groupby route, for many categories
-            patch.setattr(features, "_MAX_LOOPED_CATEGORIES", 0)
-        got = features._medians_by_code(code_array, values.copy(), 12)
+            patch.setattr(_attributes, "_MAX_LOOPED_CATEGORIES", 0)
+        got = _medians_by_code(code_array, values.copy(), 12)
     np.testing.assert_array_equal(got, expected)
 
 
@@ -339,10 +342,10 @@ def test_category_breadth_counts_distinct_pairs(pairs: list[tuple[int, int]]) ->
     expected = [len({c for who, c in pairs if who == person}) for person in range(7)]
     few = code % 8  # eight codes or fewer take the popcount route
     expected_few = [len({c % 8 for who, c in pairs if who == person}) for person in range(7)]
-    assert features._distinct_per_customer(customer, code, 7, 12).tolist() == expected
-    assert features._distinct_per_customer(customer, few, 7, 8).tolist() == expected_few
+    assert _distinct_per_customer(customer, code, 7, 12).tolist() == expected
+    assert _distinct_per_customer(customer, few, 7, 8).tolist() == expected_few
     # Too many (customer, category) pairs for a bitmap: the sort route.
-    many = features._distinct_per_customer(customer, code, 200_000, 12)
+    many = _distinct_per_customer(customer, code, 200_000, 12)
     assert many[:7].tolist() == expected
     assert not many[7:].any()
 

@@ -15,8 +15,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from segmentation.clustering import POTENTIAL_KEY, standardized_features
 from segmentation.schemes.base import Segmentation
+from segmentation.schemes.clusters import POTENTIAL_KEY, standardized_features
 
 __all__ = [
     "FEATURE_LABELS",
@@ -144,7 +144,7 @@ def plot_cluster_profiles(segmentation: Segmentation, *, lang: str = "zh") -> Fi
     Parameters
     ----------
     segmentation : Segmentation
-        A result of :func:`segmentation.clustering.cluster_scheme`.
+        A result of :func:`segmentation.schemes.clusters.cluster_scheme`.
     lang : {"zh", "en"}, default "zh"
 
     Returns
@@ -201,7 +201,7 @@ def plot_cluster_projection(
     Parameters
     ----------
     segmentation : Segmentation
-        A result of :func:`segmentation.clustering.cluster_scheme`.
+        A result of :func:`segmentation.schemes.clusters.cluster_scheme`.
     snapshot : pandas.DataFrame
         The snapshot it was computed from (the features are recomputed from it).
     lang : {"zh", "en"}, default "zh"

@@ -24,7 +24,7 @@ def registry() -> dict[str, Scheme]:
 
     The scheme modules are imported on the first call, not when this module is imported.
     """
-    from segmentation.clustering import CLUSTER_SCHEMES
+    from segmentation.schemes.clusters import CLUSTER_SCHEMES
     from segmentation.schemes.clv_tiers import CLV_SCHEMES
     from segmentation.schemes.rules import RULE_SCHEMES
 

@@ -1,0 +1,251 @@
+"""Purchases as of a date: netted orders, purchase days and the repeat-purchase summary.
+
+Purchases are orders, not line items: the rows of an order are netted (refund rows carry the
+order's id and a negative amount). An order that has refund rows and nets to zero or less
+(within :data:`REFUND_TOLERANCE`) is a fully refunded order and is not a purchase. A
+cancellation with its own order id (Online Retail's ``C`` invoices) is not a purchase either,
+but its negative amount is netted into the customer's monetary totals.
+
+Counting follows ``lifetimes.utils.summary_data_from_transaction_data`` with ``freq="D"``:
+purchases on the same calendar day are one purchase period, ``frequency`` is the number of
+periods after the first, ``recency`` is the days from the first to the last period and ``T``
+the days from the first period to ``as_of``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segmentation.arrays import run_starts
+from segmentation.errors import InvalidOptionError
+from segmentation.features._attributes import customer_attributes
+from segmentation.features._kernels import as_text, to_day, zero_for_missing
+from segmentation.features._netting import REFUND_TOLERANCE, net_orders
+from segmentation.features._universe import customer_universe
+
+__all__ = [
+    "as_of_cutoff",
+    "order_purchases",
+    "purchase_days",
+    "repeat_purchase_summary",
+]
+
+
+def as_of_cutoff(as_of: str | pd.Timestamp) -> pd.Timestamp:
+    """The first instant after the as-of day: ``as_of`` includes the whole of its day.
+
+    Parameters
+    ----------
+    as_of : str or pandas.Timestamp
+        A date (``"2011-11-30"``) or timestamp; its time of day is ignored.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight at the start of the day after ``as_of``; rows with ``order_ts`` strictly
+        before it are "as of" that day.
+    """
+    return pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+
+
+def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """Net the line items of each customer's orders up to ``as_of``.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders (see :mod:`segmentation.schema`); guest rows (no customer id) are
+        ignored.
+    as_of : str or pandas.Timestamp
+        Rows dated after this day are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (customer_id, order_id): ``order_ts`` (the earliest row, the purchase
+        time), ``amount`` (net), ``has_refund`` (any negative row) and ``is_purchase``
+        (not a refund-only or fully refunded order).
+    """
+    cutoff = as_of_cutoff(as_of)
+    rows = orders.loc[
+        orders["customer_id"].notna() & (orders["order_ts"] < cutoff),
+        ["customer_id", "order_id", "order_ts", "amount"],
+    ]
+    # Ids as text: pandas regroups a categorical by hashing all of its categories (a million
+    # customer ids) on every groupby, where text is hashed only for the rows at hand.
+    rows = rows.assign(customer_id=as_text(rows["customer_id"]), order_id=as_text(rows["order_id"]))
+    grouped = rows.assign(negative=rows["amount"] < 0, sale=rows["amount"] >= 0).groupby(
+        ["customer_id", "order_id"], sort=True, observed=True
+    )
+    per_order = grouped.agg(
+        order_ts=("order_ts", "min"),
+        amount=("amount", "sum"),
+        has_refund=("negative", "any"),
+        has_sale=("sale", "any"),
+    )
+    per_order["is_purchase"] = per_order["has_sale"] & ~(
+        per_order["has_refund"] & (per_order["amount"] <= REFUND_TOLERANCE)
+    )
+    return per_order.drop(columns="has_sale").reset_index()
+
+
+def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """Each customer's purchase days up to ``as_of``: one row per (customer, calendar day).
+
+    The days on which :func:`order_purchases` finds at least one purchase (an order that is
+    neither refund-only nor refunded in full, dated by its earliest row), computed without
+    sorting the order ids as text: the ids are factorised once and every order is netted with
+    integer codes, as the snapshot does.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders; guest rows and rows without an order id are ignored, as
+        :func:`order_purchases` ignores them.
+    as_of : str or pandas.Timestamp
+        Rows dated after this day are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (string) and ``day`` (int64, days since 1970-01-01), sorted by
+        customer_id and day, without repeats.
+    """
+    cutoff = as_of_cutoff(as_of)
+    in_window = (
+        orders["customer_id"].notna() & orders["order_id"].notna() & (orders["order_ts"] < cutoff)
+    ).to_numpy(dtype=bool)
+    universe, row_customer, _ = customer_universe(
+        orders["customer_id"], in_window, customer_attributes(None, cutoff)
+    )
+    ts = orders["order_ts"].to_numpy()[in_window]
+    raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
+    net = net_orders(
+        orders["order_id"],
+        in_window,
+        row_customer,
+        ts.view(np.int64),
+        raw_amount,
+        zero_for_missing(raw_amount),
+    )
+    customer = net.customer[net.is_purchase]
+    day = to_day(net.ts[net.is_purchase], np.datetime_data(ts.dtype)[0])
+    offset = int(day.min(initial=0))
+    span = int(day.max(initial=0)) - offset + 1
+    key = np.sort(customer * span + (day - offset))
+    key = key[run_starts(key)]
+    return pd.DataFrame(
+        {
+            "customer_id": universe.take(key // span).array,
+            "day": (key % span + offset).astype(np.int64),
+        }
+    )
+
+
+def repeat_purchase_summary(
+    orders: pd.DataFrame, *, as_of: str | pd.Timestamp, period_days: int = 1
+) -> pd.DataFrame:
+    """Frequency, recency, T and monetary value per customer, as lifetimes counts them.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders.
+    as_of : str or pandas.Timestamp
+        The observation end (inclusive of the whole day).
+    period_days : int, default 1
+        Length of a purchase period. 1 counts purchase days. 7 counts purchase weeks, as
+        lifetimes' ``freq="W"`` does but with the weeks ending on ``as_of`` rather than on a
+        Sunday: each purchase day is moved to the last day of its period, so ``frequency``
+        counts repeat purchase periods, ``recency`` and ``T`` are whole multiples of
+        ``period_days`` (still in days) and ``monetary_value`` is the mean net spend of the
+        repeat purchase periods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (customers with at least one purchase up to ``as_of``),
+        sorted, with columns ``first_purchase``, ``last_purchase``, ``n_orders`` (purchases),
+        ``frequency`` (repeat purchase days), ``recency`` and ``T`` (days, float),
+        ``monetary_value`` (mean net spend of the repeat purchase days, 0 when there are
+        none, as lifetimes defines it) and ``monetary_total`` (net of every refund and
+        cancellation up to ``as_of``).
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
+    Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
+    """
+    if isinstance(period_days, bool) or not isinstance(period_days, int) or period_days < 1:
+        raise InvalidOptionError(
+            f"period_days must be a whole number of days, at least 1 (1 = purchase days, "
+            f"7 = purchase weeks); got {period_days!r}."
+        )
+    per_order = order_purchases(orders, as_of=as_of)
+    monetary_total = per_order.groupby("customer_id", sort=True)["amount"].sum()
+    purchases = per_order.loc[per_order["is_purchase"]]
+    if purchases.empty:  # nobody bought: the per-customer reductions below need one row
+        empty = pd.DataFrame(
+            {
+                "first_purchase": pd.Series(dtype=per_order["order_ts"].dtype),
+                "last_purchase": pd.Series(dtype=per_order["order_ts"].dtype),
+                "n_orders": pd.Series(dtype=np.int64),
+                "frequency": pd.Series(dtype=np.int64),
+                "recency": pd.Series(dtype=float),
+                "T": pd.Series(dtype=float),
+                "monetary_value": pd.Series(dtype=float),
+                "monetary_total": pd.Series(dtype=float),
+            }
+        )
+        empty.index = pd.Index([], name="customer_id", dtype="string")
+        return empty
+    customer_codes, customers = pd.factorize(purchases["customer_id"], sort=True)
+    day = purchases["order_ts"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    amount = purchases["amount"].to_numpy(dtype=float)
+    end_day = np.datetime64(pd.Timestamp(as_of).normalize().date(), "D").astype(np.int64)
+    if period_days > 1:
+        # Periods end on as_of, so T is whole periods and none straddles the observation end.
+        day = end_day - period_days * ((end_day - day) // period_days)
+
+    # Sort by (customer, day) once; a purchase period is a run of equal (customer, day) pairs.
+    order = np.lexsort((day, customer_codes))
+    codes, day, amount = customer_codes[order], day[order], amount[order]
+    new_period = np.ones(len(codes), dtype=bool)
+    new_period[1:] = (codes[1:] != codes[:-1]) | (day[1:] != day[:-1])
+    period_start = np.flatnonzero(new_period)
+    period_code = codes[period_start]
+    period_day = day[period_start]
+    period_amount = np.add.reduceat(amount, period_start) if len(amount) else amount
+
+    n_customers = len(customers)
+    n_periods = np.bincount(period_code, minlength=n_customers)
+    first_period = np.flatnonzero(np.r_[True, period_code[1:] != period_code[:-1]])
+    first_day = period_day[first_period]
+    last_day = period_day[np.r_[first_period[1:], len(period_code)] - 1]
+    first_amount = period_amount[first_period]
+    total_over_periods = np.bincount(period_code, weights=period_amount, minlength=n_customers)
+    frequency = n_periods - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary_value = np.where(
+            frequency > 0, (total_over_periods - first_amount) / np.maximum(frequency, 1), 0.0
+        )
+    first_ts = purchases["order_ts"].to_numpy()[order][period_start][first_period]
+    last_idx = np.r_[period_start[1:], len(codes)] - 1
+    last_ts_per_period = purchases["order_ts"].to_numpy()[order][last_idx]
+    last_ts = last_ts_per_period[np.r_[first_period[1:], len(period_code)] - 1]
+
+    summary = pd.DataFrame(
+        {
+            "first_purchase": first_ts,
+            "last_purchase": last_ts,
+            "n_orders": np.bincount(codes, minlength=n_customers),
+            "frequency": frequency.astype(np.int64),
+            "recency": (last_day - first_day).astype(float),
+            "T": (end_day - first_day).astype(float),
+            "monetary_value": monetary_value,
+        },
+        index=pd.Index(customers, name="customer_id", dtype="string"),
+    )
+    summary["monetary_total"] = monetary_total.reindex(summary.index).to_numpy()
+    return summary
