@@ -11,28 +11,32 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "segmentation"
 
-# Rank of each step in ingest -> features -> schemes -> compare -> report -> command line.
-# Shared foundations (errors, schema, config, fonts, privacy, datasets) are rank 0.
+# Rank of each step in ingest -> features -> models (clustering, clv) -> schemes -> evaluate
+# -> analysis -> report -> command line. Shared foundations are rank 0.
 RANKS = {
     "errors": 0,
     "schema": 0,
     "arrays": 0,
     "config": 0,
+    "paths": 0,
+    "i18n": 0,
     "fonts": 0,
     "privacy": 0,
     "datasets": 0,
     "ingest": 1,
     "quality": 1,
     "features": 2,
-    "schemes": 3,
     "clustering": 3,
     "clv": 3,
-    "plots": 3,
-    "export": 4,
-    "compare": 4,
-    "report": 5,
-    "cli": 6,
-    "__main__": 6,
+    "schemes": 4,
+    "plots": 4,
+    "export": 5,
+    "evaluate": 5,
+    "compare": 5,
+    "analysis": 6,
+    "report": 7,
+    "cli": 8,
+    "__main__": 8,
 }
 
 

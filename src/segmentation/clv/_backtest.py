@@ -32,9 +32,9 @@ from segmentation.clv._purchase import (
     _period_name,
 )
 from segmentation.clv._spend import _json_float
+from segmentation.config import config_section
 from segmentation.errors import CLVFitError, CLVInputError
 from segmentation.features import purchase_days
-from segmentation.schemes.base import config_section
 
 __all__ = [
     "CLVBacktest",

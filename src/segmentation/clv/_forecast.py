@@ -21,8 +21,8 @@ from segmentation.clv._purchase import (
     _fit_purchase_patterns,
 )
 from segmentation.clv._spend import _SPEND_BASES, SpendModelFit, fit_spend_model
+from segmentation.config import config_section
 from segmentation.errors import CLVFitError, CLVInputError, MissingColumnError
-from segmentation.schemes.base import config_section
 
 __all__ = ["DEFAULT_MONTH_DAYS", "CLVForecast", "customer_clv", "forecast_from_config"]
 

@@ -17,7 +17,7 @@ import yaml
 
 from segmentation.errors import MissingSettingError, SegmentationInputError
 
-__all__ = ["Settings", "default_config", "load_config", "merge_config"]
+__all__ = ["Settings", "config_section", "default_config", "load_config", "merge_config"]
 
 
 _MISSING = object()
@@ -140,3 +140,32 @@ def load_config(override: str | Path | Mapping[str, Any] | None = None) -> dict[
             f"{sorted(config)}. Fix the spelling or remove them."
         )
     return Settings(merge_config(config, user))
+
+
+def config_section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """One section of the config (a scheme's, ``clv``), or a clear error when it is missing.
+
+    Parameters
+    ----------
+    config : Mapping
+        :func:`load_config`'s output, or a mapping a caller built by hand.
+    name : str
+        The section.
+
+    Returns
+    -------
+    Mapping
+
+    Raises
+    ------
+    SegmentationInputError
+        When ``config`` has no mapping under ``name``.
+    """
+    # not .get: Settings raise for a missing key, and the message here says what to do
+    section = config[name] if name in config else None  # noqa: SIM401
+    if not isinstance(section, Mapping):
+        raise SegmentationInputError(
+            f"config: no {name!r} section; build the config with "
+            "segmentation.config.load_config(), which starts from the defaults."
+        )
+    return section

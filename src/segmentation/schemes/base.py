@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from segmentation.config import config_section
 from segmentation.errors import SchemeUnavailable, SegmentationInputError
 
 __all__ = [
@@ -293,23 +294,6 @@ def make_segmentation(
         ordered=ordered,
         details=dict(details or {}),
     )
-
-
-def config_section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """One scheme's section of the config, or a clear error when it is missing.
-
-    Raises
-    ------
-    SegmentationInputError
-        When ``config`` has no mapping under ``name``.
-    """
-    section = config.get(name)
-    if not isinstance(section, Mapping):
-        raise SegmentationInputError(
-            f"config: no {name!r} section; build the config with "
-            "segmentation.config.load_config(), which starts from the defaults."
-        )
-    return section
 
 
 def config_segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str]) -> list[Segment]:
