@@ -25,7 +25,7 @@ from segmentation import clv
 from segmentation.cli import main
 from segmentation.clv import _lifetimes, _purchase, _spend
 from segmentation.config import load_config
-from segmentation.datasets import load_cdnow
+from segmentation.datasets import load_cdnow, simulate_bgnbd_summary
 from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import repeat_purchase_summary
 from segmentation.plots.clv import plot_conditional_expectations, plot_tracking
@@ -327,9 +327,9 @@ def test_compressed_fits_equal_uncompressed_on_cdnow_master() -> None:
 
 
 def test_compressed_fits_equal_uncompressed_on_simulated_customers() -> None:
-    daily = clv.simulate_bgnbd_summary(20_000, seed=1)
+    daily = simulate_bgnbd_summary(20_000, seed=1)
     assert int((daily["frequency"] > 0).sum()) == 9886
-    weekly = clv.simulate_bgnbd_summary(20_000, seed=1, period_days=7)
+    weekly = simulate_bgnbd_summary(20_000, seed=1, period_days=7)
     assert int((weekly["frequency"] > 0).sum()) == 9753
     cases = [(daily, 1, "bgnbd"), (daily, 1, "mbgnbd"), (weekly, 7, "bgnbd"), (weekly, 7, "mbgnbd")]
     cases.append((daily.iloc[:5000], 1, "pareto"))  # the slow one on fewer customers

@@ -33,7 +33,6 @@ from segmentation.clv._purchase import (
 from segmentation.clv._simulate import (
     benchmark_compressed_fit,
     lifetimes_summary,
-    simulate_bgnbd_summary,
 )
 from segmentation.clv._spend import SpendModelFit, fit_spend_model
 from segmentation.errors import CLVFitError, CLVInputError, CLVUnavailableError
@@ -65,5 +64,4 @@ __all__ = [
     "forecast_from_config",
     "import_lifetimes",
     "lifetimes_summary",
-    "simulate_bgnbd_summary",
 ]

@@ -5,99 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from segmentation.clv._lifetimes import _import_lifetimes, _lifetimes_call
-from segmentation.clv._purchase import _check_period_days, fit_purchase_model
-from segmentation.errors import CLVInputError
+from segmentation.clv._purchase import fit_purchase_model
+from segmentation.datasets import simulate_bgnbd_summary
 
-__all__ = ["benchmark_compressed_fit", "lifetimes_summary", "simulate_bgnbd_summary"]
-
-
-def simulate_bgnbd_summary(
-    n_customers: int,
-    *,
-    r: float = 0.2425945,
-    alpha: float = 4.4136019,
-    a: float = 0.7929199,
-    b: float = 2.4258881,
-    cohort_days: int = 84,
-    observation_days: int = 546,
-    time_unit_days: float = 7.0,
-    period_days: int = 1,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Simulate customers who buy by a BG/NBD process, summarised from daily data.
-
-    Each customer has a purchase rate ``lambda ~ Gamma(r, alpha)`` per time unit and a dropout
-    probability ``p ~ Beta(a, b)``; they first buy on a day drawn uniformly from the first
-    ``cohort_days`` days, buy again after exponential gaps, and after each repeat purchase
-    drop out with probability ``p``. Purchases on the same day are one purchase day (or, with
-    ``period_days`` 7, in the same week, weeks ending on the last day observed), and the
-    history is observed for ``observation_days`` days, as a daily export would be.
-
-    Parameters
-    ----------
-    n_customers : int
-    r, alpha, a, b : float
-        BG/NBD parameters per ``time_unit_days``; the defaults are Fader, Hardie & Lee's
-        (2005) CDNOW estimates in weeks.
-    cohort_days : int, default 84
-        Days over which first purchases are spread (CDNOW: the 12 weeks of 1997 Q1).
-    observation_days : int, default 546
-        Days observed from the first cohort day (CDNOW: 78 weeks).
-    time_unit_days : float, default 7
-    period_days : int, default 1
-    seed : int, default 0
-        The same seed gives the same customers at every ``period_days``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``frequency``, ``recency`` and ``T`` in days, as
-        :func:`segmentation.features.repeat_purchase_summary` counts them with
-        ``period_days``, and ``first_day`` (0-based); indexed by a RangeIndex named
-        customer_id.
-    """
-    if n_customers < 1:
-        raise CLVInputError(f"n_customers must be at least 1, got {n_customers}.")
-    if not 0 < cohort_days <= observation_days:
-        raise CLVInputError(
-            f"need 0 < cohort_days <= observation_days, got {cohort_days} and {observation_days}."
-        )
-    _check_period_days(period_days)
-    end_day = observation_days - 1
-
-    def period_end(day: np.ndarray) -> np.ndarray:
-        return end_day - period_days * ((end_day - day) // period_days)
-
-    rng = np.random.default_rng(seed)
-    rate_per_day = rng.gamma(r, 1.0 / alpha, n_customers) / time_unit_days
-    dropout = rng.beta(a, b, n_customers)
-    first_day = rng.integers(0, cohort_days, n_customers)
-    clock = first_day + rng.uniform(0.0, 1.0, n_customers)
-    first_period = period_end(first_day)
-    last_period = first_period.copy()
-    frequency = np.zeros(n_customers, dtype=np.int64)
-    active = np.flatnonzero(rate_per_day > 0)
-    while active.size:
-        clock[active] += rng.exponential(1.0, active.size) / rate_per_day[active]
-        active = active[clock[active] < observation_days]
-        period = period_end(np.floor(clock[active]).astype(np.int64))
-        new_period = period != last_period[active]
-        frequency[active[new_period]] += 1
-        last_period[active[new_period]] = period[new_period]
-        active = active[rng.uniform(0.0, 1.0, active.size) >= dropout[active]]
-    return pd.DataFrame(
-        {
-            "frequency": frequency,
-            "recency": (last_period - first_period).astype(float),
-            "T": (end_day - first_period).astype(float),
-            "first_day": first_day,
-        },
-        index=pd.RangeIndex(n_customers, name="customer_id"),
-    )
+__all__ = ["benchmark_compressed_fit", "lifetimes_summary"]
 
 
 def lifetimes_summary(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:

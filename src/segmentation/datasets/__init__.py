@@ -17,6 +17,7 @@ from segmentation.datasets._simulate import (
     draw_customer_latents,
     draw_order_values,
     simulate_bgnbd_purchases,
+    simulate_bgnbd_summary,
 )
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "generate_demo",
     "load_cdnow",
     "simulate_bgnbd_purchases",
+    "simulate_bgnbd_summary",
     "write_demo_export",
 ]

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from segmentation.errors import InvalidOptionError
 
 __all__ = [
     "CustomerLatents",
@@ -13,6 +16,7 @@ __all__ = [
     "draw_customer_latents",
     "draw_order_values",
     "simulate_bgnbd_purchases",
+    "simulate_bgnbd_summary",
 ]
 
 #: Gamma-Gamma shape of an order's value: ``z ~ Gamma(ORDER_VALUE_SHAPE, scale=1/nu)``.
@@ -179,3 +183,102 @@ def simulate_bgnbd_purchases(
         day=np.concatenate(rounds_day) if rounds_day else np.zeros(0),
         dropout_day=dropout_day,
     )
+
+
+def simulate_bgnbd_summary(
+    n_customers: int,
+    *,
+    r: float = 0.2425945,
+    alpha: float = 4.4136019,
+    a: float = 0.7929199,
+    b: float = 2.4258881,
+    cohort_days: int = 84,
+    observation_days: int = 546,
+    time_unit_days: float = 7.0,
+    period_days: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Simulate customers who buy by a BG/NBD process, summarised from daily data.
+
+    Each customer has a purchase rate ``lambda ~ Gamma(r, alpha)`` per time unit and a dropout
+    probability ``p ~ Beta(a, b)``; they first buy on a day drawn uniformly from the first
+    ``cohort_days`` days, buy again after exponential gaps, and after each repeat purchase
+    drop out with probability ``p``. Purchases on the same day are one purchase day (or, with
+    ``period_days`` 7, in the same week, weeks ending on the last day observed), and the
+    history is observed for ``observation_days`` days, as a daily export would be.
+
+    Parameters
+    ----------
+    n_customers : int
+    r, alpha, a, b : float
+        BG/NBD parameters per ``time_unit_days``; the defaults are Fader, Hardie & Lee's
+        (2005) CDNOW estimates in weeks.
+    cohort_days : int, default 84
+        Days over which first purchases are spread (CDNOW: the 12 weeks of 1997 Q1).
+    observation_days : int, default 546
+        Days observed from the first cohort day (CDNOW: 78 weeks).
+    time_unit_days : float, default 7
+    period_days : int, default 1
+    seed : int, default 0
+        The same seed gives the same customers at every ``period_days``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frequency``, ``recency`` and ``T`` in days, as
+        :func:`segmentation.features.repeat_purchase_summary` counts them with
+        ``period_days``, and ``first_day`` (0-based); indexed by a RangeIndex named
+        customer_id.
+    """
+    _check_summary_options(n_customers, cohort_days, observation_days, period_days)
+    end_day = observation_days - 1
+    rng = np.random.default_rng(seed)
+    rate_per_day = rng.gamma(r, 1.0 / alpha, n_customers) / time_unit_days
+    dropout = rng.beta(a, b, n_customers)
+    first_day = rng.integers(0, cohort_days, n_customers)
+    purchases = simulate_bgnbd_purchases(
+        rng,
+        first_day=first_day + rng.uniform(0.0, 1.0, n_customers),
+        rate=rate_per_day,
+        dropout=dropout,
+        end_day=observation_days,
+        dropout_after_first=False,
+    )
+    # Periods end on the last day observed: weeks (period_days 7) are counted backwards.
+    period = end_day - period_days * (
+        (end_day - np.floor(purchases.day).astype(np.int64)) // period_days
+    )
+    order = np.lexsort((period, purchases.customer))
+    customer, period = purchases.customer[order], period[order]
+    distinct = np.ones(len(customer), dtype=bool)
+    distinct[1:] = (customer[1:] != customer[:-1]) | (period[1:] != period[:-1])
+    periods = np.bincount(customer[distinct], minlength=n_customers)
+    last = np.ones(len(customer), dtype=bool)  # each customer's latest period
+    last[:-1] = customer[1:] != customer[:-1]
+    last_period = np.zeros(n_customers, dtype=np.int64)
+    last_period[customer[last]] = period[last]
+    first_period = end_day - period_days * ((end_day - first_day) // period_days)
+    return pd.DataFrame(
+        {
+            "frequency": (periods - 1).astype(np.int64),
+            "recency": (last_period - first_period).astype(float),
+            "T": (end_day - first_period).astype(float),
+            "first_day": first_day,
+        },
+        index=pd.RangeIndex(n_customers, name="customer_id"),
+    )
+
+
+def _check_summary_options(
+    n_customers: int, cohort_days: int, observation_days: int, period_days: int
+) -> None:
+    if n_customers < 1:
+        raise InvalidOptionError(f"n_customers must be at least 1, got {n_customers}.")
+    if not 0 < cohort_days <= observation_days:
+        raise InvalidOptionError(
+            f"need 0 < cohort_days <= observation_days, got {cohort_days} and {observation_days}."
+        )
+    if isinstance(period_days, bool) or not isinstance(period_days, int) or period_days < 1:
+        raise InvalidOptionError(
+            f"period_days must be a whole number of days, 1 or more; got {period_days!r}."
+        )
