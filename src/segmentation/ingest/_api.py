@@ -32,12 +32,15 @@ Rules (see ``REASONS`` for every quarantine reason):
 * Output order is deterministic: orders by ``order_ts``, interactions by ``ts``, then input
   file and line; customers by ``customer_id``. The same input gives byte-identical files.
 
-The steps, one module each: find the files and read each (``_readers``, ``_text``, into a
-``_source.Source``), tell its table and columns (``_layout``, from ``_presets`` and the user's
-mapping in ``_options``), parse its rows (``_tables``, with ``_values``; reasons from
-``_reasons``), assemble each table across files (``_assemble``; the rows set aside go to
-``_quarantine``), then build the customers table (``_customers``), encode ids
-(``_encode``) and count (``_quality``).
+The steps, one private module each:
+
+1. ``_readers`` finds the files and reads each into a ``_source.Source`` (text: ``_text``).
+2. ``_layout`` tells its table and columns (from ``_presets`` and, in ``_options``, the
+   user's mapping).
+3. ``_tables`` parses its rows (``_values``) and gives each its first reason (``_reasons``).
+4. ``_assemble`` joins each table's files, drops duplicates and accounts for every row; the
+   rows with a reason go to ``_quarantine``.
+5. ``_customers`` builds the customers table, ``_encode`` codes the ids, ``_quality`` counts.
 """
 
 from __future__ import annotations

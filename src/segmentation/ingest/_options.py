@@ -28,6 +28,8 @@ class UserMapping:
 
 @dataclass(frozen=True)
 class Options:
+    """The dates that bound the rows (``None``: no bound) and the user's column mapping."""
+
     as_of: pd.Timestamp | None
     earliest: pd.Timestamp | None
     mapping: UserMapping

@@ -1,5 +1,5 @@
-"""Which files to read, and each file read into a :class:`Source` by the reader its first
-bytes call for: XLSX and Parquet here, delimited text in :mod:`._text`."""
+"""Which files to read, and each file read into a ``Source`` by the reader its first bytes
+call for: XLSX and Parquet here, delimited and whitespace-separated text in ``_text``."""
 
 from __future__ import annotations
 
