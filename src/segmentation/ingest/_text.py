@@ -96,9 +96,7 @@ def read_text(path: Path, head: bytes, *, compressed: bool, size: int, sha256: s
     )
     source.skipped_rows = np.array(sorted(skipped), dtype=np.int64)
     if bad_rows and source.has_multiline_values():
-        starts = physical_row_starts(source)
-        for bad in bad_rows:
-            bad.line = int(starts[min(bad.line, len(starts) - 1)])
+        _number_by_line(source, bad_rows)
     source.bad_rows = bad_rows
     if table.num_rows == 0 and not bad_rows:
         names = plan.names
@@ -348,3 +346,11 @@ def _bad_rows(
         reason = "truncated_row" if truncated else "wrong_field_count"
         bad_rows.append(BadRow(line=row_number, fields=fields, reason=reason))
     return bad_rows
+
+
+def _number_by_line(source: Source, bad_rows: list[BadRow]) -> None:
+    """Give each bad row the line it starts on: past a quoted line break, pyarrow's row
+    numbers fall behind the lines an editor shows."""
+    starts = physical_row_starts(source)
+    for bad in bad_rows:
+        bad.line = int(starts[min(bad.line, len(starts) - 1)])
