@@ -422,7 +422,7 @@ def test_arrow_text_and_strictly_increasing_by_hand() -> None:
 def test_shared_values_are_the_values_that_repeat(values: list[int], spread: int) -> None:
     import numpy as np
 
-    from segmentation.ingest import _shared_values
+    from segmentation.ingest._assemble import _shared_values
 
     digest = np.array([v % spread for v in values], dtype=np.uint64)
     expected = np.flatnonzero(pd.Series(digest).duplicated(keep=False).to_numpy())
@@ -442,7 +442,7 @@ def test_shared_values_are_the_values_that_repeat(values: list[int], spread: int
     )
 )
 def test_duplicates_equal_pandas_duplicated(rows: list[tuple[object, ...]]) -> None:
-    from segmentation.ingest import _duplicates
+    from segmentation.ingest._assemble import _duplicates
 
     frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "amount", "order_ts"])
     frame = frame.astype({"customer_id": "string", "order_id": "string", "amount": "float64"})

@@ -17,12 +17,7 @@ from segmentation.arrays import factorized
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as FigureType
 
-__all__ = [
-    "data_overview",
-    "monthly_overview",
-    "plot_monthly_revenue",
-    "reconciliation_table",
-]
+__all__ = ["data_overview", "monthly_overview", "plot_monthly_revenue", "reconciliation_table"]
 
 _TEXT: dict[str, dict[str, str]] = {
     "rows_in": {"zh": "输入行数", "en": "Rows in"},
@@ -50,10 +45,6 @@ _TEXT: dict[str, dict[str, str]] = {
     "interactions": {"zh": "互动记录", "en": "Interaction records"},
     "revenue_title": {"zh": "月度净收入（会员与游客）", "en": "Net revenue by month"},
 }
-
-
-def _t(key: str, lang: str) -> str:
-    return _TEXT[key].get(lang, _TEXT[key]["en"])
 
 
 def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.DataFrame:
@@ -137,48 +128,6 @@ def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     return table
 
 
-def _buyers_and_known(orders: pd.DataFrame, customers: pd.DataFrame | None) -> tuple[int, int]:
-    """How many customers have orders, and how many are known from orders or the list."""
-    bought = orders["customer_id"]
-    listed = customers["customer_id"] if customers is not None else bought.iloc[:0]
-    if (
-        isinstance(bought.dtype, pd.CategoricalDtype)
-        and isinstance(listed.dtype, pd.CategoricalDtype)
-        and listed.cat.categories.equals(bought.cat.categories)
-    ):
-        # One set of categories for both tables (as ingest writes them): count codes.
-        buyer_codes = np.unique(_codes(bought))
-        buyer_codes = buyer_codes[buyer_codes >= 0]
-        listed_codes = _codes(listed)
-        known = np.union1d(buyer_codes, listed_codes[listed_codes >= 0])
-        return len(buyer_codes), len(known)
-    buyers = set(bought.dropna())
-    return len(buyers), len(buyers | set(listed.dropna()))
-
-
-def _codes(values: pd.Series) -> np.ndarray:
-    """Integer code of each value as int64, -1 where missing (:func:`factorized`)."""
-    return factorized(values)[0].astype(np.int64)
-
-
-def _distinct_per_month(month: np.ndarray, code: np.ndarray, rows: np.ndarray) -> pd.Series:
-    """How many distinct codes (missing left out) each month has among ``rows``."""
-    keep = rows & (code >= 0)
-    if not keep.any():
-        return pd.Series(dtype=np.int64)
-    kept_month, kept_code = month[keep].astype(np.int64), code[keep]
-    # One int64 per (month, code) pair: hashing integers is many times faster than a
-    # two-column drop_duplicates.
-    earliest, width = int(kept_month.min()), int(kept_code.max()) + 1
-    pairs = pd.unique((kept_month - earliest) * width + kept_code)
-    return pd.Series(pairs // width + earliest).value_counts()
-
-
-def _month_number(timestamps: pd.Series) -> pd.Series:
-    """Calendar month of each timestamp as one integer (year * 12 + month - 1)."""
-    return timestamps.dt.year * 12 + timestamps.dt.month - 1
-
-
 def data_overview(
     orders: pd.DataFrame,
     customers: pd.DataFrame | None,
@@ -255,3 +204,49 @@ def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> FigureTy
     ax.legend(loc="upper left")
     ax.set_title(_t("revenue_title", lang))
     return fig
+
+
+def _t(key: str, lang: str) -> str:
+    return _TEXT[key].get(lang, _TEXT[key]["en"])
+
+
+def _buyers_and_known(orders: pd.DataFrame, customers: pd.DataFrame | None) -> tuple[int, int]:
+    """How many customers have orders, and how many are known from orders or the list."""
+    bought = orders["customer_id"]
+    listed = customers["customer_id"] if customers is not None else bought.iloc[:0]
+    if (
+        isinstance(bought.dtype, pd.CategoricalDtype)
+        and isinstance(listed.dtype, pd.CategoricalDtype)
+        and listed.cat.categories.equals(bought.cat.categories)
+    ):
+        # One set of categories for both tables (as ingest writes them): count codes.
+        buyer_codes = np.unique(_codes(bought))
+        buyer_codes = buyer_codes[buyer_codes >= 0]
+        listed_codes = _codes(listed)
+        known = np.union1d(buyer_codes, listed_codes[listed_codes >= 0])
+        return len(buyer_codes), len(known)
+    buyers = set(bought.dropna())
+    return len(buyers), len(buyers | set(listed.dropna()))
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer code of each value as int64, -1 where missing (:func:`factorized`)."""
+    return factorized(values)[0].astype(np.int64)
+
+
+def _distinct_per_month(month: np.ndarray, code: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """How many distinct codes (missing left out) each month has among ``rows``."""
+    keep = rows & (code >= 0)
+    if not keep.any():
+        return pd.Series(dtype=np.int64)
+    kept_month, kept_code = month[keep].astype(np.int64), code[keep]
+    # One int64 per (month, code) pair: hashing integers is many times faster than a
+    # two-column drop_duplicates.
+    earliest, width = int(kept_month.min()), int(kept_code.max()) + 1
+    pairs = pd.unique((kept_month - earliest) * width + kept_code)
+    return pd.Series(pairs // width + earliest).value_counts()
+
+
+def _month_number(timestamps: pd.Series) -> pd.Series:
+    """Calendar month of each timestamp as one integer (year * 12 + month - 1)."""
+    return timestamps.dt.year * 12 + timestamps.dt.month - 1
