@@ -69,7 +69,7 @@ def test_the_report_has_every_section_and_the_outputs(built: dict) -> None:
     assert not [link for link in links if link not in anchors]
     assert DEMO_LABEL["zh"] in html and DEMO_LABEL["en"] in html
     # code is hidden: no source of the notebooks' cells is in the page
-    assert "report.load_month(" not in html and "import " not in html.split("<body")[1]
+    assert "load_month_data(" not in html and "import " not in html.split("<body")[1]
     assert "Traceback" not in html
 
 
@@ -160,19 +160,19 @@ def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
 
 def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
     from segmentation.errors import SegmentationInputError
-    from segmentation.report import _report_notebooks
+    from segmentation.report._notebooks import report_notebooks
 
-    folder, available = _report_notebooks(None, tmp_path)  # no notebooks/ in tmp_path
+    folder, available = report_notebooks(None, tmp_path)  # no notebooks/ in tmp_path
     assert folder == ROOT / "notebooks"
     assert available == list(NOTEBOOKS)
     with pytest.raises(SegmentationInputError, match="no report notebooks"):
-        _report_notebooks(tmp_path / "empty", tmp_path)
+        report_notebooks(tmp_path / "empty", tmp_path)
 
 
 def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: dict) -> None:
-    from segmentation.report import _load_pickle
+    from segmentation.report._prepared import load_pickle
 
-    analysis = _load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
     for run in (analysis.current, analysis.previous, analysis.calibration):
         for name, segmentation in run.segmentations.items():
             assert segmentation.labels.index is run.snapshot.index, name
@@ -180,18 +180,21 @@ def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: 
     assert analysis.snapshot is analysis.current.snapshot
 
 
-def test_month_analysis_reads_the_prepared_analysis_without_the_tables(
+def test_load_month_analysis_reads_the_prepared_analysis_without_the_tables(
     built: dict, tmp_path
 ) -> None:
     import shutil
 
-    from segmentation.report import _load_pickle, month_analysis
+    from segmentation.analysis import MonthAnalysis
+    from segmentation.report import load_month_analysis
+    from segmentation.report._prepared import load_pickle
 
     source = built["first"].out_dir / "data" / "analysis.pkl"
     # Only the analysis: no tables.pkl, no prepared.json, so reading any table would fail.
     shutil.copy(source, tmp_path / "analysis.pkl")
-    analysis = month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
-    expected = _load_pickle(source)
+    analysis = load_month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
+    expected = load_pickle(source)
+    assert isinstance(analysis, MonthAnalysis)
     assert analysis.as_of == expected.as_of
     pd.testing.assert_frame_equal(analysis.scores, expected.scores)
     for name, segmentation in expected.current.segmentations.items():
@@ -204,7 +207,7 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
     import io
     import pickle
 
-    from segmentation.report import _SharedIndexPickler
+    from segmentation.report._prepared import _SharedIndexPickler
 
     ids = pd.Index(pd.array([f"C{i:07d}" for i in range(1000)], dtype="string"), name="id")
     frame = pd.DataFrame({"spend": range(1000)}, index=ids)
@@ -231,9 +234,9 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
 
 
 def test_notebooks_read_back_the_tables_as_ingest_gave_them(built: dict) -> None:
-    from segmentation.report import load_month
+    from segmentation.report import load_month_data
 
-    data = load_month(prepared_dir=built["first"].out_dir / "data")
+    data = load_month_data(prepared_dir=built["first"].out_dir / "data")
     orders, customers = data.orders, data.customers
     # Still dictionary-encoded, with one set of customer categories for both tables.
     assert isinstance(orders["customer_id"].dtype, pd.CategoricalDtype)

@@ -1,0 +1,23 @@
+"""The monthly report: build_report (ingest, analyse, run the notebooks, index.html, manifest),
+the loaders a notebook opened on its own uses, and ``sections``, what the notebooks show."""
+
+from segmentation.paths import project_root
+from segmentation.report._analysis import cached_analysis, load_month_analysis
+from segmentation.report._build import ReportResult, build_report
+from segmentation.report._data import MonthData, last_complete_month, load_month_data, month_end
+from segmentation.report._html import combine_notebooks
+from segmentation.report._notebooks import NOTEBOOKS
+
+__all__ = [
+    "NOTEBOOKS",
+    "MonthData",
+    "ReportResult",
+    "build_report",
+    "cached_analysis",
+    "combine_notebooks",
+    "last_complete_month",
+    "load_month_analysis",
+    "load_month_data",
+    "month_end",
+    "project_root",
+]
