@@ -265,3 +265,112 @@ def test_notebook_workers_must_be_a_whole_number_of_at_least_one(workers: object
 
     with pytest.raises(SegmentationInputError, match="notebook_workers"):
         build_report(dataset="demo", notebook_workers=workers)  # type: ignore[arg-type]
+
+
+def test_sections_show_nothing_for_what_the_data_cannot_support(
+    built: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from segmentation.report import sections
+    from segmentation.report._prepared import load_pickle
+
+    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    current = replace(
+        analysis.current,
+        segmentations={k: v for k, v in analysis.current.segmentations.items() if k != "clusters"},
+        unavailable={"clusters": "too few buyers"},
+    )
+    bare = replace(analysis, current=current, clv_backtest=None, clv_unavailable="too short")
+    shown: list[object] = []
+    monkeypatch.setattr(sections, "display", shown.append)
+    sections.show_k_choice(bare, plot_lang="en")
+    sections.show_cluster_profiles(bare, lang="en", plot_lang="en")
+    sections.show_clv_backtest(bare, plot_lang="en")
+    assert shown == []
+    assert sections.cluster_stability(bare) is None
+    assert sections.cluster_projection(bare, plot_lang="en") is None
+    assert sections.cluster_migration(bare, lang="en") is None
+    assert sections.p_alive_plot(bare, plot_lang="en") is None
+    assert "too few buyers" in sections.cluster_heading(bare, lang="en").data
+    assert "too short" in sections.clv_heading(bare).data
+    assert sections.unavailable_schemes(bare).data == "- too few buyers"
+    # A scheme the data lacks is skipped, or named with its reason where the section says so.
+    sections.show_scheme_section(bare, "clusters", lang="en")
+    assert shown == []
+    sections.show_scheme_section(bare, "clusters", lang="en", say_if_unavailable=True)
+    assert [item.data for item in shown] == ["- too few buyers"]
+
+
+def test_the_quarantine_sample_says_when_nothing_was_quarantined(built: dict) -> None:
+    from dataclasses import replace
+
+    from segmentation.report import load_month_data, quality_sections
+
+    data = load_month_data(prepared_dir=built["first"].out_dir / "data")
+    empty = replace(data, quarantine=data.quarantine.iloc[:0])
+    assert "no row was quarantined" in quality_sections.quarantine_sample(empty).data
+    rows = pd.DataFrame({"file": "a.csv", "row": range(30), "table": "orders", "reason": "x"})
+    rows["original"] = "secret"
+    sample = quality_sections.quarantine_sample(replace(data, quarantine=rows))
+    assert list(sample.columns) == ["file", "row", "table", "reason"] and len(sample) == 20
+
+
+def test_every_plot_draws_on_the_axes_it_is_given(built: dict) -> None:
+    from matplotlib.figure import Figure
+
+    from segmentation.plots.clustering import (
+        plot_cluster_profiles,
+        plot_cluster_projection,
+        plot_k_selection,
+    )
+    from segmentation.plots.clv import (
+        plot_conditional_expectations,
+        plot_p_alive_matrix,
+        plot_tracking,
+    )
+    from segmentation.plots.compare import plot_agreement, plot_lift_curves
+    from segmentation.plots.quality import plot_monthly_revenue
+    from segmentation.plots.schemes import plot_migration, plot_segment_profile
+    from segmentation.quality import monthly_overview
+    from segmentation.report import load_month_data
+    from segmentation.report._prepared import load_pickle
+    from segmentation.schemes.migration import migration_between
+
+    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    data = load_month_data(prepared_dir=built["first"].out_dir / "data")
+    schemes = analysis.current.segmentations
+    backtest = analysis.clv_backtest
+    titles = analysis.scheme_titles()
+    draws = {
+        "monthly revenue": lambda ax: plot_monthly_revenue(
+            monthly_overview(data.orders, lang="en"), lang="en", ax=ax
+        ),
+        "segment profile": lambda ax: plot_segment_profile(schemes["value_tier"], lang="en", ax=ax),
+        "migration": lambda ax: plot_migration(
+            migration_between(analysis.previous.segmentations["lifecycle"], schemes["lifecycle"]),
+            lang="en",
+            ax=ax,
+        ),
+        "agreement": lambda ax: plot_agreement(analysis.agreement_ari, titles, lang="en", ax=ax),
+        "lift": lambda ax: plot_lift_curves(analysis.lift_curves(top=2), titles, lang="en", ax=ax),
+        "cluster profiles": lambda ax: plot_cluster_profiles(schemes["clusters"], lang="en", ax=ax),
+        "projection": lambda ax: plot_cluster_projection(
+            schemes["clusters"], analysis.snapshot, lang="en", ax=ax
+        ),
+        "tracking": lambda ax: plot_tracking(backtest, lang="en", ax=ax),
+        "conditional": lambda ax: plot_conditional_expectations(backtest, lang="en", ax=ax),
+        "p alive": lambda ax: plot_p_alive_matrix(
+            backtest.fits[backtest.chosen], observed_days=100.0, lang="en", ax=ax
+        ),
+    }
+    for name, draw in draws.items():
+        figure = Figure()
+        ax = figure.subplots()
+        assert draw(ax) is figure, name
+        assert ax.get_title() or ax.has_data(), name
+    figure = Figure()
+    axes = list(figure.subplots(2, 2).ravel())
+    k_table = schemes["clusters"].details["k_table"]
+    assert plot_k_selection(k_table, lang="en", axes=axes) is figure
+    assert all(ax.has_data() for ax in axes)

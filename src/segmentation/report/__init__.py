@@ -1,5 +1,5 @@
 """The monthly report: build_report (ingest, analyse, run the notebooks, index.html, manifest),
-the loaders a notebook opened on its own uses, and ``sections``, what the notebooks show."""
+the loaders of a notebook opened on its own, and what the notebooks show (``sections``)."""
 
 from segmentation.paths import project_root
 from segmentation.report._analysis import cached_analysis, load_month_analysis

@@ -7,15 +7,19 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from segmentation import __version__
-from segmentation.analysis import MonthAnalysis, analyse_month
 from segmentation.paths import interim_dir, project_root
 from segmentation.report._data import MonthData, load_month_data
 from segmentation.report._prepared import ANALYSIS_FILE, dump_pickle, load_pickle
+
+if TYPE_CHECKING:
+    # Imported when first analysing: ``segmentation report`` and the data-quality notebook
+    # import this package and never need scipy or scikit-learn.
+    from segmentation.analysis import MonthAnalysis
 
 __all__ = ["analyse_month_data", "cached_analysis", "load_month_analysis"]
 
@@ -24,6 +28,8 @@ def analyse_month_data(
     data: MonthData, *, config: Mapping[str, Any], horizon_days: int, random_state: int
 ) -> MonthAnalysis:
     """:func:`segmentation.analysis.analyse_month` of one report month's tables."""
+    from segmentation.analysis import analyse_month
+
     return analyse_month(
         data.orders,
         data.customers,

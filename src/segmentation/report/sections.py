@@ -1,4 +1,5 @@
-"""What the report notebooks show, one call per cell: headings, tables and plots of a month.
+"""What the report notebooks show of the month's analysis, one call per cell: headings, tables
+and plots (the data-quality notebook's are in :mod:`segmentation.report.quality_sections`).
 
 A function named for what it returns (``ranking_table``) gives one thing for the cell to
 show, or None when the data cannot support it (a cell showing None shows nothing); a
@@ -28,10 +29,7 @@ from segmentation.plots.clv import (
     plot_tracking,
 )
 from segmentation.plots.compare import plot_agreement, plot_lift_curves
-from segmentation.plots.quality import plot_monthly_revenue
 from segmentation.plots.schemes import plot_migration, plot_segment_profile
-from segmentation.quality import monthly_overview
-from segmentation.report._data import MonthData
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.migration import migration_between
 from segmentation.schemes.rules import ATTRIBUTE_NAMES, RULE_SCHEMES, attribute_cut
@@ -48,9 +46,7 @@ __all__ = [
     "clv_heading",
     "clv_summary",
     "lift_curves_plot",
-    "month_heading",
     "p_alive_plot",
-    "quarantine_sample",
     "ranking_table",
     "show_attribute_cuts",
     "show_cluster_profiles",
@@ -58,7 +54,6 @@ __all__ = [
     "show_clv_schemes",
     "show_k_choice",
     "show_lifecycle",
-    "show_monthly_overview",
     "show_playbook",
     "show_rule_schemes",
     "show_scheme_section",
@@ -122,30 +117,6 @@ def as_of_heading(analysis: MonthAnalysis) -> Markdown:
     return Markdown(
         f"截至 / as of **{analysis.as_of:%Y-%m-%d}** · {len(analysis.snapshot):,} customers"
     )
-
-
-# --- 01 data quality --------------------------------------------------------------------------
-
-
-def month_heading(data: MonthData) -> Markdown:
-    """The data's label, the report month and its as-of day."""
-    return Markdown(f"**{data.source}** · {data.month} (as of / 截至 {data.as_of:%Y-%m-%d})")
-
-
-def quarantine_sample(data: MonthData, *, rows: int = 20) -> pd.DataFrame | Markdown:
-    """The first quarantined rows (file, row, table and reason; no original values), or a
-    line saying none was quarantined."""
-    if not len(data.quarantine):
-        return Markdown("没有隔离行 / no row was quarantined")
-    return data.quarantine[["file", "row", "table", "reason"]].head(rows)
-
-
-def show_monthly_overview(data: MonthData, *, lang: str, plot_lang: str) -> None:
-    """Show net revenue and buyers by month as a plot, then the monthly table."""
-    monthly = monthly_overview(data.orders, lang=lang)
-    plotted = monthly if plot_lang == lang else monthly_overview(data.orders, lang=plot_lang)
-    display(plot_monthly_revenue(plotted, lang=plot_lang))
-    display(monthly)
 
 
 # --- 02 rule-based schemes --------------------------------------------------------------------
