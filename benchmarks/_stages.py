@@ -329,7 +329,7 @@ def _compare(
     config: dict[str, Any],
     seed: int,
 ) -> dict[str, Any]:
-    from segmentation.compare import analyse_month
+    from segmentation.analysis import analyse_month
 
     analysis = analyse_month(orders, customers, None, as_of=as_of, config=config, random_state=seed)
     return {

@@ -32,7 +32,6 @@ RANKS = {
     "plots": 4,
     "export": 5,
     "evaluate": 5,
-    "compare": 5,
     "analysis": 6,
     "report": 7,
     "cli": 8,

@@ -29,7 +29,7 @@ from segmentation.datasets import load_cdnow, simulate_bgnbd_summary
 from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import repeat_purchase_summary
 from segmentation.plots.clv import plot_conditional_expectations, plot_tracking
-from segmentation.schemes.clv_tiers import churn_risk_scheme, clv_tier_scheme
+from segmentation.schemes.clv_tiers import CLV_SCHEMES, churn_risk_scheme, clv_tier_scheme
 
 from canonical_frames import cdnow_orders
 
@@ -745,7 +745,7 @@ def test_scheme_config_errors(snapshot: pd.DataFrame) -> None:
     # The snapshot counts purchase days: a scheme told to fit weeks says so.
     with pytest.raises(clv.CLVInputError, match="not a whole number of 7-day periods"):
         churn_risk_scheme(snapshot, config=load_config({"clv": {"period_days": 7}}))
-    assert set(clv.CLV_SCHEMES) == {"clv_tier", "churn_risk"}
+    assert set(CLV_SCHEMES) == {"clv_tier", "churn_risk"}
 
 
 # --- plots, CLI, imports ---------------------------------------------------------------------------

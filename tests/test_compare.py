@@ -1,4 +1,4 @@
-"""Backtest scores, agreement and ranking on small hand-computed cases."""
+"""Backtest scores, agreement and ranking (segmentation.evaluate) on small hand-computed cases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmentation.compare import (
+from segmentation.evaluate import (
     agreement_matrix,
     future_outcomes,
     lift_curve,

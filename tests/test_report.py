@@ -69,7 +69,7 @@ def test_the_report_has_every_section_and_the_outputs(built: dict) -> None:
     assert not [link for link in links if link not in anchors]
     assert DEMO_LABEL["zh"] in html and DEMO_LABEL["en"] in html
     # code is hidden: no source of the notebooks' cells is in the page
-    assert "report.load_month(" not in html and "import " not in html.split("<body")[1]
+    assert "load_month_data(" not in html and "import " not in html.split("<body")[1]
     assert "Traceback" not in html
 
 
@@ -160,19 +160,19 @@ def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
 
 def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
     from segmentation.errors import SegmentationInputError
-    from segmentation.report import _report_notebooks
+    from segmentation.report._notebooks import report_notebooks
 
-    folder, available = _report_notebooks(None, tmp_path)  # no notebooks/ in tmp_path
+    folder, available = report_notebooks(None, tmp_path)  # no notebooks/ in tmp_path
     assert folder == ROOT / "notebooks"
     assert available == list(NOTEBOOKS)
     with pytest.raises(SegmentationInputError, match="no report notebooks"):
-        _report_notebooks(tmp_path / "empty", tmp_path)
+        report_notebooks(tmp_path / "empty", tmp_path)
 
 
 def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: dict) -> None:
-    from segmentation.report import _load_pickle
+    from segmentation.report._prepared import load_pickle
 
-    analysis = _load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
     for run in (analysis.current, analysis.previous, analysis.calibration):
         for name, segmentation in run.segmentations.items():
             assert segmentation.labels.index is run.snapshot.index, name
@@ -180,18 +180,21 @@ def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: 
     assert analysis.snapshot is analysis.current.snapshot
 
 
-def test_month_analysis_reads_the_prepared_analysis_without_the_tables(
+def test_load_month_analysis_reads_the_prepared_analysis_without_the_tables(
     built: dict, tmp_path
 ) -> None:
     import shutil
 
-    from segmentation.report import _load_pickle, month_analysis
+    from segmentation.analysis import MonthAnalysis
+    from segmentation.report import load_month_analysis
+    from segmentation.report._prepared import load_pickle
 
     source = built["first"].out_dir / "data" / "analysis.pkl"
     # Only the analysis: no tables.pkl, no prepared.json, so reading any table would fail.
     shutil.copy(source, tmp_path / "analysis.pkl")
-    analysis = month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
-    expected = _load_pickle(source)
+    analysis = load_month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
+    expected = load_pickle(source)
+    assert isinstance(analysis, MonthAnalysis)
     assert analysis.as_of == expected.as_of
     pd.testing.assert_frame_equal(analysis.scores, expected.scores)
     for name, segmentation in expected.current.segmentations.items():
@@ -204,7 +207,7 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
     import io
     import pickle
 
-    from segmentation.report import _SharedIndexPickler
+    from segmentation.report._prepared import _SharedIndexPickler
 
     ids = pd.Index(pd.array([f"C{i:07d}" for i in range(1000)], dtype="string"), name="id")
     frame = pd.DataFrame({"spend": range(1000)}, index=ids)
@@ -231,9 +234,9 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
 
 
 def test_notebooks_read_back_the_tables_as_ingest_gave_them(built: dict) -> None:
-    from segmentation.report import load_month
+    from segmentation.report import load_month_data
 
-    data = load_month(prepared_dir=built["first"].out_dir / "data")
+    data = load_month_data(prepared_dir=built["first"].out_dir / "data")
     orders, customers = data.orders, data.customers
     # Still dictionary-encoded, with one set of customer categories for both tables.
     assert isinstance(orders["customer_id"].dtype, pd.CategoricalDtype)
@@ -262,3 +265,112 @@ def test_notebook_workers_must_be_a_whole_number_of_at_least_one(workers: object
 
     with pytest.raises(SegmentationInputError, match="notebook_workers"):
         build_report(dataset="demo", notebook_workers=workers)  # type: ignore[arg-type]
+
+
+def test_sections_show_nothing_for_what_the_data_cannot_support(
+    built: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from segmentation.report import sections
+    from segmentation.report._prepared import load_pickle
+
+    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    current = replace(
+        analysis.current,
+        segmentations={k: v for k, v in analysis.current.segmentations.items() if k != "clusters"},
+        unavailable={"clusters": "too few buyers"},
+    )
+    bare = replace(analysis, current=current, clv_backtest=None, clv_unavailable="too short")
+    shown: list[object] = []
+    monkeypatch.setattr(sections, "display", shown.append)
+    sections.show_k_choice(bare, plot_lang="en")
+    sections.show_cluster_profiles(bare, lang="en", plot_lang="en")
+    sections.show_clv_backtest(bare, plot_lang="en")
+    assert shown == []
+    assert sections.cluster_stability(bare) is None
+    assert sections.cluster_projection(bare, plot_lang="en") is None
+    assert sections.cluster_migration(bare, lang="en") is None
+    assert sections.p_alive_plot(bare, plot_lang="en") is None
+    assert "too few buyers" in sections.cluster_heading(bare, lang="en").data
+    assert "too short" in sections.clv_heading(bare).data
+    assert sections.unavailable_schemes(bare).data == "- too few buyers"
+    # A scheme the data lacks is skipped, or named with its reason where the section says so.
+    sections.show_scheme_section(bare, "clusters", lang="en")
+    assert shown == []
+    sections.show_scheme_section(bare, "clusters", lang="en", say_if_unavailable=True)
+    assert [item.data for item in shown] == ["- too few buyers"]
+
+
+def test_the_quarantine_sample_says_when_nothing_was_quarantined(built: dict) -> None:
+    from dataclasses import replace
+
+    from segmentation.report import load_month_data, quality_sections
+
+    data = load_month_data(prepared_dir=built["first"].out_dir / "data")
+    empty = replace(data, quarantine=data.quarantine.iloc[:0])
+    assert "no row was quarantined" in quality_sections.quarantine_sample(empty).data
+    rows = pd.DataFrame({"file": "a.csv", "row": range(30), "table": "orders", "reason": "x"})
+    rows["original"] = "secret"
+    sample = quality_sections.quarantine_sample(replace(data, quarantine=rows))
+    assert list(sample.columns) == ["file", "row", "table", "reason"] and len(sample) == 20
+
+
+def test_every_plot_draws_on_the_axes_it_is_given(built: dict) -> None:
+    from matplotlib.figure import Figure
+
+    from segmentation.plots.clustering import (
+        plot_cluster_profiles,
+        plot_cluster_projection,
+        plot_k_selection,
+    )
+    from segmentation.plots.clv import (
+        plot_conditional_expectations,
+        plot_p_alive_matrix,
+        plot_tracking,
+    )
+    from segmentation.plots.compare import plot_agreement, plot_lift_curves
+    from segmentation.plots.quality import plot_monthly_revenue
+    from segmentation.plots.schemes import plot_migration, plot_segment_profile
+    from segmentation.quality import monthly_overview
+    from segmentation.report import load_month_data
+    from segmentation.report._prepared import load_pickle
+    from segmentation.schemes.migration import migration_between
+
+    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    data = load_month_data(prepared_dir=built["first"].out_dir / "data")
+    schemes = analysis.current.segmentations
+    backtest = analysis.clv_backtest
+    titles = analysis.scheme_titles()
+    draws = {
+        "monthly revenue": lambda ax: plot_monthly_revenue(
+            monthly_overview(data.orders, lang="en"), lang="en", ax=ax
+        ),
+        "segment profile": lambda ax: plot_segment_profile(schemes["value_tier"], lang="en", ax=ax),
+        "migration": lambda ax: plot_migration(
+            migration_between(analysis.previous.segmentations["lifecycle"], schemes["lifecycle"]),
+            lang="en",
+            ax=ax,
+        ),
+        "agreement": lambda ax: plot_agreement(analysis.agreement_ari, titles, lang="en", ax=ax),
+        "lift": lambda ax: plot_lift_curves(analysis.lift_curves(top=2), titles, lang="en", ax=ax),
+        "cluster profiles": lambda ax: plot_cluster_profiles(schemes["clusters"], lang="en", ax=ax),
+        "projection": lambda ax: plot_cluster_projection(
+            schemes["clusters"], analysis.snapshot, lang="en", ax=ax
+        ),
+        "tracking": lambda ax: plot_tracking(backtest, lang="en", ax=ax),
+        "conditional": lambda ax: plot_conditional_expectations(backtest, lang="en", ax=ax),
+        "p alive": lambda ax: plot_p_alive_matrix(
+            backtest.fits[backtest.chosen], observed_days=100.0, lang="en", ax=ax
+        ),
+    }
+    for name, draw in draws.items():
+        figure = Figure()
+        ax = figure.subplots()
+        assert draw(ax) is figure, name
+        assert ax.get_title() or ax.has_data(), name
+    figure = Figure()
+    axes = list(figure.subplots(2, 2).ravel())
+    k_table = schemes["clusters"].details["k_table"]
+    assert plot_k_selection(k_table, lang="en", axes=axes) is figure
+    assert all(ax.has_data() for ax in axes)

@@ -26,6 +26,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
 from segmentation.errors import UnreadableFileError
+from segmentation.paths import find_root
 
 __all__ = [
     "CUSTOMER_ID_PREFIX",
@@ -62,12 +63,11 @@ def find_project_dir(start: str | Path | None = None) -> Path:
     Path
         That folder, or ``start`` itself when no parent is marked as a project.
     """
-    here = Path(start) if start is not None else Path.cwd()
-    here = here.resolve()
-    for folder in (here, *here.parents):
-        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
-            return folder
-    return here
+    return find_root(start, is_root=_has_project_marker)
+
+
+def _has_project_marker(folder: Path) -> bool:
+    return any((folder / marker).exists() for marker in _PROJECT_MARKERS)
 
 
 def load_pii_key(*, project_dir: str | Path | None = None) -> bytes:

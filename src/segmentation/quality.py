@@ -7,17 +7,19 @@ quarantine reasons), guests, and customers, orders and revenue by month.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from segmentation.arrays import factorized
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure as FigureType
-
-__all__ = ["data_overview", "monthly_overview", "plot_monthly_revenue", "reconciliation_table"]
+__all__ = [
+    "data_overview",
+    "label",
+    "monthly_overview",
+    "reconciliation_table",
+]
 
 _TEXT: dict[str, dict[str, str]] = {
     "rows_in": {"zh": "输入行数", "en": "Rows in"},
@@ -43,8 +45,14 @@ _TEXT: dict[str, dict[str, str]] = {
     "guest_revenue_share": {"zh": "游客收入占比", "en": "Guest share of revenue"},
     "date_range": {"zh": "数据时间范围", "en": "Date range"},
     "interactions": {"zh": "互动记录", "en": "Interaction records"},
-    "revenue_title": {"zh": "月度净收入（会员与游客）", "en": "Net revenue by month"},
 }
+
+
+def label(key: str, lang: str) -> str:
+    """The display text of ``key`` in ``lang`` (English when missing): the row and column
+    labels of these tables, e.g. ``label("buyers", "en")`` heads a column of
+    :func:`monthly_overview`."""
+    return _TEXT[key].get(lang, _TEXT[key]["en"])
 
 
 def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.DataFrame:
@@ -66,17 +74,18 @@ def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.
     """
     rows_in = int(quality["rows_in"])
     entries: list[tuple[str, int]] = [
-        (_t("rows_kept", lang), int(quality["rows_kept"])),
-        (_t("rows_duplicate", lang), int(quality["rows_duplicate"])),
+        (label("rows_kept", lang), int(quality["rows_kept"])),
+        (label("rows_duplicate", lang), int(quality["rows_duplicate"])),
     ]
     for reason, count in sorted(quality["rows_quarantined"].items()):
-        entries.append((f"{_t('quarantined', lang)}: {reason}", int(count)))
-    entries.append((_t("accounted", lang), sum(count for _, count in entries)))
+        entries.append((f"{label('quarantined', lang)}: {reason}", int(count)))
+    entries.append((label("accounted", lang), sum(count for _, count in entries)))
     table = pd.DataFrame(
-        [(_t("rows_in", lang), rows_in), *entries], columns=[_t("metric", lang), _t("rows", lang)]
-    ).set_index(_t("metric", lang))
-    rows = table[_t("rows", lang)]
-    table[_t("share", lang)] = (100 * rows / rows_in).round(3) if rows_in else np.nan
+        [(label("rows_in", lang), rows_in), *entries],
+        columns=[label("metric", lang), label("rows", lang)],
+    ).set_index(label("metric", lang))
+    rows = table[label("rows", lang)]
+    table[label("share", lang)] = (100 * rows / rows_in).round(3) if rows_in else np.nan
     return table
 
 
@@ -106,108 +115,28 @@ def monthly_overview(orders: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     first_month = pd.Series(month_number[member_sale]).groupby(customer_code[member_sale]).min()
     table = pd.DataFrame(
         {
-            _t("orders", lang): _distinct_per_month(month_number, _codes(orders["order_id"]), sale),
-            _t("buyers", lang): _distinct_per_month(month_number, customer_code, sale),
-            _t("new_buyers", lang): first_month.value_counts(),
-            _t("member_revenue", lang): amount[~is_guest].groupby(month[~is_guest]).sum(),
-            _t("guest_revenue", lang): amount[is_guest].groupby(month[is_guest]).sum(),
-            _t("refunds", lang): -amount[amount < 0].groupby(month[amount < 0]).sum(),
+            label("orders", lang): _distinct_per_month(
+                month_number, _codes(orders["order_id"]), sale
+            ),
+            label("buyers", lang): _distinct_per_month(month_number, customer_code, sale),
+            label("new_buyers", lang): first_month.value_counts(),
+            label("member_revenue", lang): amount[~is_guest].groupby(month[~is_guest]).sum(),
+            label("guest_revenue", lang): amount[is_guest].groupby(month[is_guest]).sum(),
+            label("refunds", lang): -amount[amount < 0].groupby(month[amount < 0]).sum(),
         }
     ).fillna(0)
-    table[_t("revenue", lang)] = (
-        table[_t("member_revenue", lang)] + table[_t("guest_revenue", lang)]
+    table[label("revenue", lang)] = (
+        table[label("member_revenue", lang)] + table[label("guest_revenue", lang)]
     )
-    counts = [_t("orders", lang), _t("buyers", lang), _t("new_buyers", lang)]
+    counts = [label("orders", lang), label("buyers", lang), label("new_buyers", lang)]
     table[counts] = table[counts].astype("int64")
     table = table.sort_index()
     # Months are counted as integers and named once per month, not once per order row.
     table.index = pd.Index(
         [f"{number // 12:04d}-{number % 12 + 1:02d}" for number in table.index.astype(int)],
-        name=_t("month", lang),
+        name=label("month", lang),
     )
     return table
-
-
-def data_overview(
-    orders: pd.DataFrame,
-    customers: pd.DataFrame | None,
-    interactions: pd.DataFrame | None,
-    quality: Mapping[str, Any],
-    *,
-    lang: str = "zh",
-) -> pd.DataFrame:
-    """The headline counts of an export, as a two-column table.
-
-    Parameters
-    ----------
-    orders, customers, interactions : pandas.DataFrame or None
-        Canonical tables from ingest.
-    quality : mapping
-        Ingest's quality summary (for the guest counts).
-    lang : {"zh", "en"}
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by metric, one column of values formatted as text for display.
-    """
-    n_buyers, n_known = _buyers_and_known(orders, customers)
-    revenue = float(orders["amount"].sum())
-    guests = quality.get("guests", {})
-    rows = [
-        (_t("customers_known", lang), f"{n_known:,}"),
-        (_t("buyers", lang), f"{n_buyers:,}"),
-        (_t("potential", lang), f"{n_known - n_buyers:,}"),
-        (_t("orders", lang), f"{orders.loc[orders['amount'] > 0, 'order_id'].nunique():,}"),
-        (_t("revenue", lang), f"{revenue:,.2f}"),
-        (_t("guest_rows", lang), f"{int(guests.get('rows', 0)):,}"),
-        (_t("guest_revenue_share", lang), f"{float(guests.get('revenue_share', 0.0)):.2%}"),
-        (
-            _t("date_range", lang),
-            f"{orders['order_ts'].min():%Y-%m-%d} — {orders['order_ts'].max():%Y-%m-%d}",
-        ),
-    ]
-    if interactions is not None:
-        rows.append((_t("interactions", lang), f"{len(interactions):,}"))
-    return pd.DataFrame(rows, columns=[_t("metric", lang), _t("value", lang)]).set_index(
-        _t("metric", lang)
-    )
-
-
-def plot_monthly_revenue(monthly: pd.DataFrame, *, lang: str = "zh") -> FigureType:
-    """Stacked bars of member and guest net revenue per month, buyers as a line.
-
-    Parameters
-    ----------
-    monthly : pandas.DataFrame
-        The output of :func:`monthly_overview` in the same ``lang``.
-    lang : {"zh", "en"}
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax = fig.subplots()
-    x = np.arange(len(monthly))
-    member = monthly[_t("member_revenue", lang)].to_numpy()
-    guest = monthly[_t("guest_revenue", lang)].to_numpy()
-    ax.bar(x, member, color="#4C72B0", label=_t("member_revenue", lang))
-    ax.bar(x, guest, bottom=member, color="#DD8452", label=_t("guest_revenue", lang))
-    ax.set_ylabel(_t("revenue", lang))
-    ax.set_xticks(x, monthly.index, rotation=90)
-    buyers_axis = ax.twinx()
-    buyers_axis.plot(x, monthly[_t("buyers", lang)].to_numpy(), color="#55A868", marker="o")
-    buyers_axis.set_ylabel(_t("buyers", lang), color="#55A868")
-    ax.legend(loc="upper left")
-    ax.set_title(_t("revenue_title", lang))
-    return fig
-
-
-def _t(key: str, lang: str) -> str:
-    return _TEXT[key].get(lang, _TEXT[key]["en"])
 
 
 def _buyers_and_known(orders: pd.DataFrame, customers: pd.DataFrame | None) -> tuple[int, int]:
@@ -250,3 +179,49 @@ def _distinct_per_month(month: np.ndarray, code: np.ndarray, rows: np.ndarray) -
 def _month_number(timestamps: pd.Series) -> pd.Series:
     """Calendar month of each timestamp as one integer (year * 12 + month - 1)."""
     return timestamps.dt.year * 12 + timestamps.dt.month - 1
+
+
+def data_overview(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    interactions: pd.DataFrame | None,
+    quality: Mapping[str, Any],
+    *,
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """The headline counts of an export, as a two-column table.
+
+    Parameters
+    ----------
+    orders, customers, interactions : pandas.DataFrame or None
+        Canonical tables from ingest.
+    quality : mapping
+        Ingest's quality summary (for the guest counts).
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by metric, one column of values formatted as text for display.
+    """
+    n_buyers, n_known = _buyers_and_known(orders, customers)
+    revenue = float(orders["amount"].sum())
+    guests = quality.get("guests", {})
+    rows = [
+        (label("customers_known", lang), f"{n_known:,}"),
+        (label("buyers", lang), f"{n_buyers:,}"),
+        (label("potential", lang), f"{n_known - n_buyers:,}"),
+        (label("orders", lang), f"{orders.loc[orders['amount'] > 0, 'order_id'].nunique():,}"),
+        (label("revenue", lang), f"{revenue:,.2f}"),
+        (label("guest_rows", lang), f"{int(guests.get('rows', 0)):,}"),
+        (label("guest_revenue_share", lang), f"{float(guests.get('revenue_share', 0.0)):.2%}"),
+        (
+            label("date_range", lang),
+            f"{orders['order_ts'].min():%Y-%m-%d} — {orders['order_ts'].max():%Y-%m-%d}",
+        ),
+    ]
+    if interactions is not None:
+        rows.append((label("interactions", lang), f"{len(interactions):,}"))
+    return pd.DataFrame(rows, columns=[label("metric", lang), label("value", lang)]).set_index(
+        label("metric", lang)
+    )

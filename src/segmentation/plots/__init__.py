@@ -1,3 +1,4 @@
-"""Plots for the report: functions that take data and return a matplotlib Figure."""
+"""Plots for the report, one module per section: functions that take data and return a
+matplotlib Figure built without pyplot, or draw on the ``ax`` they are given."""
 
 __all__: list[str] = []

@@ -1,20 +1,22 @@
 """Plots of the behavioural clusters: the choice of k, the profiles, a 2-D projection.
 
 Each function takes data and returns a :class:`matplotlib.figure.Figure` built without
-pyplot, so nothing is shown or kept in pyplot's state; a notebook displays the returned
-figure. Fonts are left to :func:`segmentation.fonts.configure_plot_fonts`.
+pyplot (or draws on the axes given), so nothing is shown or kept in pyplot's state; a notebook
+displays the returned figure. Fonts are left to :func:`segmentation.fonts.configure_plot_fonts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
+from segmentation.plots._axes import figure_and_axes, figure_of
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.clusters import POTENTIAL_KEY, standardized_features
 
@@ -86,6 +88,7 @@ def plot_k_selection(
     lang: str = "zh",
     unstable_below: float = 0.6,
     stable_above: float = 0.75,
+    axes: Sequence[Axes] | None = None,
 ) -> Figure:
     """Silhouette, Calinski-Harabasz, Davies-Bouldin and bootstrap Jaccard against k.
 
@@ -97,6 +100,8 @@ def plot_k_selection(
     lang : {"zh", "en"}, default "zh"
     unstable_below, stable_above : float
         Hennig's thresholds, drawn as horizontal lines on the Jaccard panel.
+    axes : sequence of four matplotlib.axes.Axes, optional
+        Where to draw the four panels; a new 2 x 2 figure when omitted.
 
     Returns
     -------
@@ -104,8 +109,11 @@ def plot_k_selection(
         Four panels; the chosen k is a dashed vertical line on each.
     """
     _check_lang(lang)
-    fig = Figure(figsize=(11, 7), layout="constrained")
-    axes = fig.subplots(2, 2, sharex=True).ravel()
+    if axes is None:
+        fig = Figure(figsize=(11, 7), layout="constrained")
+        axes = list(fig.subplots(2, 2, sharex=True).ravel())
+    else:
+        fig = figure_of(axes[0])
     ks = k_table.index.to_numpy()
     chosen = int(ks[k_table["chosen"].to_numpy(dtype=bool)][0])
     for ax, column in zip(
@@ -134,7 +142,9 @@ def plot_k_selection(
     return fig
 
 
-def plot_cluster_profiles(segmentation: Segmentation, *, lang: str = "zh") -> Figure:
+def plot_cluster_profiles(
+    segmentation: Segmentation, *, lang: str = "zh", ax: Axes | None = None
+) -> Figure:
     """A heatmap of the clusters' feature profiles.
 
     Colour is where each cluster's centroid sits against the median buyer, in standard
@@ -146,6 +156,8 @@ def plot_cluster_profiles(segmentation: Segmentation, *, lang: str = "zh") -> Fi
     segmentation : Segmentation
         A result of :func:`segmentation.schemes.clusters.cluster_scheme`.
     lang : {"zh", "en"}, default "zh"
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
@@ -164,10 +176,9 @@ def plot_cluster_profiles(segmentation: Segmentation, *, lang: str = "zh") -> Fi
         f"{name} ({share:.0%})"
         for name, share in zip(profile[f"name_{lang}"], profile["share"], strict=True)
     ]
-    fig = Figure(
-        figsize=(3.0 + 1.8 * position.shape[1], 1.5 + 0.6 * len(position)), layout="constrained"
+    fig, ax = figure_and_axes(
+        ax, figsize=(3.0 + 1.8 * position.shape[1], 1.5 + 0.6 * len(position))
     )
-    ax = fig.subplots()
     limit = max(1.0, float(np.nanmax(np.abs(position.to_numpy(dtype=float)))))
     sns.heatmap(
         position.to_numpy(dtype=float),
@@ -195,6 +206,7 @@ def plot_cluster_projection(
     sample_size: int = 5000,
     random_state: int = 0,
     colors: Mapping[str, str] | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
     """The clustered customers on their first two principal components, coloured by cluster.
 
@@ -211,6 +223,8 @@ def plot_cluster_projection(
         Seed of the sample.
     colors : mapping of str to str, optional
         Segment key to colour; defaults to seaborn's "deep" palette in category order.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
@@ -238,8 +252,7 @@ def plot_cluster_projection(
     palette = dict(zip(keys, sns.color_palette("deep", len(keys)), strict=True))
     palette.update(colors or {})
     names = segmentation.profile[f"name_{lang}"]
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = figure_and_axes(ax, figsize=(8, 6))
     for key in keys:
         mine = labels == key
         ax.scatter(

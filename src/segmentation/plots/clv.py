@@ -1,18 +1,29 @@
 """Plots of the CLV backtest: cumulative tracking and conditional expectations.
 
 Each function takes a :class:`segmentation.clv.CLVBacktest` and returns a
-:class:`matplotlib.figure.Figure` built without pyplot, so nothing is shown or kept in pyplot's
-state. Fonts are left to :func:`segmentation.fonts.configure_plot_fonts`.
+:class:`matplotlib.figure.Figure` built without pyplot (or draws on the ``ax`` given), so
+nothing is shown or kept in pyplot's state. Fonts are left to
+:func:`segmentation.fonts.configure_plot_fonts`.
+
+References
+----------
+Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
+Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
 from segmentation.clv import CLVBacktest, PurchaseModelFit
 from segmentation.errors import CLVInputError
+from segmentation.plots._axes import figure_and_axes
 
 __all__ = ["plot_conditional_expectations", "plot_p_alive_matrix", "plot_tracking"]
 
@@ -52,80 +63,104 @@ def _text(lang: str) -> dict[str, str]:
     return _TEXT[lang]
 
 
-def plot_tracking(backtest: CLVBacktest, *, lang: str = "zh") -> Figure:
+def plot_tracking(backtest: CLVBacktest, *, lang: str = "zh", ax: Axes | None = None) -> Figure:
     """Cumulative repeat purchases of the cohort over calendar time, actual vs each model.
 
     The expected curve sums, over customers, the model's expected repeat purchases from each
     customer's first purchase to the end of each period; the dotted line marks the end of
-    the calibration period.
+    the calibration period. Figure 3 of Fader, Hardie and Lee (2005).
 
     Parameters
     ----------
     backtest : CLVBacktest
+        Its ``tracking`` table holds the actual and expected cumulative repeat purchases by
+        day, and ``calibration_end`` the day the dotted line marks.
     lang : {"zh", "en"}, default "zh"
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
-
-    References
-    ----------
-    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
-    Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284, Figure 3.
     """
     text = _text(lang)
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
-    axes = figure.subplots()
     tracking = backtest.tracking
-    axes.plot(tracking["day"], tracking["actual"], color="black", linewidth=2, label=text["actual"])
-    for name, fit in backtest.fits.items():
-        axes.plot(tracking["day"], tracking[f"expected_{name}"], linestyle="--", label=fit.title)
+    figure, axes = _actual_against_models(
+        backtest, tracking["day"], tracking, "expected_", text=text, ax=ax, actual={"linewidth": 2}
+    )
     axes.axvline(
         float(date2num(backtest.calibration_end)),
         color="grey",
         linestyle=":",
         label=text["calibration_end"],
     )
-    axes.set_title(text["tracking_title"])
-    axes.set_xlabel(text["period"])
-    axes.set_ylabel(text["cumulative"])
-    axes.legend(loc="upper left")
+    _finish(axes, text, title="tracking_title", x="period", y="cumulative")
     return figure
 
 
-def plot_conditional_expectations(backtest: CLVBacktest, *, lang: str = "zh") -> Figure:
+def plot_conditional_expectations(
+    backtest: CLVBacktest, *, lang: str = "zh", ax: Axes | None = None
+) -> Figure:
     """Mean holdout purchases by calibration frequency (0 to 6, 7+), actual vs each model.
+
+    Figure 4 of Fader, Hardie and Lee (2005).
 
     Parameters
     ----------
     backtest : CLVBacktest
+        Its ``by_frequency`` table is drawn.
     lang : {"zh", "en"}, default "zh"
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
-
-    References
-    ----------
-    Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting Your Customers" the Easy
-    Way: An Alternative to the Pareto/NBD Model. Marketing Science 24(2), 275-284, Figure 4.
     """
     text = _text(lang)
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
-    axes = figure.subplots()
     table = backtest.by_frequency
     positions = np.arange(len(table))
-    axes.plot(positions, table["actual"], color="black", marker="o", label=text["actual"])
-    for name, fit in backtest.fits.items():
-        axes.plot(
-            positions, table[f"predicted_{name}"], linestyle="--", marker=".", label=fit.title
-        )
+    figure, axes = _actual_against_models(
+        backtest,
+        positions,
+        table,
+        "predicted_",
+        text=text,
+        ax=ax,
+        actual={"marker": "o"},
+        model={"marker": "."},
+    )
     axes.set_xticks(positions, [str(label) for label in table.index])
-    axes.set_title(text["by_frequency_title"])
-    axes.set_xlabel(text["calibration_frequency"])
-    axes.set_ylabel(text["holdout_mean"])
-    axes.legend(loc="upper left")
+    _finish(axes, text, title="by_frequency_title", x="calibration_frequency", y="holdout_mean")
     return figure
+
+
+def _actual_against_models(
+    backtest: CLVBacktest,
+    x: Any,
+    table: Any,
+    prefix: str,
+    *,
+    text: Mapping[str, str],
+    ax: Axes | None,
+    actual: Mapping[str, Any],
+    model: Mapping[str, Any] | None = None,
+) -> tuple[Figure, Axes]:
+    """``table["actual"]`` as a black line and each model's ``prefix + name`` column dashed,
+    against ``x``, on ``ax`` or a new 8 x 4.5 inch figure."""
+    figure, axes = figure_and_axes(ax, figsize=(8, 4.5))
+    axes.plot(x, table["actual"], color="black", label=text["actual"], **actual)
+    for name, fit in backtest.fits.items():
+        axes.plot(x, table[f"{prefix}{name}"], linestyle="--", label=fit.title, **(model or {}))
+    return figure, axes
+
+
+def _finish(axes: Axes, text: Mapping[str, str], *, title: str, x: str, y: str) -> None:
+    """Title, axis labels (keys of ``text``) and the legend, upper left."""
+    axes.set_title(text[title])
+    axes.set_xlabel(text[x])
+    axes.set_ylabel(text[y])
+    axes.legend(loc="upper left")
 
 
 def plot_p_alive_matrix(
@@ -134,6 +169,7 @@ def plot_p_alive_matrix(
     observed_days: float,
     max_frequency: int = 20,
     lang: str = "zh",
+    ax: Axes | None = None,
 ) -> Figure:
     """P(alive) over a grid of repeat purchases and recency, for customers observed
     ``observed_days`` since their first purchase (Fader, Hardie & Lee 2005, figure 2).
@@ -146,6 +182,8 @@ def plot_p_alive_matrix(
         T, the days from first purchase to the end of observation.
     max_frequency : int, default 20
     lang : {"zh", "en"}
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
@@ -161,8 +199,7 @@ def plot_p_alive_matrix(
     p_alive = fit.probability_alive(f_grid.ravel(), r_grid.ravel(), t_grid.ravel())
     # Zero repeat purchases with a positive recency cannot happen: leave those cells blank.
     matrix = np.where((f_grid == 0) & (r_grid > 0), np.nan, p_alive.reshape(f_grid.shape))
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = figure_and_axes(ax, figsize=(8, 6))
     image = ax.imshow(
         matrix,
         origin="lower",

@@ -1,6 +1,7 @@
 """Plots of the scheme comparison: agreement between schemes and lift curves.
 
-Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot.
+Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot
+(or draws on the ``ax`` given).
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from segmentation.plots._axes import figure_and_axes
 
 __all__ = ["plot_agreement", "plot_lift_curves"]
 
@@ -30,17 +34,23 @@ def _title(titles: Mapping[str, Mapping[str, str]], name: str, lang: str) -> str
 
 
 def plot_agreement(
-    matrix: pd.DataFrame, titles: Mapping[str, Mapping[str, str]], *, lang: str = "zh"
+    matrix: pd.DataFrame,
+    titles: Mapping[str, Mapping[str, str]],
+    *,
+    lang: str = "zh",
+    ax: Axes | None = None,
 ) -> Figure:
     """Heatmap of a pairwise agreement matrix (ARI or AMI), schemes by display title.
 
     Parameters
     ----------
     matrix : pandas.DataFrame
-        :func:`segmentation.compare.agreement_matrix`.
+        :func:`segmentation.evaluate.agreement_matrix`.
     titles : mapping
         Scheme name to bilingual title.
     lang : {"zh", "en"}
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
@@ -49,8 +59,7 @@ def plot_agreement(
     labels = [_title(titles, name, lang) for name in matrix.index]
     shown = pd.DataFrame(matrix.to_numpy(dtype=float), index=labels, columns=labels)
     size = 1.5 + 0.6 * len(labels)
-    fig = Figure(figsize=(size + 1.5, size), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = figure_and_axes(ax, figsize=(size + 1.5, size))
     sns.heatmap(shown, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, square=True, ax=ax)
     ax.set_title(_TEXT["agreement"][lang])
     return fig
@@ -61,23 +70,25 @@ def plot_lift_curves(
     titles: Mapping[str, Mapping[str, str]],
     *,
     lang: str = "zh",
+    ax: Axes | None = None,
 ) -> Figure:
     """Lift (gains) curves of several schemes on one axis, with the random diagonal.
 
     Parameters
     ----------
     curves : mapping of str to pandas.DataFrame
-        Scheme name to :func:`segmentation.compare.lift_curve`.
+        Scheme name to :func:`segmentation.evaluate.lift_curve`.
     titles : mapping
         Scheme name to bilingual title.
     lang : {"zh", "en"}
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig = Figure(figsize=(7, 6), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = figure_and_axes(ax, figsize=(7, 6))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label=_TEXT["random"][lang])
     for name, curve in curves.items():
         ax.plot(

@@ -1,15 +1,18 @@
 """Plots of any scheme: segment sizes against revenue, and migration between two months.
 
-Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot,
-so nothing is shown or kept in pyplot's state; a notebook displays the returned figure.
+Each function takes data and returns a :class:`matplotlib.figure.Figure` built without pyplot
+(or draws on the ``ax`` given), so nothing is shown or kept in pyplot's state; a notebook
+displays the returned figure.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from segmentation.plots._axes import figure_and_axes
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.migration import Migration
 
@@ -24,13 +27,17 @@ _TEXT = {
 }
 
 
-def plot_segment_profile(segmentation: Segmentation, *, lang: str = "zh") -> Figure:
+def plot_segment_profile(
+    segmentation: Segmentation, *, lang: str = "zh", ax: Axes | None = None
+) -> Figure:
     """Share of customers against share of revenue per segment, lowest value at the bottom.
 
     Parameters
     ----------
     segmentation : Segmentation
     lang : {"zh", "en"}
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
@@ -39,8 +46,7 @@ def plot_segment_profile(segmentation: Segmentation, *, lang: str = "zh") -> Fig
     profile = segmentation.profile
     names = profile[f"name_{lang}"].tolist()
     y = np.arange(len(profile))
-    fig = Figure(figsize=(8, 0.45 * len(profile) + 1.2), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = figure_and_axes(ax, figsize=(8, 0.45 * len(profile) + 1.2))
     height = 0.4
     ax.barh(
         y + height / 2, profile["share"], height, color="#4C72B0", label=_TEXT["customers"][lang]
@@ -59,7 +65,7 @@ def plot_segment_profile(segmentation: Segmentation, *, lang: str = "zh") -> Fig
     return fig
 
 
-def plot_migration(migration: Migration, *, lang: str = "zh") -> Figure:
+def plot_migration(migration: Migration, *, lang: str = "zh", ax: Axes | None = None) -> Figure:
     """Heatmap of the row shares of a migration matrix: where last month's segments went.
 
     Parameters
@@ -67,16 +73,17 @@ def plot_migration(migration: Migration, *, lang: str = "zh") -> Figure:
     migration : Migration
         :func:`segmentation.schemes.migration.migration_between`.
     lang : {"zh", "en"}
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     shares = migration.named("row_shares", lang)
-    fig = Figure(
-        figsize=(1.0 + 0.8 * shares.shape[1], 1.0 + 0.5 * shares.shape[0]), layout="constrained"
+    fig, ax = figure_and_axes(
+        ax, figsize=(1.0 + 0.8 * shares.shape[1], 1.0 + 0.5 * shares.shape[0])
     )
-    ax = fig.subplots()
     sns.heatmap(
         shares.astype(float),
         annot=True,

@@ -1,4 +1,5 @@
-"""Compare segmentation schemes: agreement, a backtest on held-out months, stability, shape.
+"""Score segmentation schemes: agreement, a backtest on held-out months, stability, shape,
+and the ranking and one-line recommendation computed from them.
 
 The backtest asks of every scheme the question an analyst cares about: if I had segmented my
 customers ``horizon_days`` ago, how well would the segments have told apart who went on to
@@ -20,28 +21,22 @@ recommendation.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, roc_auc_score
 
-from segmentation.clv import CLVBacktest, backtest_from_config
-from segmentation.errors import SegmentationInputError
-from segmentation.features import as_of_cutoff, as_text, customer_snapshot, order_purchases
+from segmentation.features import as_of_cutoff, as_text, order_purchases
 from segmentation.schemes.base import Segmentation, common_positions
-from segmentation.schemes.registry import SchemeRun, run_schemes
+from segmentation.schemes.registry import SchemeRun
 
 __all__ = [
     "AMI_MAX_CUSTOMERS",
     "SCORE_COLUMNS",
-    "MonthAnalysis",
     "agreement_matrix",
-    "analyse_month",
+    "backtest_scores",
     "crosstab",
     "future_outcomes",
     "lift_curve",
@@ -464,126 +459,31 @@ def recommendation(
     return line + (f"; runner-up: {runner_title}." if runner else ".")
 
 
-@dataclass(frozen=True)
-class MonthAnalysis:
-    """Everything the report shows for one month, computed once.
-
-    Attributes
-    ----------
-    as_of, previous_as_of, calibration_end : pandas.Timestamp
-        This month's as-of day, last month's, and the backtest's calibration day
-        (``as_of`` minus the horizon).
-    horizon_days : int
-    snapshot : pandas.DataFrame
-        The customer snapshot as of ``as_of`` (with ``clv`` when CLV could be computed).
-    current, previous, calibration : SchemeRun
-        Every scheme as of each of the three days.
-    outcomes : pandas.DataFrame
-        Future revenue and purchase per customer over the horizon after calibration.
-    scores : pandas.DataFrame
-        One row per scheme, ranked: backtest scores, shape, stability (ARI last month ->
-        this month) and, for clusters, the bootstrap Jaccard.
-    agreement_ari, agreement_ami : pandas.DataFrame
-        Pairwise agreement of this month's schemes; AMI on a seeded sample of
-        :data:`AMI_MAX_CUSTOMERS` customers when there are more (its ``attrs`` say so).
-    recommendation : dict of str to str
-        The one-line recommendation in zh and en.
-    clv_backtest : CLVBacktest or None
-        The purchase models fitted before the CLV holdout and scored on it (holdout ending
-        on ``as_of``), or None with the reason in ``clv_unavailable``.
-    timings : dict of str to float
-        Seconds per stage.
-    """
-
-    as_of: pd.Timestamp
-    previous_as_of: pd.Timestamp
-    calibration_end: pd.Timestamp
-    horizon_days: int
-    snapshot: pd.DataFrame
-    current: SchemeRun
-    previous: SchemeRun
-    calibration: SchemeRun
-    outcomes: pd.DataFrame
-    scores: pd.DataFrame
-    agreement_ari: pd.DataFrame
-    agreement_ami: pd.DataFrame
-    recommendation: dict[str, str]
-    clv_backtest: CLVBacktest | None = None
-    clv_unavailable: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-def analyse_month(
-    orders: pd.DataFrame,
-    customers: pd.DataFrame | None = None,
-    interactions: pd.DataFrame | None = None,
+def backtest_scores(
+    calibration: SchemeRun,
+    outcomes: pd.DataFrame,
     *,
-    as_of: str | pd.Timestamp,
-    config: Mapping[str, Any],
-    horizon_days: int = 90,
-    random_state: int = 0,
-) -> MonthAnalysis:
-    """Compute every scheme this month, last month and at calibration, and compare them.
+    previous: SchemeRun,
+    current: SchemeRun,
+) -> pd.DataFrame:
+    """Every scheme's backtest and shape scores, its stability and bootstrap Jaccard, ranked.
 
     Parameters
     ----------
-    orders, customers, interactions : pandas.DataFrame or None
-        Canonical tables from ingest.
-    as_of : str or pandas.Timestamp
-        The report's as-of day (the last day of the report month).
-    config : mapping
-        :func:`segmentation.config.load_config`.
-    horizon_days : int, default 90
-        The held-out window: schemes are computed ``horizon_days`` before ``as_of`` and
-        scored on what customers did after.
-    random_state : int, default 0
+    calibration : SchemeRun
+        The schemes as of the calibration day; each is scored on ``outcomes``.
+    outcomes : pandas.DataFrame
+        :func:`future_outcomes` of the calibration snapshot's customers.
+    previous, current : SchemeRun
+        The schemes last month and this month: ``stability_ari`` compares the two (NaN
+        for a scheme missing from either), ``bootstrap_jaccard`` is this month's mean
+        cluster-wise Jaccard (NaN for schemes that have none).
 
     Returns
     -------
-    MonthAnalysis
+    pandas.DataFrame
+        :func:`rank_schemes` of one row per calibration scheme.
     """
-    timings: dict[str, float] = {}
-    as_of = pd.Timestamp(as_of).normalize()
-    previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
-    calibration_end = as_of - pd.Timedelta(days=horizon_days)
-
-    def snapshot_at(day: pd.Timestamp) -> pd.DataFrame:
-        return customer_snapshot(orders, customers, interactions, as_of=day)
-
-    began = time.perf_counter()
-    snapshots = {day: snapshot_at(day) for day in (previous_as_of, as_of, calibration_end)}
-    timings["features"] = time.perf_counter() - began
-
-    began = time.perf_counter()
-    previous = run_schemes(
-        snapshots[previous_as_of], as_of=previous_as_of, config=config, random_state=random_state
-    )
-    current = run_schemes(
-        snapshots[as_of],
-        as_of=as_of,
-        config=config,
-        random_state=random_state,
-        previous=previous.segmentations,
-    )
-    # The backtest keeps this month's k: choosing k again would only repeat the same search.
-    clusters = current.segmentations.get("clusters")
-    overrides = {"clustering": {"k": clusters.details["k"]}} if clusters is not None else {}
-    calibration = run_schemes(
-        snapshots[calibration_end],
-        as_of=calibration_end,
-        config=config,
-        random_state=random_state,
-        overrides=overrides,
-    )
-    timings["schemes"] = time.perf_counter() - began
-
-    began = time.perf_counter()
-    outcomes = future_outcomes(
-        orders,
-        snapshots[calibration_end].index,
-        calibration_end=calibration_end,
-        horizon_days=horizon_days,
-    )
     # Every scheme labels its month's snapshot: one lookup of last month's customers in this
     # month's serves them all.
     positions = common_positions(previous.snapshot.index, current.snapshot.index)
@@ -604,44 +504,4 @@ def analyse_month(
             float(jaccard.mean()) if isinstance(jaccard, pd.Series) else float("nan")
         )
         rows[name] = row
-    scores = rank_schemes(pd.DataFrame.from_dict(rows, orient="index"))
-    titles = {**calibration.titles(), **current.titles()}
-    timings["compare"] = time.perf_counter() - began
-
-    began = time.perf_counter()
-    backtest: CLVBacktest | None = None
-    clv_unavailable = ""
-    try:
-        backtest = backtest_from_config(orders, config=config, holdout_end=as_of)
-    except SegmentationInputError as error:
-        # Too short a history or too few repeat buyers: the report says so instead.
-        clv_unavailable = str(error)
-    timings["clv_backtest"] = time.perf_counter() - began
-
-    began = time.perf_counter()
-    agreement_ari = agreement_matrix(current.segmentations, metric="ari")
-    agreement_ami = agreement_matrix(
-        current.segmentations,
-        metric="ami",
-        max_customers=AMI_MAX_CUSTOMERS,
-        random_state=random_state,
-    )
-    timings["agreement"] = time.perf_counter() - began
-    return MonthAnalysis(
-        as_of=as_of,
-        previous_as_of=previous_as_of,
-        calibration_end=calibration_end,
-        horizon_days=horizon_days,
-        snapshot=current.snapshot,
-        current=current,
-        previous=previous,
-        calibration=calibration,
-        outcomes=outcomes,
-        scores=scores,
-        agreement_ari=agreement_ari,
-        agreement_ami=agreement_ami,
-        recommendation={lang: recommendation(scores, titles, lang=lang) for lang in ("zh", "en")},
-        clv_backtest=backtest,
-        clv_unavailable=clv_unavailable,
-        timings=timings,
-    )
+    return rank_schemes(pd.DataFrame.from_dict(rows, orient="index"))

@@ -1,0 +1,256 @@
+"""One month's analysis, computed once: :class:`MonthAnalysis` and :func:`analyse_month`.
+
+Every scheme is computed as of three days (this month's end, last month's, and the backtest's
+calibration day), scored by :mod:`segmentation.evaluate`, and kept with the CLV backtest and
+the agreement between schemes; the report's notebooks only read it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from segmentation.clv import CLVBacktest, backtest_from_config
+from segmentation.errors import SegmentationInputError
+from segmentation.evaluate import (
+    AMI_MAX_CUSTOMERS,
+    agreement_matrix,
+    backtest_scores,
+    future_outcomes,
+    lift_curve,
+    recommendation,
+)
+from segmentation.features import customer_snapshot
+from segmentation.schemes.registry import SchemeRun, run_schemes
+
+__all__ = ["MonthAnalysis", "analyse_month"]
+
+
+@dataclass(frozen=True)
+class MonthAnalysis:
+    """Everything the report shows for one month, computed once.
+
+    Attributes
+    ----------
+    as_of, previous_as_of, calibration_end : pandas.Timestamp
+        This month's as-of day, last month's, and the backtest's calibration day
+        (``as_of`` minus the horizon).
+    horizon_days : int
+    snapshot : pandas.DataFrame
+        The customer snapshot as of ``as_of`` (with ``clv`` when CLV could be computed).
+    current, previous, calibration : SchemeRun
+        Every scheme as of each of the three days.
+    outcomes : pandas.DataFrame
+        Future revenue and purchase per customer over the horizon after calibration.
+    scores : pandas.DataFrame
+        One row per scheme, ranked: backtest scores, shape, stability (ARI last month ->
+        this month) and, for clusters, the bootstrap Jaccard.
+    agreement_ari, agreement_ami : pandas.DataFrame
+        Pairwise agreement of this month's schemes; AMI on a seeded sample of
+        :data:`~segmentation.evaluate.AMI_MAX_CUSTOMERS` customers when there are more (its
+        ``attrs`` say so).
+    recommendation : dict of str to str
+        The one-line recommendation in zh and en.
+    clv_backtest : CLVBacktest or None
+        The purchase models fitted before the CLV holdout and scored on it (holdout ending
+        on ``as_of``), or None with the reason in ``clv_unavailable``.
+    timings : dict of str to float
+        Seconds per stage.
+    """
+
+    as_of: pd.Timestamp
+    previous_as_of: pd.Timestamp
+    calibration_end: pd.Timestamp
+    horizon_days: int
+    snapshot: pd.DataFrame
+    current: SchemeRun
+    previous: SchemeRun
+    calibration: SchemeRun
+    outcomes: pd.DataFrame
+    scores: pd.DataFrame
+    agreement_ari: pd.DataFrame
+    agreement_ami: pd.DataFrame
+    recommendation: dict[str, str]
+    clv_backtest: CLVBacktest | None = None
+    clv_unavailable: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def outcomes_end(self) -> pd.Timestamp:
+        """The last day of the backtest's horizon: ``calibration_end`` plus ``horizon_days``."""
+        return self.calibration_end + pd.Timedelta(days=self.horizon_days)
+
+    @property
+    def best_scheme(self) -> str | None:
+        """The scheme ranked first, or None when no scheme could be compared."""
+        return str(self.scores.index[0]) if len(self.scores) else None
+
+    def scheme_titles(self) -> dict[str, dict[str, str]]:
+        """Scheme name to its bilingual title, for every scheme of this month or calibration."""
+        return _scheme_titles(self.calibration, self.current)
+
+    def lift_curves(self, *, top: int = 5) -> dict[str, pd.DataFrame]:
+        """The backtest's :func:`~segmentation.evaluate.lift_curve` of the ``top`` ranked schemes.
+
+        Parameters
+        ----------
+        top : int, default 5
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            Scheme name to its curve, best ranked first.
+        """
+        return {
+            name: lift_curve(
+                self.calibration.segmentations[name].labels.reindex(self.outcomes.index),
+                self.outcomes["revenue"],
+            )
+            for name in self.scores.index[:top]
+        }
+
+
+def analyse_month(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    interactions: pd.DataFrame | None = None,
+    *,
+    as_of: str | pd.Timestamp,
+    config: Mapping[str, Any],
+    horizon_days: int = 90,
+    random_state: int = 0,
+) -> MonthAnalysis:
+    """Compute every scheme this month, last month and at calibration, and compare them.
+
+    Parameters
+    ----------
+    orders, customers, interactions : pandas.DataFrame or None
+        Canonical tables from ingest.
+    as_of : str or pandas.Timestamp
+        The report's as-of day (the last day of the report month).
+    config : mapping
+        :func:`segmentation.config.load_config`.
+    horizon_days : int, default 90
+        The held-out window: schemes are computed ``horizon_days`` before ``as_of`` and
+        scored on what customers did after.
+    random_state : int, default 0
+
+    Returns
+    -------
+    MonthAnalysis
+    """
+    timings: dict[str, float] = {}
+    as_of = pd.Timestamp(as_of).normalize()
+    previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
+    calibration_end = as_of - pd.Timedelta(days=horizon_days)
+    with _timed(timings, "features"):
+        snapshots = {
+            day: customer_snapshot(orders, customers, interactions, as_of=day)
+            for day in (previous_as_of, as_of, calibration_end)
+        }
+    with _timed(timings, "schemes"):
+        previous, current, calibration = _scheme_runs(
+            snapshots, (previous_as_of, as_of, calibration_end), config, random_state
+        )
+    with _timed(timings, "compare"):
+        outcomes = future_outcomes(
+            orders,
+            snapshots[calibration_end].index,
+            calibration_end=calibration_end,
+            horizon_days=horizon_days,
+        )
+        scores = backtest_scores(calibration, outcomes, previous=previous, current=current)
+        titles = _scheme_titles(calibration, current)
+    with _timed(timings, "clv_backtest"):
+        backtest, clv_unavailable = _clv_backtest(orders, config=config, as_of=as_of)
+    with _timed(timings, "agreement"):
+        agreement_ari, agreement_ami = _agreement(current, random_state=random_state)
+    return MonthAnalysis(
+        as_of=as_of,
+        previous_as_of=previous_as_of,
+        calibration_end=calibration_end,
+        horizon_days=horizon_days,
+        snapshot=current.snapshot,
+        current=current,
+        previous=previous,
+        calibration=calibration,
+        outcomes=outcomes,
+        scores=scores,
+        agreement_ari=agreement_ari,
+        agreement_ami=agreement_ami,
+        recommendation={lang: recommendation(scores, titles, lang=lang) for lang in ("zh", "en")},
+        clv_backtest=backtest,
+        clv_unavailable=clv_unavailable,
+        timings=timings,
+    )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the seconds the block took as ``timings[stage]`` (when it finishes)."""
+    began = time.perf_counter()
+    yield
+    timings[stage] = time.perf_counter() - began
+
+
+def _scheme_runs(
+    snapshots: Mapping[pd.Timestamp, pd.DataFrame],
+    days: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp],
+    config: Mapping[str, Any],
+    random_state: int,
+) -> tuple[SchemeRun, SchemeRun, SchemeRun]:
+    """Every scheme last month, this month (matched to last month's) and at calibration."""
+    previous_as_of, as_of, calibration_end = days
+    previous = run_schemes(
+        snapshots[previous_as_of], as_of=previous_as_of, config=config, random_state=random_state
+    )
+    current = run_schemes(
+        snapshots[as_of],
+        as_of=as_of,
+        config=config,
+        random_state=random_state,
+        previous=previous.segmentations,
+    )
+    # The backtest keeps this month's k: choosing k again would only repeat the same search.
+    clusters = current.segmentations.get("clusters")
+    overrides = {"clustering": {"k": clusters.details["k"]}} if clusters is not None else {}
+    calibration = run_schemes(
+        snapshots[calibration_end],
+        as_of=calibration_end,
+        config=config,
+        random_state=random_state,
+        overrides=overrides,
+    )
+    return previous, current, calibration
+
+
+def _scheme_titles(calibration: SchemeRun, current: SchemeRun) -> dict[str, dict[str, str]]:
+    return {**calibration.titles(), **current.titles()}
+
+
+def _clv_backtest(
+    orders: pd.DataFrame, *, config: Mapping[str, Any], as_of: pd.Timestamp
+) -> tuple[CLVBacktest | None, str]:
+    """The CLV backtest with its holdout ending on ``as_of``, or None and the reason."""
+    try:
+        return backtest_from_config(orders, config=config, holdout_end=as_of), ""
+    except SegmentationInputError as error:
+        # Too short a history or too few repeat buyers: the report says so instead.
+        return None, str(error)
+
+
+def _agreement(current: SchemeRun, *, random_state: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This month's pairwise ARI (every customer) and AMI (a seeded sample when large)."""
+    agreement_ari = agreement_matrix(current.segmentations, metric="ari")
+    agreement_ami = agreement_matrix(
+        current.segmentations,
+        metric="ami",
+        max_customers=AMI_MAX_CUSTOMERS,
+        random_state=random_state,
+    )
+    return agreement_ari, agreement_ami
