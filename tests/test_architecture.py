@@ -142,3 +142,48 @@ def test_the_package_never_imports_the_benchmarks(module: str, path: Path) -> No
             else []
         )
         assert not any(n.split(".")[0] == "benchmarks" for n in names), module
+
+
+def _function_lengths(path: Path) -> list[tuple[str, int]]:
+    """(name, lines) of every function, its docstring aside."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0]
+            has_docstring = isinstance(first, ast.Expr) and isinstance(
+                getattr(first, "value", None), ast.Constant
+            )
+            start = first.end_lineno + 1 if has_docstring and first.end_lineno else node.lineno
+            found.append((node.name, (node.end_lineno or start) - start + 1))
+    return found
+
+
+SOURCES = sorted([*PACKAGE.rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")])
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_file_is_one_idea_a_newcomer_reads_through(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 800, f"{path.relative_to(ROOT)} has {lines} lines; split it by idea"
+    long = [(name, n) for name, n in _function_lengths(path) if n > 80]
+    assert not long, f"{path.relative_to(ROOT)}: functions over 80 lines: {long}"
+
+
+@pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
+def test_every_exception_lives_in_errors(module: str, path: Path) -> None:
+    if module == "errors":
+        return
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef):
+            bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+            assert not any(b.endswith(("Error", "Exception", "Unavailable")) for b in bases), (
+                f"segmentation.{module} defines the exception {node.name}; move it to errors.py"
+            )
+
+
+@pytest.mark.parametrize(
+    "init", sorted(PACKAGE.rglob("__init__.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_every_package_says_what_lives_there(init: Path) -> None:
+    docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+    assert docstring, f"{init.relative_to(ROOT)} has no docstring"

@@ -49,3 +49,55 @@ def test_user_mistakes_exit_2_with_one_line_and_no_traceback(
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], done.stderr
+
+
+def test_report_and_clv_take_a_config_and_report_a_horizon(tmp_path: Path) -> None:
+    from segmentation.cli import build_parser
+
+    mine = tmp_path / "mine.yaml"
+    args = build_parser().parse_args(
+        ["report", "--config", str(mine), "--horizon-days", "60", "--month", "2026-09"]
+    )
+    assert (args.config, args.horizon_days, args.month) == (mine, 60, "2026-09")
+    assert build_parser().parse_args(["report"]).horizon_days is None
+    args = build_parser().parse_args(["clv", "export.csv", "--config", str(mine)])
+    assert args.config == mine
+
+
+def test_run_parameters_reach_the_notebooks_with_the_horizon_from_the_config(
+    tmp_path: Path,
+) -> None:
+    from segmentation.config import load_config
+    from segmentation.errors import InvalidOptionError
+    from segmentation.report import RunParameters
+
+    run = RunParameters.of(
+        input_path=None, mapping="map.yaml", config=None, month=None, horizon_days=None
+    )
+    resolved = run.resolved(load_config())
+    assert resolved.horizon_days == 90  # config report.horizon_days
+    assert run.resolved(load_config({"report": {"horizon_days": 30}})).horizon_days == 30
+    given = RunParameters.of(
+        input_path=None, mapping=None, config=None, month=None, horizon_days=45
+    )
+    assert given.resolved(load_config()).horizon_days == 45
+    parameters = resolved.notebook_parameters(prepared_dir=tmp_path, month="2026-10")
+    assert parameters["horizon_days"] == 90 and parameters["mapping"] == "map.yaml"
+    assert parameters["config"] == "" and parameters["month"] == "2026-10"
+    assert parameters["prepared_dir"] == str(tmp_path.resolve())
+    manifest = resolved.manifest(month="2026-10")
+    assert manifest["dataset"] == "demo" and manifest["input"] is None
+    assert manifest["mapping"] == "map.yaml" and manifest["horizon_days"] == 90
+    with pytest.raises(InvalidOptionError, match="horizon_days: found -5"):
+        RunParameters(horizon_days=-5).resolved(load_config())
+
+
+def test_a_bad_language_is_one_error_type_wherever_it_is_given() -> None:
+    from segmentation.errors import InvalidOptionError
+    from segmentation.export import write_segments_csv
+    from segmentation.report import build_report
+
+    with pytest.raises(InvalidOptionError, match="LANG: found 'fr'"):
+        build_report(lang="fr")
+    with pytest.raises(InvalidOptionError, match="lang: found 'fr'"):
+        write_segments_csv([], Path("unused"), lang="fr", action_scheme="value_tier")

@@ -122,7 +122,7 @@ def analyse_month(
     *,
     as_of: str | pd.Timestamp,
     config: Mapping[str, Any],
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     random_state: int = 0,
 ) -> MonthAnalysis:
     """Compute every scheme this month, last month and at calibration, and compare them.
@@ -135,9 +135,9 @@ def analyse_month(
         The report's as-of day (the last day of the report month).
     config : mapping
         :func:`segmentation.config.load_config`.
-    horizon_days : int, default 90
+    horizon_days : int, optional
         The held-out window: schemes are computed ``horizon_days`` before ``as_of`` and
-        scored on what customers did after.
+        scored on what customers did after; the config's ``report.horizon_days`` when omitted.
     random_state : int, default 0
 
     Returns
@@ -145,6 +145,7 @@ def analyse_month(
     MonthAnalysis
     """
     timings: dict[str, float] = {}
+    horizon_days = horizon_days or int(config["report"]["horizon_days"])
     as_of = pd.Timestamp(as_of).normalize()
     previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
     calibration_end = as_of - pd.Timedelta(days=horizon_days)

@@ -18,6 +18,7 @@ from segmentation.errors import SegmentationInputError
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
+_Commands = argparse._SubParsersAction  # what add_subparsers returns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    _add_demo_data_command(commands)
+    _add_ingest_command(commands)
+    _add_report_command(commands)
+    _add_clv_command(commands)
+    _add_segment_command(commands)
+    return parser
+
+
+def _add_demo_data_command(commands: _Commands) -> None:
     demo = commands.add_parser(
         "demo-data",
         help="write the generated demo export (orders, customers, interactions)",
@@ -50,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     demo.set_defaults(handler=_cmd_demo_data)
 
+
+def _add_ingest_command(commands: _Commands) -> None:
     ingest = commands.add_parser(
         "ingest",
         help="read exports into canonical tables, with quarantine and quality report",
@@ -73,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--out", required=True, type=Path, help="folder to write")
     ingest.set_defaults(handler=_cmd_ingest)
 
+
+def _add_report_command(commands: _Commands) -> None:
     report = commands.add_parser(
         "report",
         help="build reports/<YYYY-MM>/index.html from an export or a built-in dataset",
@@ -93,8 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("reports"), help="reports folder (default reports/)"
     )
     report.add_argument("--seed", type=int, default=0, help="random_state for every model")
+    report.add_argument(
+        "--config", type=Path, help="YAML overriding thresholds, names, actions, the horizon"
+    )
+    report.add_argument(
+        "--horizon-days",
+        type=int,
+        help="days held out for the backtest (default: config report.horizon_days, 90)",
+    )
     report.set_defaults(handler=_cmd_report)
 
+
+def _add_clv_command(commands: _Commands) -> None:
     clv = commands.add_parser(
         "clv",
         help="backtest the CLV purchase models (BG/NBD, Pareto/NBD, MBG/NBD) on an export",
@@ -119,9 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         "customers); default: config clv.backtest.period_days (7)",
     )
     clv.add_argument("--mapping", type=Path, help="YAML column mapping for INPUT")
+    clv.add_argument("--config", type=Path, help="YAML overriding the clv section's settings")
     clv.add_argument("--json", action="store_true", help="print JSON instead of a table")
     clv.set_defaults(handler=_cmd_clv)
 
+
+def _add_segment_command(commands: _Commands) -> None:
     segment = commands.add_parser(
         "segment",
         help="write segments.csv: every customer's segment in every scheme, with actions",
@@ -144,8 +171,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the original customer ids instead of keyed pseudonyms",
     )
     segment.set_defaults(handler=_cmd_segment)
-
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,6 +229,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         mapping=args.mapping,
         reports_dir=args.out,
         random_state=args.seed,
+        config=args.config,
+        horizon_days=args.horizon_days,
         progress=True,
     )
     print(result.summary_line())
@@ -220,7 +247,7 @@ def _cmd_clv(args: argparse.Namespace) -> int:
     orders = ingest(args.input, mapping=args.mapping).orders
     backtest = backtest_from_config(
         orders,
-        config=load_config(),
+        config=load_config(args.config),
         calibration_end=args.calibration_end,
         holdout_end=args.holdout_end,
         model=args.model,

@@ -24,6 +24,7 @@ import pandas as pd
 from segmentation.config import load_config
 from segmentation.errors import InvalidOptionError, SegmentationInputError
 from segmentation.features import customer_snapshot
+from segmentation.i18n import check_lang
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.registry import run_schemes
 
@@ -212,8 +213,7 @@ def _table_parts(
     id_transform: IdTransform | None,
 ) -> tuple[pd.Series, list[_Column]]:
     """The written ids in customer order, and every other column as category codes."""
-    if lang not in ("zh", "en"):
-        raise SegmentationInputError(f"segments.csv: lang must be 'zh' or 'en', found {lang!r}.")
+    check_lang(lang, where="segments.csv: lang")
     by_name = {s.scheme: s for s in segmentations}
     if action_scheme not in by_name:
         raise SegmentationInputError(

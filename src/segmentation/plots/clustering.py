@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
+from segmentation.i18n import check_lang
 from segmentation.plots._axes import figure_and_axes, figure_of
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.clusters import POTENTIAL_KEY, standardized_features
@@ -74,8 +75,7 @@ def _text(key: str, lang: str, **values: object) -> str:
 
 
 def _check_lang(lang: str) -> None:
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    check_lang(lang)
 
 
 def _feature_label(column: str, lang: str) -> str:

@@ -22,7 +22,7 @@ from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
 from segmentation.clv import CLVBacktest, PurchaseModelFit
-from segmentation.errors import CLVInputError
+from segmentation.i18n import check_lang
 from segmentation.plots._axes import figure_and_axes
 
 __all__ = ["plot_conditional_expectations", "plot_p_alive_matrix", "plot_tracking"]
@@ -58,8 +58,7 @@ _TEXT = {
 
 
 def _text(lang: str) -> dict[str, str]:
-    if lang not in _TEXT:
-        raise CLVInputError(f"lang must be 'zh' or 'en', got {lang!r}.")
+    check_lang(lang)
     return _TEXT[lang]
 
 

@@ -6,11 +6,13 @@ from segmentation.report._build import ReportResult, build_report
 from segmentation.report._data import MonthData, last_complete_month, load_month_data, month_end
 from segmentation.report._html import combine_notebooks
 from segmentation.report._notebooks import NOTEBOOKS
+from segmentation.report._parameters import RunParameters
 
 __all__ = [
     "NOTEBOOKS",
     "MonthData",
     "ReportResult",
+    "RunParameters",
     "build_report",
     "cached_analysis",
     "combine_notebooks",

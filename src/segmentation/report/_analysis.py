@@ -14,6 +14,7 @@ import pandas as pd
 from segmentation import __version__
 from segmentation.paths import interim_dir, project_root
 from segmentation.report._data import MonthData, load_month_data
+from segmentation.report._parameters import resolve_horizon_days
 from segmentation.report._prepared import ANALYSIS_FILE, dump_pickle, load_pickle
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def analyse_month_data(
 def cached_analysis(
     data: MonthData,
     *,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     random_state: int = 0,
     config: str | Path | Mapping[str, Any] | None = None,
 ) -> MonthAnalysis:
@@ -58,7 +59,8 @@ def cached_analysis(
     ----------
     data : MonthData
         :func:`~segmentation.report.load_month_data`.
-    horizon_days : int, default 90
+    horizon_days : int, optional
+        The backtest's held-out window; None or 0 for the config's ``report.horizon_days``.
     random_state : int, default 0
     config : path or mapping, optional
         A config override (see :func:`segmentation.config.load_config`).
@@ -69,7 +71,8 @@ def cached_analysis(
     """
     from segmentation.config import load_config
 
-    settings = load_config(config)
+    settings = load_config(config or None)  # a notebook passes "" for none
+    horizon_days = resolve_horizon_days(horizon_days, settings)
     key = _analysis_key(data, horizon_days=horizon_days, random_state=random_state, config=settings)
     cache = interim_dir(project_root()) / f"analysis-{key}.pkl"
     if cache.is_file():
@@ -89,7 +92,7 @@ def load_month_analysis(
     month: str = "",
     prepared_dir: str | Path | None = "",
     demo_customers: int = 5000,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     random_state: int = 0,
     mapping: str | Path | None = None,
     config: str | Path | Mapping[str, Any] | None = None,

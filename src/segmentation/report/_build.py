@@ -9,11 +9,13 @@ import functools
 import gc
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from segmentation.errors import SegmentationInputError
+from segmentation.i18n import check_lang
 from segmentation.paths import REPORTS_DIR, project_root
 from segmentation.report._analysis import analyse_month_data
 from segmentation.report._data import (
@@ -26,6 +28,7 @@ from segmentation.report._data import (
 from segmentation.report._html import combine_notebooks, export_html, report_title
 from segmentation.report._manifest import write_manifest
 from segmentation.report._notebooks import report_notebooks, run_notebooks
+from segmentation.report._parameters import RunParameters
 from segmentation.report._prepared import ANALYSIS_FILE, dump_pickle
 
 __all__ = ["ReportResult", "build_report"]
@@ -44,7 +47,7 @@ class ReportResult:
     def summary_line(self) -> str:
         """One line for the end of ``segmentation report``."""
         quality = self.manifest["quality"]
-        total = sum(self.timings.values())
+        total = self.timings.get("total", 0.0)
         return (
             f"report {self.month}: {quality['rows_kept']:,} rows kept of {quality['rows_in']:,}, "
             f"{quality['customers']:,} customers, {len(self.manifest['notebooks'])} sections "
@@ -62,7 +65,7 @@ def build_report(
     config: str | Path | None = None,
     reports_dir: str | Path = REPORTS_DIR,
     random_state: int = 0,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
     demo_customers: int = 5000,
     notebooks_dir: str | Path | None = None,
     progress: bool = False,
@@ -95,8 +98,9 @@ def build_report(
     reports_dir : path, default "reports"
     random_state : int, default 0
         Seed passed to every model.
-    horizon_days : int, default 90
-        Held-out window of the backtest.
+    horizon_days : int, optional
+        Held-out window of the backtest; the config's ``report.horizon_days`` (90) when
+        omitted.
     demo_customers : int, default 5000
         Size of the demo export.
     notebooks_dir : path, optional
@@ -112,28 +116,34 @@ def build_report(
     -------
     ReportResult
     """
+    from segmentation.config import load_config
+
     _check_options(lang=lang, notebook_workers=notebook_workers, month=month)
+    settings = load_config(config)
+    run = RunParameters.of(
+        input_path=input_path,
+        mapping=mapping,
+        config=config,
+        month=month,
+        horizon_days=horizon_days,
+        dataset=dataset,
+        lang=lang,
+        random_state=random_state,
+        demo_customers=demo_customers,
+    ).resolved(settings)
     timings: dict[str, float] = {}
     root = project_root()
     # Found before any work, so a missing notebook costs seconds, not a whole analysis.
     source_dir, available = report_notebooks(notebooks_dir, root)
     started = time.perf_counter()
     paths, source = resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
-    data = ingest_month(paths, source=source, month=month or "", mapping=mapping)
+    data = ingest_month(paths, source=source, month=run.month, mapping=mapping)
     timings["ingest"] = time.perf_counter() - started
 
     out_dir = Path(reports_dir) / data.month
     prepared = _write_tables(data, out_dir)
     timings.update(
-        _write_analysis_and_segments(
-            data,
-            out_dir,
-            config=config,
-            lang=lang,
-            root=root,
-            horizon_days=horizon_days,
-            random_state=random_state,
-        )
+        _write_analysis_and_segments(data, out_dir, run=run, settings=settings, root=root)
     )
     # The notebooks read everything back from prepared/: release the tables and the analysis
     # (gigabytes at a million customers) before the kernels start, so peak memory is one
@@ -145,13 +155,7 @@ def build_report(
     executed = _run_report_notebooks(
         [source_dir / name for name in available],
         out_dir,
-        parameters={
-            "prepared_dir": str(prepared.resolve()),
-            "month": month,
-            "lang": lang,
-            "random_state": random_state,
-            "horizon_days": horizon_days,
-        },
+        parameters=run.notebook_parameters(prepared_dir=prepared, month=month),
         root=root,
         workers=notebook_workers,
         progress=progress,
@@ -160,22 +164,14 @@ def build_report(
     index_html = _write_index_html(
         executed, out_dir, title=report_title(month, source, lang=lang), lang=lang, timings=timings
     )
+    # Wall time: the notebooks run two at a time, so their own seconds overlap.
+    timings["total"] = time.perf_counter() - started
     manifest = write_manifest(
         out_dir,
         month=month,
         as_of=as_of,
         source=source,
-        parameters={
-            "input": str(input_path) if input_path else None,
-            "dataset": None if input_path else dataset,
-            "month": month,
-            "lang": lang,
-            "mapping": str(mapping) if mapping else None,
-            "config": str(config) if config else None,
-            "random_state": random_state,
-            "horizon_days": horizon_days,
-            "demo_customers": demo_customers if not input_path and dataset == "demo" else None,
-        },
+        parameters=run.manifest(month=month),
         quality=quality,
         executed=executed,
         root=root,
@@ -188,8 +184,7 @@ def build_report(
 
 def _check_options(*, lang: str, notebook_workers: int, month: str | None) -> None:
     """Fail on a malformed option before any work."""
-    if lang not in ("zh", "en"):
-        raise SegmentationInputError(f"LANG={lang!r} is not supported; use LANG=zh or LANG=en.")
+    check_lang(lang, where="LANG")
     if isinstance(notebook_workers, bool) or not isinstance(notebook_workers, int):
         raise SegmentationInputError(
             f"notebook_workers: found {notebook_workers!r}; give a whole number, 1 or more."
@@ -215,20 +210,16 @@ def _write_analysis_and_segments(
     data: MonthData,
     out_dir: Path,
     *,
-    config: str | Path | None,
-    lang: str,
+    run: RunParameters,
+    settings: Mapping[str, Any],
     root: Path,
-    horizon_days: int,
-    random_state: int,
 ) -> dict[str, float]:
     """Analyse the month into ``out_dir/data`` and write segments.csv; seconds per stage."""
-    from segmentation.config import load_config
     from segmentation.export import write_segments_csv
     from segmentation.privacy import load_pii_key, pseudonymise_customer_ids
 
-    settings = load_config(config)
     analysis = analyse_month_data(
-        data, config=settings, horizon_days=horizon_days, random_state=random_state
+        data, config=settings, horizon_days=run.horizon_days, random_state=run.random_state
     )
     timings = dict(analysis.timings)
     dump_pickle(analysis, out_dir / "data" / ANALYSIS_FILE)
@@ -236,7 +227,7 @@ def _write_analysis_and_segments(
     write_segments_csv(
         list(analysis.current.segmentations.values()),
         out_dir,
-        lang=lang,
+        lang=run.lang,
         action_scheme=str(settings["export"]["action_scheme"]),
         # Customer ids leave the project only as keyed pseudonyms.
         id_transform=functools.partial(

@@ -177,7 +177,7 @@ def ingest_month(
     """
     from segmentation.ingest import ingest
 
-    result = ingest(paths, mapping=mapping)
+    result = ingest(paths, mapping=mapping or None)  # a notebook passes "" for none
     month = month or last_complete_month(result.orders)
     as_of = month_end(month)
     if as_of < result.orders["order_ts"].min().normalize():
