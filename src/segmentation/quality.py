@@ -14,12 +14,7 @@ import pandas as pd
 
 from segmentation.arrays import factorized
 
-__all__ = [
-    "data_overview",
-    "label",
-    "monthly_overview",
-    "reconciliation_table",
-]
+__all__ = ["data_overview", "label", "monthly_overview", "reconciliation_table"]
 
 _TEXT: dict[str, dict[str, str]] = {
     "rows_in": {"zh": "输入行数", "en": "Rows in"},
