@@ -31,6 +31,7 @@ RANKS = {
     "schemes": 4,
     "plots": 4,
     "export": 5,
+    "ranking": 5,
     "evaluate": 5,
     "analysis": 6,
     "report": 7,

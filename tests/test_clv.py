@@ -737,11 +737,27 @@ def test_schemes_default_to_mbgnbd_and_churn_risk_reuses_the_clv_tier_forecast(
     assert reused.details["p_alive_source"].startswith("snapshot column p_alive")
 
 
+def test_the_schemes_model_is_the_backtests_unless_pinned() -> None:
+    config = load_config()
+    assert clv.scheme_model(config, None, unavailable="too few repeat buyers") == (
+        "mbgnbd",
+        "MBG/NBD: clv.model_without_backtest, as the backtest could not run "
+        "(too few repeat buyers)",
+    )
+    pinned = load_config({"clv": {"model": "pareto"}})
+    assert clv.scheme_model(pinned, None) == (
+        "pareto",
+        "Pareto/NBD: pinned by the config (clv.model)",
+    )
+
+
 def test_scheme_config_errors(snapshot: pd.DataFrame) -> None:
     with pytest.raises(clv.CLVInputError, match=r"clv_tier.quantiles: expected two increasing"):
         clv_tier_scheme(snapshot, config=load_config({"clv_tier": {"quantiles": [0.8, 0.5]}}))
-    with pytest.raises(clv.CLVInputError, match="unknown CLV model 'auto'"):
-        clv_tier_scheme(snapshot, config=load_config({"clv": {"model": "auto"}}))
+    with pytest.raises(clv.CLVInputError, match="unknown CLV model 'bgnbdx'"):
+        clv_tier_scheme(snapshot, config=load_config({"clv": {"model": "bgnbdx"}}))
+    with pytest.raises(clv.CLVInputError, match="unknown CLV model 'bgnbdx'"):
+        clv.scheme_model(load_config({"clv": {"model": "bgnbdx"}}), None)
     # The snapshot counts purchase days: a scheme told to fit weeks says so.
     with pytest.raises(clv.CLVInputError, match="not a whole number of 7-day periods"):
         churn_risk_scheme(snapshot, config=load_config({"clv": {"period_days": 7}}))

@@ -12,8 +12,6 @@ from segmentation.evaluate import (
     agreement_matrix,
     future_outcomes,
     lift_curve,
-    rank_schemes,
-    recommendation,
     scheme_scores,
     segment_shape,
     stability_ari,
@@ -133,34 +131,6 @@ def test_future_outcomes_window_is_the_horizon_after_calibration() -> None:
     out = future_outcomes(orders, customers, calibration_end="2020-01-31", horizon_days=30)
     assert out["revenue"].tolist() == [30.0, 0.0, 7.0, 0.0]
     assert out["bought"].tolist() == [True, False, True, False]
-
-
-def test_ranking_and_recommendation_are_computed() -> None:
-    scores = pd.DataFrame(
-        {
-            "eta_squared": [0.30, 0.10, 0.20],
-            "top20_revenue_share": [0.60, 0.40, 0.65],
-            "auc_purchase": [0.80, 0.60, 0.70],
-            "spearman_monotonicity": [1.0, np.nan, 0.5],
-            "n_segments": [5, 3, 3],
-            "smallest_share": [0.1, 0.2, 0.2],
-            "entropy_bits": [2.0, 1.5, 1.5],
-        },
-        index=["rfm_named", "needs", "value_tier"],
-    )
-    ranked = rank_schemes(scores)
-    # mean ranks: rfm (1+2+1+1)/4 = 1.25; value_tier (2+1+2+2)/4 = 1.75; needs 3
-    assert ranked.index.tolist() == ["rfm_named", "value_tier", "needs"]
-    assert ranked["mean_rank"].tolist() == pytest.approx([1.25, 1.75, 3.0])
-    titles = {
-        "rfm_named": {"zh": "RFM 细分", "en": "RFM segments"},
-        "value_tier": {"zh": "价值分层", "en": "Value tiers"},
-        "needs": {"zh": "需求", "en": "Needs"},
-    }
-    line = recommendation(ranked, titles, lang="en")
-    assert line.startswith("Use RFM segments this month")
-    assert "eta² 0.300" in line and "60.0%" in line and "runner-up: Value tiers" in line
-    assert "「RFM 细分」" in recommendation(ranked, titles, lang="zh")
 
 
 @settings(max_examples=50, deadline=None)

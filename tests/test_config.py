@@ -13,7 +13,7 @@ from segmentation.errors import MissingSettingError, SegmentationInputError
 
 def test_a_key_the_yaml_lacks_is_an_error_naming_its_path() -> None:
     config = load_config()
-    assert config["clv"]["model"] == "mbgnbd"
+    assert config["clv"]["model"] == "auto"
     with pytest.raises(MissingSettingError, match=r"'clv\.no_such_key'.*YAML"):
         config["clv"]["no_such_key"]
     # a fallback in the code would hide a default outside the YAML: it raises all the same

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.clv import CLVBacktest, backtest_from_config
+from segmentation.clv import CLVBacktest, backtest_from_config, scheme_model
+from segmentation.config import Settings, merge_config
 from segmentation.errors import SegmentationInputError
 from segmentation.evaluate import (
     AMI_MAX_CUSTOMERS,
@@ -23,9 +24,10 @@ from segmentation.evaluate import (
     backtest_scores,
     future_outcomes,
     lift_curve,
-    recommendation,
 )
 from segmentation.features import customer_snapshot
+from segmentation.ranking import Verdict
+from segmentation.ranking import verdict as make_verdict
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
 __all__ = ["MonthAnalysis", "analyse_month"]
@@ -55,10 +57,15 @@ class MonthAnalysis:
         :data:`~segmentation.evaluate.AMI_MAX_CUSTOMERS` customers when there are more (its
         ``attrs`` say so).
     recommendation : dict of str to str
-        The one-line recommendation in zh and en.
+        The one-line recommendation in zh and en (``verdict.sentence``).
+    verdict : Verdict
+        The recommended scheme, its runner-up and bootstrap support
+        (:func:`segmentation.ranking.verdict`).
     clv_backtest : CLVBacktest or None
         The purchase models fitted before the CLV holdout and scored on it (holdout ending
         on ``as_of``), or None with the reason in ``clv_unavailable``.
+    clv_model, clv_model_reason : str
+        The purchase model the CLV schemes used and why (:func:`segmentation.clv.scheme_model`).
     timings : dict of str to float
         Seconds per stage.
     """
@@ -76,8 +83,11 @@ class MonthAnalysis:
     agreement_ari: pd.DataFrame
     agreement_ami: pd.DataFrame
     recommendation: dict[str, str]
+    verdict: Verdict | None = None
     clv_backtest: CLVBacktest | None = None
     clv_unavailable: str = ""
+    clv_model: str = ""
+    clv_model_reason: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -87,8 +97,11 @@ class MonthAnalysis:
 
     @property
     def best_scheme(self) -> str | None:
-        """The scheme ranked first, or None when no scheme could be compared."""
-        return str(self.scores.index[0]) if len(self.scores) else None
+        """The scheme ranked first, or None when no scheme could be ranked."""
+        if not len(self.scores):
+            return None
+        ranked = self.scores.index[self.scores["rank"].notna()]
+        return str(ranked[0]) if len(ranked) else None
 
     def scheme_titles(self) -> dict[str, dict[str, str]]:
         """Scheme name to its bilingual title, for every scheme of this month or calibration."""
@@ -154,9 +167,15 @@ def analyse_month(
             day: customer_snapshot(orders, customers, interactions, as_of=day)
             for day in (previous_as_of, as_of, calibration_end)
         }
+    with _timed(timings, "clv_backtest"):
+        backtest, clv_unavailable = _clv_backtest(orders, config=config, as_of=as_of)
+        clv_model, clv_model_reason = scheme_model(config, backtest, unavailable=clv_unavailable)
     with _timed(timings, "schemes"):
         previous, current, calibration = _scheme_runs(
-            snapshots, (previous_as_of, as_of, calibration_end), config, random_state
+            snapshots,
+            (previous_as_of, as_of, calibration_end),
+            Settings(merge_config(config, {"clv": {"model": clv_model}})),
+            random_state,
         )
     with _timed(timings, "compare"):
         outcomes = future_outcomes(
@@ -165,10 +184,21 @@ def analyse_month(
             calibration_end=calibration_end,
             horizon_days=horizon_days,
         )
-        scores = backtest_scores(calibration, outcomes, previous=previous, current=current)
+        scores = backtest_scores(
+            calibration,
+            outcomes,
+            previous=previous,
+            current=current,
+            settings=config["ranking"],
+            random_state=random_state,
+        )
         titles = _scheme_titles(calibration, current)
-    with _timed(timings, "clv_backtest"):
-        backtest, clv_unavailable = _clv_backtest(orders, config=config, as_of=as_of)
+        verdict = make_verdict(
+            scores,
+            titles,
+            clear_support=float(config["ranking"]["clear_winner_support"]),
+            replicates=int(config["ranking"]["bootstrap_replicates"]),
+        )
     with _timed(timings, "agreement"):
         agreement_ari, agreement_ami = _agreement(current, random_state=random_state)
     return MonthAnalysis(
@@ -184,9 +214,12 @@ def analyse_month(
         scores=scores,
         agreement_ari=agreement_ari,
         agreement_ami=agreement_ami,
-        recommendation={lang: recommendation(scores, titles, lang=lang) for lang in ("zh", "en")},
+        recommendation=verdict.sentence,
+        verdict=verdict,
         clv_backtest=backtest,
         clv_unavailable=clv_unavailable,
+        clv_model=clv_model,
+        clv_model_reason=clv_model_reason,
         timings=timings,
     )
 

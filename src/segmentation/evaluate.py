@@ -22,6 +22,7 @@ recommendation.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from scipy import stats
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, roc_auc_score
 
 from segmentation.features import as_of_cutoff, as_text, order_purchases
+from segmentation.ranking import bootstrap_scores, collapsed_reason, rank_schemes
 from segmentation.schemes.base import Segmentation, common_positions
 from segmentation.schemes.registry import SchemeRun
 
@@ -40,8 +42,6 @@ __all__ = [
     "crosstab",
     "future_outcomes",
     "lift_curve",
-    "rank_schemes",
-    "recommendation",
     "scheme_scores",
     "scores_table",
     "segment_shape",
@@ -351,6 +351,8 @@ def crosstab(a: Segmentation, b: Segmentation, *, lang: str = "zh") -> pd.DataFr
 _SCORE_HEADERS: dict[str, dict[str, str]] = {
     "zh": {
         "rank": "排名",
+        "mean_rank": "平均名次（三项指标）",
+        "support": "自助重抽样中排第一的比例",
         "eta_squared": "eta²（收入方差解释度）",
         "top20_revenue_share": "前20%客户未来收入占比",
         "auc_purchase": "购买预测AUC",
@@ -360,9 +362,12 @@ _SCORE_HEADERS: dict[str, dict[str, str]] = {
         "n_segments": "分层数",
         "smallest_share": "最小分层占比",
         "entropy_bits": "熵（比特）",
+        "collapsed_zh": "未排名的原因",
     },
     "en": {
         "rank": "rank",
+        "mean_rank": "mean rank (three scores)",
+        "support": "first in bootstrap replicates",
         "eta_squared": "eta² (revenue variance explained)",
         "top20_revenue_share": "top-20% share of future revenue",
         "auc_purchase": "purchase AUC",
@@ -372,6 +377,7 @@ _SCORE_HEADERS: dict[str, dict[str, str]] = {
         "n_segments": "segments",
         "smallest_share": "smallest segment share",
         "entropy_bits": "entropy (bits)",
+        "collapsed": "why not ranked",
     },
 }
 
@@ -398,73 +404,14 @@ def scores_table(
     return table
 
 
-def rank_schemes(scores: pd.DataFrame) -> pd.DataFrame:
-    """Rank schemes by their backtest scores.
-
-    The rank is the mean of a scheme's ranks on eta², top-20% revenue share and AUC (and on
-    Spearman monotonicity where the scheme is ordered); a missing score does not count
-    against a scheme. Ties go to the scheme with fewer segments, which is easier to act on.
-
-    Parameters
-    ----------
-    scores : pandas.DataFrame
-        Indexed by scheme, with :data:`SCORE_COLUMNS`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``scores`` with ``mean_rank`` and ``rank`` (1 = best), sorted best first.
-    """
-    quality = ["eta_squared", "top20_revenue_share", "auc_purchase", "spearman_monotonicity"]
-    ranks = scores[quality].rank(ascending=False, method="average")
-    out = scores.copy()
-    out["mean_rank"] = ranks.mean(axis=1, skipna=True)
-    out = out.sort_values(["mean_rank", "n_segments"], kind="stable")
-    out["rank"] = np.arange(1, len(out) + 1)
-    return out
-
-
-def recommendation(
-    ranked: pd.DataFrame, titles: Mapping[str, Mapping[str, str]], *, lang: str = "zh"
-) -> str:
-    """One line naming the best scheme and the numbers that put it first.
-
-    Parameters
-    ----------
-    ranked : pandas.DataFrame
-        The output of :func:`rank_schemes`.
-    titles : mapping
-        Scheme name to its bilingual title.
-    lang : {"zh", "en"}
-    """
-    if ranked.empty:
-        return "没有可比较的分层方案。" if lang == "zh" else "No scheme could be compared."
-    best = ranked.index[0]
-    row = ranked.iloc[0]
-    title = titles[best].get(lang) or titles[best]["en"]
-    runner = ranked.index[1] if len(ranked) > 1 else None
-    runner_title = (titles[runner].get(lang) or titles[runner]["en"]) if runner else ""
-    if lang == "zh":
-        line = (
-            f"本月推荐「{title}」：对未来收入的区分度最高"
-            f"（eta² {row['eta_squared']:.3f}，前20%客户占未来收入 {row['top20_revenue_share']:.1%}，"
-            f"购买预测 AUC {row['auc_purchase']:.3f}）"
-        )
-        return line + (f"；其次是「{runner_title}」。" if runner else "。")
-    line = (
-        f"Use {title} this month: it separates future revenue best "
-        f"(eta² {row['eta_squared']:.3f}, top 20% hold {row['top20_revenue_share']:.1%} of future "
-        f"revenue, purchase AUC {row['auc_purchase']:.3f})"
-    )
-    return line + (f"; runner-up: {runner_title}." if runner else ".")
-
-
 def backtest_scores(
     calibration: SchemeRun,
     outcomes: pd.DataFrame,
     *,
     previous: SchemeRun,
     current: SchemeRun,
+    settings: Mapping[str, Any],
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """Every scheme's backtest and shape scores, its stability and bootstrap Jaccard, ranked.
 
@@ -478,11 +425,16 @@ def backtest_scores(
         The schemes last month and this month: ``stability_ari`` compares the two (NaN
         for a scheme missing from either), ``bootstrap_jaccard`` is this month's mean
         cluster-wise Jaccard (NaN for schemes that have none).
+    settings : mapping
+        The config's ``ranking`` section.
+    random_state : int, default 0
+        Seed of the bootstrap.
 
     Returns
     -------
     pandas.DataFrame
-        :func:`rank_schemes` of one row per calibration scheme.
+        :func:`segmentation.ranking.rank_schemes` of one row per calibration scheme, with
+        each ranked score's bootstrap interval and each scheme's ``support``.
     """
     # Every scheme labels its month's snapshot: one lookup of last month's customers in this
     # month's serves them all.
@@ -503,5 +455,54 @@ def backtest_scores(
         row["bootstrap_jaccard"] = (
             float(jaccard.mean()) if isinstance(jaccard, pd.Series) else float("nan")
         )
+        row.update(_collapse(segmentation, calibration, row, settings))
         rows[name] = row
-    return rank_schemes(pd.DataFrame.from_dict(rows, orient="index"))
+    ranked = rank_schemes(pd.DataFrame.from_dict(rows, orient="index"))
+    return _with_bootstrap(ranked, calibration, outcomes, settings, random_state)
+
+
+def _collapse(
+    segmentation: Segmentation,
+    calibration: SchemeRun,
+    scores: Mapping[str, float],
+    settings: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The share of buyers in the largest segment, and why the scheme cannot be ranked."""
+    buyers = ~calibration.snapshot["is_potential"].to_numpy(dtype=bool)
+    labels = _aligned(segmentation.labels, calibration.snapshot.index)
+    counts = np.bincount(labels.cat.codes.to_numpy()[buyers], minlength=1)
+    largest = float(counts.max() / buyers.sum()) if buyers.any() else 1.0
+    limit = float(settings["max_segment_share"])
+    return {
+        "largest_buyer_share": largest,
+        "collapsed": collapsed_reason(largest, scores, max_share=limit, lang="en"),
+        "collapsed_zh": collapsed_reason(largest, scores, max_share=limit, lang="zh"),
+    }
+
+
+def _with_bootstrap(
+    ranked: pd.DataFrame,
+    calibration: SchemeRun,
+    outcomes: pd.DataFrame,
+    settings: Mapping[str, Any],
+    random_state: int,
+) -> pd.DataFrame:
+    """``ranked`` with each ranked score's 95% interval and each scheme's support."""
+    names = [name for name in ranked.index if pd.notna(ranked.loc[name, "rank"])]
+    codes = {
+        name: _aligned(calibration.segmentations[name].labels, outcomes.index)
+        .cat.codes.to_numpy()
+        .astype(np.int64)
+        for name in names
+    }
+    intervals, support = bootstrap_scores(
+        codes,
+        outcomes["revenue"].to_numpy(dtype=float),
+        outcomes["bought"].to_numpy(dtype=float),
+        replicates=int(settings["bootstrap_replicates"]),
+        max_customers=int(settings["bootstrap_max_customers"]),
+        random_state=random_state,
+    )
+    out = ranked.join(intervals).join(support)
+    out["support"] = out["support"].fillna(0.0)
+    return out

@@ -425,7 +425,7 @@ def export_segments(
     data = ingest(input_path, mapping=mapping)
     day = requested or pd.Timestamp(data.orders["order_ts"].max()).normalize()
     snapshot = customer_snapshot(data.orders, data.customers, data.interactions, as_of=day)
-    run = run_schemes(snapshot, as_of=day, config=settings)
+    run = run_schemes(snapshot, as_of=day, config=_with_scheme_model(settings, data.orders, day))
     segmentations = list(run.segmentations.values())
     unavailable = run.unavailable
     id_transform: IdTransform | None = None
@@ -464,3 +464,21 @@ def _as_of_day(as_of: str | pd.Timestamp | None) -> pd.Timestamp | None:
         raise InvalidOptionError(
             f"--as-of: {as_of!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-10-31."
         ) from error
+
+
+def _with_scheme_model(
+    settings: Mapping[str, Any], orders: pd.DataFrame, day: pd.Timestamp
+) -> Mapping[str, Any]:
+    """The config with ``clv.model`` resolved as the report resolves it: ``auto`` takes the
+    model a backtest with its holdout ending on ``day`` chooses."""
+    from segmentation.clv import backtest_from_config, scheme_model
+    from segmentation.config import Settings, merge_config
+
+    if settings["clv"]["model"] != "auto":
+        return settings
+    try:
+        backtest = backtest_from_config(orders, config=settings, holdout_end=day)
+        model, _ = scheme_model(settings, backtest)
+    except SegmentationInputError as error:
+        model, _ = scheme_model(settings, None, unavailable=str(error))
+    return Settings(merge_config(settings, {"clv": {"model": model}}))

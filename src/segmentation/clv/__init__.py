@@ -11,6 +11,7 @@ from segmentation.clv._backtest import (
     backtest_from_config,
     clv_backtest,
     default_backtest_dates,
+    scheme_model,
 )
 from segmentation.clv._compress import CustomerPatterns, compress_customers
 from segmentation.clv._forecast import (
@@ -64,4 +65,5 @@ __all__ = [
     "forecast_from_config",
     "import_lifetimes",
     "lifetimes_summary",
+    "scheme_model",
 ]

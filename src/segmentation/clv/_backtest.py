@@ -42,6 +42,7 @@ __all__ = [
     "backtest_from_config",
     "clv_backtest",
     "default_backtest_dates",
+    "scheme_model",
 ]
 
 
@@ -355,6 +356,7 @@ def clv_backtest(
         calibration_day=cal_end_day,
         holdout_days=holdout_days,
     )
+    fits, failures = _usable_fits(fits, failures, metrics, customers)
     # The first model in MODEL_NAMES order wins a tie.
     chosen = min(fits, key=lambda name: (metrics.loc[name, "mae"], MODEL_NAMES.index(name)))
     return CLVBacktest(
@@ -367,7 +369,7 @@ def clv_backtest(
         failures=failures,
         metrics=metrics,
         chosen=chosen,
-        reason=_choice_reason(chosen, metrics, holdout_days, period_days, failures),
+        reason=_choice_reason(chosen, metrics.loc[list(fits)], holdout_days, period_days, failures),
         customers=customers,
         tracking=tracking,
         by_frequency=_by_frequency(customers, cohort.frequency, fits),
@@ -668,6 +670,78 @@ def backtest_from_config(
         penalizers=[float(p) for p in settings["penalizers"]],
         min_repeat_customers=int(settings["min_repeat_customers"]),
     )
+
+
+def scheme_model(
+    config: Mapping[str, Any], backtest: CLVBacktest | None, *, unavailable: str = ""
+) -> tuple[str, str]:
+    """The purchase model the CLV schemes use, and why, in one English line.
+
+    ``clv.model`` pinned to a model wins; ``auto`` takes the backtest's choice, or
+    ``clv.model_without_backtest`` when the backtest could not run.
+
+    Parameters
+    ----------
+    config : mapping
+        :func:`segmentation.config.load_config` output.
+    backtest : CLVBacktest or None
+        The month's backtest; None when it could not run.
+    unavailable : str, optional
+        Why the backtest could not run.
+
+    Returns
+    -------
+    model : str
+    reason : str
+    """
+    settings = config_section(config, "clv")
+    pinned = str(settings["model"])
+    if pinned != "auto":
+        _check_model(pinned, allow_auto=False)
+        return pinned, f"{MODEL_TITLES[pinned]}: pinned by the config (clv.model)"
+    if backtest is not None:
+        return backtest.chosen, f"{MODEL_TITLES[backtest.chosen]}: chosen by the backtest"
+    stand_in = str(settings["model_without_backtest"])
+    return stand_in, (
+        f"{MODEL_TITLES[stand_in]}: clv.model_without_backtest, as the backtest could not run"
+        + (f" ({unavailable})" if unavailable else "")
+    )
+
+
+def _usable_fits(
+    fits: Mapping[str, PurchaseModelFit],
+    failures: Mapping[str, str],
+    metrics: pd.DataFrame,
+    customers: pd.DataFrame,
+) -> tuple[dict[str, PurchaseModelFit], dict[str, str]]:
+    """The fits whose holdout predictions and error are finite; the others become failures.
+
+    A comparison with NaN is always false, so a model with a NaN error would otherwise win
+    ``min``: it is unavailable instead, with the reason.
+
+    Raises
+    ------
+    CLVFitError
+        When no model has finite holdout metrics.
+    """
+    usable, failed = {}, dict(failures)
+    for name, fit in fits.items():
+        predicted = customers[f"predicted_{name}"].to_numpy(dtype=float)
+        mae = float(metrics["mae"].to_numpy(dtype=float)[metrics.index.get_loc(name)])
+        if np.isfinite(mae) and np.isfinite(predicted).all():
+            usable[name] = fit
+        else:
+            failed[name] = (
+                f"{MODEL_TITLES[name]}: holdout predictions are not finite (MAE {mae}); "
+                "the model is left out"
+            )
+    if not usable:
+        raise CLVFitError(
+            "CLV backtest: no purchase model gave finite holdout predictions: "
+            + "; ".join(failed.values()),
+            model=",".join(fits),
+        )
+    return usable, failed
 
 
 def _choice_reason(

@@ -228,7 +228,9 @@ def _check_finite(table: pd.DataFrame, purchase_fit: PurchaseModelFit) -> None:
 def forecast_from_config(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -> CLVForecast:
     """:func:`customer_clv` with every option from the config's ``clv`` section.
 
-    The CLV schemes' forecast: the model is ``clv.model``, checked before the data is read.
+    The CLV schemes' forecast: the model is ``clv.model`` (``clv.model_without_backtest`` when
+    it is ``auto`` and no backtest resolved it, see :func:`scheme_model`), checked before the
+    data is read.
 
     Parameters
     ----------
@@ -250,6 +252,8 @@ def forecast_from_config(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -
     """
     settings = config_section(config, "clv")
     model = str(settings["model"])
+    if model == "auto":  # no backtest has resolved it: the documented stand-in
+        model = str(settings["model_without_backtest"])
     _check_model(model, allow_auto=False)
     return customer_clv(
         snapshot,

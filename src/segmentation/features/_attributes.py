@@ -58,12 +58,21 @@ class Listed(NamedTuple):
 
     frame: pd.DataFrame  # attributes, one row per listed customer, indexed by customer_id
     ids: pa.Array  # the frame's index as one large_string array
-    known: np.ndarray  # first seen by the cutoff (or never recorded)
+    known: np.ndarray  # first seen by the cutoff (or, undated, without any order row)
     strictly_sorted: bool  # ids strictly increasing: sorted and without repeats
 
 
-def customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) -> Listed:
-    """Attributes per listed customer (one row each) and which of them are known by ``cutoff``."""
+def customer_attributes(
+    customers: pd.DataFrame | None, cutoff: pd.Timestamp, *, order_customers: pd.Series
+) -> Listed:
+    """Attributes per listed customer (one row each) and which of them are known by ``cutoff``.
+
+    A listed customer is known when first seen before ``cutoff``. One without a
+    ``first_seen_ts`` (ingest builds the customers table from the orders when an export has
+    none) is known from their first order row on, through the orders, so that a customer
+    whose first order comes after ``cutoff`` is not counted as known before it; one without
+    any order row is known throughout, as nothing dates them.
+    """
     if customers is None:
         dtypes = {column: "string" for column in ATTRIBUTE_COLUMNS}
         dtypes["first_seen_ts"] = "datetime64[ns]"
@@ -106,9 +115,25 @@ def customer_attributes(customers: pd.DataFrame | None, cutoff: pd.Timestamp) ->
             ids = arrow_text(frame["customer_id"])
     frame = frame.set_index("customer_id")
     first_seen = frame["first_seen_ts"]
-    known = (first_seen.isna() | (first_seen < cutoff)).to_numpy(dtype=bool)
+    known = (first_seen < cutoff).to_numpy(dtype=bool, copy=True)
+    undated = first_seen.isna().to_numpy(dtype=bool)
+    if undated.any():
+        known[undated] = ~_has_order_rows(frame.index[undated], order_customers)
     frame["first_seen_ts"] = first_seen.where(first_seen < cutoff)
     return Listed(frame, ids, known, strictly_sorted)
+
+
+def _has_order_rows(ids: pd.Index, order_customers: pd.Series) -> np.ndarray:
+    """Whether each of ``ids`` has an order row (any date, refunds included)."""
+    if isinstance(order_customers.dtype, pd.CategoricalDtype):
+        # Ingest's coded ids: the distinct buyers from the codes, without hashing every row.
+        codes = order_customers.cat.codes.to_numpy()
+        present = np.zeros(len(order_customers.cat.categories), dtype=bool)
+        present[codes[codes >= 0]] = True
+        buyers: object = order_customers.cat.categories[present]
+    else:
+        buyers = order_customers.dropna().unique()
+    return _positions(ids, buyers) >= 0
 
 
 def _positions(values: object, lookup: object) -> np.ndarray:

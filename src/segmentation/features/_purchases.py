@@ -117,7 +117,9 @@ def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Data
         orders["customer_id"].notna() & orders["order_id"].notna() & (orders["order_ts"] < cutoff)
     ).to_numpy(dtype=bool)
     universe, row_customer, _ = customer_universe(
-        orders["customer_id"], in_window, customer_attributes(None, cutoff)
+        orders["customer_id"],
+        in_window,
+        customer_attributes(None, cutoff, order_customers=orders["customer_id"]),
     )
     ts = orders["order_ts"].to_numpy()[in_window]
     raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]

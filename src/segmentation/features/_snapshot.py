@@ -61,8 +61,10 @@ def customer_snapshot(
     """One row per customer known at ``as_of``: purchases, value, refunds, engagement, profile.
 
     A customer is known at ``as_of`` when the customers table lists them with a
-    ``first_seen_ts`` on or before that day (or none at all), or when they have an order row
-    up to that day. Potential customers, known but without a purchase, get a row too.
+    ``first_seen_ts`` on or before that day, or when they have an order row up to that day;
+    a listed customer with no ``first_seen_ts`` and no order row at all is known throughout.
+    So the snapshot as of a day is the same on the full export and on the export cut at that
+    day (no look-ahead). Potential customers, known but without a purchase, get a row too.
 
     Everything is vectorised over integer codes, with no per-customer Python code: customer
     and order ids are factorised once, each order is its first row plus its few other rows
@@ -141,7 +143,7 @@ def customer_snapshot(
     """
     cutoff = as_of_cutoff(as_of)
     end_day = day_number(pd.Timestamp(as_of).normalize())
-    listed = customer_attributes(customers, cutoff)
+    listed = customer_attributes(customers, cutoff, order_customers=orders["customer_id"])
     in_window = (orders["customer_id"].notna() & (orders["order_ts"] < cutoff)).to_numpy(dtype=bool)
     universe, row_customer, attribute_row = customer_universe(
         orders["customer_id"], in_window, listed

@@ -211,9 +211,10 @@ def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame | N
 
 def clv_heading(analysis: MonthAnalysis) -> Markdown:
     """Which purchase model the backtest chose and why, or why CLV is unavailable."""
+    used = f"\n\nCLV 分层所用模型 / model of the CLV schemes: **{analysis.clv_model_reason}**"
     if analysis.clv_backtest is None:
-        return Markdown(f"CLV 不可用 / unavailable: **{analysis.clv_unavailable}**")
-    return Markdown(f"**{analysis.clv_backtest.reason}**")
+        return Markdown(f"CLV 不可用 / unavailable: **{analysis.clv_unavailable}**{used}")
+    return Markdown(f"**{analysis.clv_backtest.reason}**{used}")
 
 
 def show_clv_backtest(analysis: MonthAnalysis, *, plot_lang: str) -> None:
@@ -268,8 +269,20 @@ def backtest_heading(analysis: MonthAnalysis, *, lang: str) -> Markdown:
     """The backtest's window and the month's recommendation."""
     return Markdown(
         f"回测 / backtest: {analysis.calibration_end:%Y-%m-%d} → {analysis.outcomes_end:%Y-%m-%d}"
-        f"\n\n**{analysis.recommendation[lang]}**"
+        f"\n\n**{analysis.recommendation[lang]}**\n\n{_RANKING_RULE[lang]}"
     )
+
+
+# The rule of segmentation.ranking, in the words the report uses.
+_RANKING_RULE = {
+    "zh": "排名规则：按每个方案在三项回测指标（eta²、前20%客户未来收入占比、购买预测 AUC）上的平均"
+    "名次排序；单调性只有有序方案才有，只展示不计入排名；最大分层超过买家 95% 或指标无法计算的方案"
+    "不参与排名，并写明原因。",
+    "en": "Ranking rule: schemes are ordered by their mean rank over the three backtest scores "
+    "(eta², top-20% share of future revenue, purchase AUC); monotonicity exists only for ordered "
+    "schemes, so it is shown but not ranked; a scheme whose largest segment holds over 95% of "
+    "buyers, or whose scores cannot be computed, is not ranked, with the reason.",
+}
 
 
 def ranking_table(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame:

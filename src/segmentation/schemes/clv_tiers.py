@@ -211,7 +211,10 @@ def churn_risk_scheme(
         p_alive_given = snapshot["p_alive"].to_numpy(dtype=float)
         buyers = np.flatnonzero(~np.isnan(p_alive_given))
         p_alive = p_alive_given[buyers]
-        model = str(config_section(config, "clv")["model"])
+        settings = config_section(config, "clv")
+        model = str(settings["model"])
+        if model == "auto":
+            model = str(settings["model_without_backtest"])
         details["p_alive_source"] = "snapshot column p_alive (the clv_tier forecast)"
     else:
         forecast = _forecast(snapshot, config, scheme="churn_risk")

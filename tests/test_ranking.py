@@ -1,0 +1,154 @@
+"""The ranking rule and the sentence that states it: every claim checked against the table."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segmentation.evaluate import scheme_scores
+from segmentation.ranking import (
+    RANKED_SCORES,
+    bootstrap_scores,
+    rank_schemes,
+    segment_scores,
+    verdict,
+)
+from segmentation.schemes.base import Segmentation
+
+TITLES = {
+    "rfm_named": {"zh": "RFM 细分", "en": "RFM segments"},
+    "value_tier": {"zh": "价值分层", "en": "Value tiers"},
+    "needs": {"zh": "需求", "en": "Needs"},
+    "member_grade": {"zh": "会员等级", "en": "Member grades"},
+}
+
+
+def test_segment_scores_by_hand() -> None:
+    # two segments: A = {10, 0} (one buyer of two), B = {0, 0} (no buyer)
+    codes = np.array([0, 0, 1, 1])
+    revenue = np.array([10.0, 0.0, 0.0, 0.0])
+    bought = np.array([1.0, 0.0, 0.0, 0.0])
+    eta, top, auc = segment_scores(codes, revenue, bought)
+    # total SS = 100 - 100/4 = 75; between = 10²/2 - 100/4 = 25 -> 1/3
+    assert eta == pytest.approx(1 / 3)
+    # best segment A holds half the customers and all revenue: at 20%, 0.2/0.5 of it
+    assert top == pytest.approx(0.4)
+    # the buyer (rate 0.5) beats the 1 non-buyer of B (rate 0) and ties with A's one: (2+.5)/3
+    assert auc == pytest.approx(2.5 / 3)
+    # a replicate that counts the buyer twice and drops a B customer
+    eta_w, _, auc_w = segment_scores(codes, revenue, bought, np.array([2, 1, 1, 0]))
+    # weighted: y = 10,10,0,0 ; SS = 200 - 400/4 = 100 ; between = 20²/3 - 100 = 33.33
+    assert eta_w == pytest.approx((400 / 3 - 100) / 100)
+    assert auc_w == pytest.approx((2 * 1 + 0.5 * 2 * 1) / (2 * 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    labels=st.lists(st.integers(0, 3), min_size=6, max_size=60),
+    data=st.data(),
+)
+def test_segment_scores_equal_the_backtests_own(labels: list[int], data: st.DataObject) -> None:
+    n = len(labels)
+    revenue = data.draw(st.lists(st.sampled_from([0.0, 5.0, 20.0, 80.0]), min_size=n, max_size=n))
+    bought = [r > 0 for r in revenue]
+    index = pd.Index([f"c{i}" for i in range(n)], dtype="string", name="customer_id")
+    categories = sorted(set(labels))
+    series = pd.Series(
+        pd.Categorical([f"s{v}" for v in labels], categories=[f"s{v}" for v in categories]),
+        index=index,
+    )
+    segmentation = Segmentation(
+        scheme="t", title={"zh": "t", "en": "t"}, labels=series, profile=pd.DataFrame()
+    )
+    outcomes = pd.DataFrame({"revenue": revenue, "bought": bought}, index=index)
+    expected = scheme_scores(segmentation, outcomes)
+    got = segment_scores(
+        series.cat.codes.to_numpy().astype(np.int64),
+        np.asarray(revenue),
+        np.asarray(bought, dtype=float),
+    )
+    for name, value in zip(RANKED_SCORES, got, strict=True):
+        assert value == pytest.approx(expected[name], nan_ok=True, abs=1e-12), name
+
+
+def _scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "eta_squared": [0.30, 0.10, 0.20, 0.90],
+            "top20_revenue_share": [0.60, 0.40, 0.65, 0.95],
+            "auc_purchase": [0.80, 0.60, 0.70, 0.99],
+            "spearman_monotonicity": [np.nan, np.nan, 0.5, 1.0],
+            "n_segments": [5, 3, 3, 4],
+            "collapsed": ["", "", "", "its largest segment holds 99.2% of buyers"],
+            "support": [0.97, 0.0, 0.03, 0.0],
+        },
+        index=["rfm_named", "needs", "value_tier", "member_grade"],
+    )
+
+
+def test_a_missing_score_neither_helps_nor_hurts_and_a_collapsed_scheme_is_not_ranked() -> None:
+    ranked = rank_schemes(_scores())
+    # mean ranks over the three scores only: rfm (1+2+1)/3, value_tier (2+1+2)/3, needs 3
+    assert ranked.index.tolist() == ["rfm_named", "value_tier", "needs", "member_grade"]
+    assert ranked["mean_rank"].iloc[:3].tolist() == pytest.approx([4 / 3, 5 / 3, 3.0])
+    assert ranked["rank"].iloc[:3].tolist() == [1, 2, 3]
+    assert np.isnan(ranked.loc["member_grade", "rank"])  # best scores, but collapsed
+
+
+def _claims_hold(sentence: str, ranked: pd.DataFrame, best: str) -> None:
+    """Every number in the sentence is the table's."""
+    rankable = ranked.loc[ranked["rank"].notna()]
+    row = rankable.loc[best]
+    assert rankable["mean_rank"].idxmin() == best
+    assert f"{row['mean_rank']:.1f}" in sentence
+    assert f"{row['eta_squared']:.3f}" in sentence
+    assert f"{row['top20_revenue_share']:.1%}" in sentence
+    assert f"{row['auc_purchase']:.3f}" in sentence
+    assert f"{row['support']:.0%}" in sentence
+    ranks = rankable[list(RANKED_SCORES)].rank(ascending=False, method="min").loc[best]
+    stated = [int(n) for n in re.findall(r"(?:第 |rank )(\d+)", sentence)]
+    assert stated == [int(ranks[s]) for s in RANKED_SCORES]
+
+
+def test_the_sentence_states_the_tables_numbers() -> None:
+    ranked = rank_schemes(_scores())
+    said = verdict(ranked, TITLES, clear_support=0.9, replicates=200)
+    assert said.scheme == "rfm_named" and said.runner_up == "value_tier" and said.clear
+    for lang in ("zh", "en"):
+        _claims_hold(said.sentence[lang], ranked, "rfm_named")
+    assert said.sentence["en"].startswith("Use RFM segments this month")
+    assert "runner-up: Value tiers" in said.sentence["en"]
+    unclear = ranked.assign(support=[0.6, 0.4, 0.0, 0.0])  # in ranked order
+    said = verdict(unclear, TITLES, clear_support=0.9, replicates=200)
+    assert not said.clear
+    assert "cannot be told apart from Value tiers (40%)" in said.sentence["en"]
+    assert "与「价值分层」（40%）难以区分" in said.sentence["zh"]
+
+
+def test_the_bootstrap_support_sums_to_one_and_is_seeded() -> None:
+    rng = np.random.default_rng(3)
+    revenue = rng.gamma(1.0, 50.0, 2_000) * (rng.uniform(size=2_000) < 0.4)
+    good = (revenue > 0).astype(np.int64) * 2 + rng.integers(0, 2, 2_000)
+    noise = rng.integers(0, 4, 2_000)
+    labellings = {"good": good, "noise": noise}
+    bought = (revenue > 0).astype(float)
+    intervals, support = bootstrap_scores(
+        labellings, revenue, bought, replicates=50, max_customers=1_000, random_state=0
+    )
+    again = bootstrap_scores(
+        labellings, revenue, bought, replicates=50, max_customers=1_000, random_state=0
+    )
+    pd.testing.assert_frame_equal(intervals, again[0])
+    assert support.sum() == pytest.approx(1.0)
+    assert support["good"] == 1.0  # a labelling that knows who buys beats noise every time
+    point = segment_scores(good, revenue, bought)
+    assert (
+        intervals.loc["good", "eta_squared_low"]
+        < point[0]
+        < intervals.loc["good", "eta_squared_high"]
+    )
