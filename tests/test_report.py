@@ -374,3 +374,29 @@ def test_every_plot_draws_on_the_axes_it_is_given(built: dict) -> None:
     k_table = schemes["clusters"].details["k_table"]
     assert plot_k_selection(k_table, lang="en", axes=axes) is figure
     assert all(ax.has_data() for ax in axes)
+
+
+def test_a_month_the_data_has_not_reached_is_refused_and_one_it_ends_inside_is_cut() -> None:
+    from segmentation.errors import SegmentationInputError
+    from segmentation.report._data import month_as_of
+
+    order_ts = pd.Series(pd.to_datetime(["2010-12-01 08:26", "2011-12-09 12:50"]))
+    assert month_as_of("2011-11", order_ts) == (pd.Timestamp("2011-11-30"), ())
+    as_of, notes = month_as_of("2011-12", order_ts)
+    assert as_of == pd.Timestamp("2011-12-09")
+    assert "The data ends on 2011-12-09, inside 2011-12" in notes[0]
+    with pytest.raises(SegmentationInputError, match="the data ends on 2011-12-09, before"):
+        month_as_of("2012-01", order_ts)
+    with pytest.raises(SegmentationInputError, match="the data starts on 2010-12-01"):
+        month_as_of("2010-11", order_ts)
+
+
+def test_report_for_a_month_past_the_data_exits_2_naming_the_last_day(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from segmentation.cli import main
+
+    assert main(["report", "--month", "2030-01"]) == 2
+    error = capsys.readouterr().err
+    assert "MONTH=2030-01: the data ends on 2026-10-31" in error
+    assert len(error.strip().splitlines()) == 1

@@ -139,6 +139,8 @@ def build_report(
     paths, source = resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
     data = ingest_month(paths, source=source, month=run.month, mapping=mapping)
     timings["ingest"] = time.perf_counter() - started
+    for note in data.notes if progress else ():
+        print(f"segmentation report: warning: {note}", file=sys.stderr, flush=True)
 
     out_dir = Path(reports_dir) / data.month
     prepared = _write_tables(data, out_dir)

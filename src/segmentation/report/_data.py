@@ -49,6 +49,9 @@ class MonthData:
         The last day of ``month``; features are computed as of the end of that day.
     source : str
         A label for the data shown in the report (the demo is labelled as generated).
+    notes : tuple of str
+        What the reader must know about the month (e.g. the data ends inside it, so the
+        month is cut at its last day), in English and Chinese.
     """
 
     orders: pd.DataFrame
@@ -59,6 +62,7 @@ class MonthData:
     month: str
     as_of: pd.Timestamp
     source: str
+    notes: tuple[str, ...] = ()
 
 
 def month_end(month: str) -> pd.Timestamp:
@@ -179,12 +183,7 @@ def ingest_month(
 
     result = ingest(paths, mapping=mapping or None)  # a notebook passes "" for none
     month = month or last_complete_month(result.orders)
-    as_of = month_end(month)
-    if as_of < result.orders["order_ts"].min().normalize():
-        raise SegmentationInputError(
-            f"MONTH={month}: the data starts on {result.orders['order_ts'].min():%Y-%m-%d}, "
-            "after that month; pick a month the data covers."
-        )
+    as_of, notes = month_as_of(month, result.orders["order_ts"])
     return MonthData(
         orders=result.orders,
         customers=result.customers,
@@ -194,7 +193,52 @@ def ingest_month(
         month=month,
         as_of=as_of,
         source=source,
+        notes=notes,
     )
+
+
+def month_as_of(month: str, order_ts: pd.Series) -> tuple[pd.Timestamp, tuple[str, ...]]:
+    """The as-of day of a report month, checked against the data's first and last day.
+
+    A month the data has not reached is refused; a month the data ends inside is cut at the
+    data's last day, with a note saying so.
+
+    Parameters
+    ----------
+    month : str
+        ``YYYY-MM``.
+    order_ts : pandas.Series
+        The orders' timestamps.
+
+    Returns
+    -------
+    as_of : pandas.Timestamp
+    notes : tuple of str
+
+    Raises
+    ------
+    SegmentationInputError
+        When the month ends before the data starts or starts after the data ends.
+    """
+    end = month_end(month)
+    first, last = order_ts.min().normalize(), order_ts.max().normalize()
+    if end < first:
+        raise SegmentationInputError(
+            f"MONTH={month}: the data starts on {first:%Y-%m-%d}, after that month; pick a "
+            "month the data covers."
+        )
+    if end.replace(day=1) > last:
+        raise SegmentationInputError(
+            f"MONTH={month}: the data ends on {last:%Y-%m-%d}, before that month starts; "
+            f"pick {last:%Y-%m} or earlier."
+        )
+    if last < end:
+        return last, (
+            f"The data ends on {last:%Y-%m-%d}, inside {month}: the month is cut at that day, "
+            f"so recency and tenure are counted to {last:%Y-%m-%d}, not {end:%Y-%m-%d}. "
+            f"数据截至 {last:%Y-%m-%d}，{month} 不完整：本月按该日截止计算。",
+        )
+    return end, ()
 
 
 def write_month_data(data: MonthData, folder: Path) -> None:
@@ -205,9 +249,14 @@ def write_month_data(data: MonthData, folder: Path) -> None:
         "interactions": data.interactions,
         "quarantine": data.quarantine,
     }
-    write_prepared(
-        folder, tables, {"month": data.month, "source": data.source, "quality": data.quality}
-    )
+    meta = {
+        "month": data.month,
+        "as_of": f"{data.as_of:%Y-%m-%d}",
+        "source": data.source,
+        "quality": data.quality,
+        "notes": list(data.notes),
+    }
+    write_prepared(folder, tables, meta)
 
 
 def _read_month_data(folder: Path, *, month: str) -> MonthData:
@@ -220,6 +269,7 @@ def _read_month_data(folder: Path, *, month: str) -> MonthData:
         quarantine=tables["quarantine"],
         quality=meta["quality"],
         month=month,
-        as_of=month_end(month),
+        as_of=pd.Timestamp(meta["as_of"]) if month == meta["month"] else month_end(month),
         source=meta["source"],
+        notes=tuple(meta["notes"]) if month == meta["month"] else (),
     )

@@ -18,7 +18,8 @@ __all__ = ["month_heading", "quarantine_sample", "show_monthly_overview"]
 
 def month_heading(data: MonthData) -> Markdown:
     """The data's label, the report month and its as-of day."""
-    return Markdown(f"**{data.source}** · {data.month} (as of / 截至 {data.as_of:%Y-%m-%d})")
+    notes = "".join(f"\n\n> ⚠ {note}" for note in data.notes)
+    return Markdown(f"**{data.source}** · {data.month} (as of / 截至 {data.as_of:%Y-%m-%d}){notes}")
 
 
 def quarantine_sample(data: MonthData, *, rows: int = 20) -> pd.DataFrame | Markdown:
