@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from segmentation import clv
 from segmentation.cli import main
-from segmentation.clv import _lifetimes, _purchase, _spend
+from segmentation.clv import _backtest, _lifetimes, _purchase, _spend
 from segmentation.config import load_config
 from segmentation.datasets import load_cdnow, simulate_bgnbd_summary
 from segmentation.errors import DataUnavailableError, SchemeUnavailable, SegmentationInputError
@@ -838,3 +838,27 @@ def test_churn_risk_says_so_when_the_model_finds_no_drop_out(snapshot: pd.DataFr
     assert segmentation.profile["size"].tolist() == [int((~buyers).sum()), 0, 0, int(buyers.sum())]
     assert "no drop-out" in segmentation.details["note_en"]
     assert "没有发现客户流失" in segmentation.details["note_zh"]
+
+
+def test_the_naive_baseline_by_hand() -> None:
+    cohort = _backtest._Cohort(
+        summary=pd.DataFrame(
+            {"frequency": [0, 2, 3], "recency": [0.0, 8.0, 25.0], "T": [0.0, 10.0, 30.0]}
+        ),
+        frequency=np.array([0, 2, 3]),
+        patterns=None,  # type: ignore[arg-type]
+        first_days=np.array([]),
+        repeat_days=np.array([]),
+    )
+    # rates 0, 2/10 and 3/30 purchases a day, over a 20-day holdout
+    np.testing.assert_allclose(_backtest._naive_baseline(cohort, 20), [0.0, 4.0, 2.0])
+
+
+def test_the_backtest_says_whether_each_model_beats_the_naive_baseline(
+    backtest: clv.CLVBacktest,
+) -> None:
+    metrics = backtest.metrics
+    assert metrics["baseline_mae"].nunique() == 1
+    assert (metrics["beats_baseline"] == (metrics["mae"] < metrics["baseline_mae"])).all()
+    assert "naive baseline" in backtest.reason
+    assert f"MAE {metrics['baseline_mae'].iloc[0]:.3f}" in backtest.reason

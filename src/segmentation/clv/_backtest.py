@@ -356,6 +356,7 @@ def clv_backtest(
         calibration_day=cal_end_day,
         holdout_days=holdout_days,
     )
+    metrics = _against_baseline(metrics, _naive_baseline(cohort, holdout_days), actual)
     fits, failures = _usable_fits(fits, failures, metrics, customers)
     # The first model in MODEL_NAMES order wins a tie.
     chosen = min(fits, key=lambda name: (metrics.loc[name, "mae"], MODEL_NAMES.index(name)))
@@ -708,6 +709,27 @@ def scheme_model(
     )
 
 
+def _naive_baseline(cohort: _Cohort, holdout_days: int) -> np.ndarray:
+    """Each customer's past repeat-purchase rate (purchases per day since the first) times
+    the holdout's length: what an analyst would forecast without a model."""
+    summary = cohort.summary
+    frequency = summary["frequency"].to_numpy(dtype=float)
+    days = summary["T"].to_numpy(dtype=float)
+    rate = np.divide(frequency, days, out=np.zeros_like(frequency), where=days > 0)
+    return rate * holdout_days
+
+
+def _against_baseline(
+    metrics: pd.DataFrame, baseline: np.ndarray, actual: np.ndarray
+) -> pd.DataFrame:
+    """``metrics`` with the naive baseline's holdout MAE and whether each model beats it."""
+    baseline_mae = float(np.mean(np.abs(baseline - actual))) if len(actual) else np.nan
+    out = metrics.copy()
+    out["baseline_mae"] = baseline_mae
+    out["beats_baseline"] = out["mae"].to_numpy(dtype=float) < baseline_mae
+    return out
+
+
 def _usable_fits(
     fits: Mapping[str, PurchaseModelFit],
     failures: Mapping[str, str],
@@ -766,6 +788,12 @@ def _choice_reason(
         reason = f"{title}: the only model fitted; holdout MAE {mae:.3f} {basis}"
     else:
         reason = f"{title}: holdout MAE {mae:.3f} vs {', '.join(others)} {basis}"
+    baseline = float(metrics["baseline_mae"].to_numpy(dtype=float)[0])
+    verdict = "beats" if mae < baseline else "does not beat"
+    reason += (
+        f"; it {verdict} the naive baseline (each customer's past rate × the holdout), "
+        f"MAE {baseline:.3f}"
+    )
     if failures:
-        reason += "; not fitted: " + ", ".join(MODEL_TITLES[name] for name in failures)
+        reason += "; not fitted or left out: " + ", ".join(MODEL_TITLES[name] for name in failures)
     return reason
