@@ -164,8 +164,8 @@ def test_scheme_recovers_blobs_through_the_feature_step() -> None:
     assert seg.labels.notna().all() and seg.labels.cat.ordered
     assert seg.details["n_potential"] == 30 and seg.details["n_clustered"] == 1600
     assert (seg.details["stability"] == "stable").all()
-    assert seg.profile.loc["c4", "name_en"] == "high-value active"
-    assert seg.profile.loc["c1", "name_en"] == "low-value sleeping"
+    assert seg.profile.loc["c4", "name_en"] == "recent frequent high-spend"
+    assert seg.profile.loc["c1", "name_en"] == "sleeping infrequent low-spend"
 
 
 @pytest.mark.parametrize("algorithm", ["gmm", "ward"])
@@ -300,24 +300,26 @@ def test_names_by_hand() -> None:
         index=["k1", "k2", "k3", "k4", "k5"],
     )
     names = name_clusters(position, naming=NAMING)
+    # recency, frequency and spend always name a cluster; twins are numbered
     assert names["name_zh"].tolist() == [
-        "高价值活跃",
-        "低价值沉睡·低频 1",
-        "中价值渐冷",
-        "低价值沉睡·高频",
-        "低价值沉睡·低频 2",
+        "近期·高频·高额",
+        "沉睡·低频·低额 1",
+        "渐冷·中频·中额",
+        "沉睡·高频·低额",
+        "沉睡·低频·低额 2",
     ]
     assert names["name_en"].tolist() == [
-        "high-value active",
-        "low-value sleeping, infrequent 1",
-        "mid-value cooling",
-        "low-value sleeping, frequent",
-        "low-value sleeping, infrequent 2",
+        "recent frequent high-spend",
+        "sleeping infrequent low-spend 1",
+        "cooling regular mid-spend",
+        "sleeping frequent low-spend",
+        "sleeping infrequent low-spend 2",
     ]
     assert names.loc["k1", "action_en"] == (
-        "dedicated service and early access; keep in touch and prompt the next purchase"
+        "keep in touch and prompt the next purchase; member perks and loyalty offers; "
+        "dedicated service and early access"
     )
-    assert names.loc["k2", "action_zh"] == "低成本自动化触达；唤醒召回"
+    assert names.loc["k2", "action_zh"] == "唤醒召回；第二单激励；低成本自动化触达"
 
 
 def test_names_on_a_tiny_constructed_snapshot() -> None:
@@ -337,11 +339,11 @@ def test_names_on_a_tiny_constructed_snapshot() -> None:
         index=pd.Index(["c1", "c2"], name="segment"),
     )
     pd.testing.assert_frame_equal(position, expected, check_exact=False, atol=1e-12)
-    assert seg.profile["name_zh"].tolist() == ["潜在", "低价值沉睡", "高价值活跃"]
+    assert seg.profile["name_zh"].tolist() == ["潜在", "沉睡·低频·低额", "近期·高频·高额"]
     assert seg.profile["name_en"].tolist() == [
         "potential (no purchase)",
-        "low-value sleeping",
-        "high-value active",
+        "sleeping infrequent low-spend",
+        "recent frequent high-spend",
     ]
     assert sizes(seg) == {"potential": 3, "c1": 30, "c2": 30}
     assert seg.details["feature_profile"].loc["c2", "monetary_total_median"] == 1000.0
@@ -535,7 +537,7 @@ def test_profile_heatmap_shows_positions_and_medians(blob_result) -> None:
     assert len(texts) == 4 * 3
     assert texts[2::3] == [f"{v:,.0f}" for v in medians]
     rows = [t.get_text() for t in heat.get_yticklabels()]
-    assert rows[-1] == f"high-value active ({seg.profile.loc['c4', 'share']:.0%})"
+    assert rows[-1] == f"recent frequent high-spend ({seg.profile.loc['c4', 'share']:.0%})"
     colours = heat.collections[0].get_array()
     np.testing.assert_allclose(
         np.asarray(colours).ravel(), seg.details["centroid_position"].to_numpy().ravel()
@@ -580,16 +582,20 @@ def test_cdnow_clusters(cdnow_clusters) -> None:
     assert len(seg.labels) == 23_570
     assert seg.details["sample_size"] == 10_000 and seg.details["n_bootstrap"] == 20
     table = seg.details["k_table"]
-    assert seg.details["k"] == 2
-    # Every index agrees on k=2 (one-off buyers against repeat buyers).
-    assert table["silhouette"].idxmax() == 2
-    assert table["calinski_harabasz"].idxmax() == 2
-    assert table["davies_bouldin"].idxmin() == 2
-    assert sizes(seg) == {"potential": 0, "c1": 16_542, "c2": 7_028}
-    assert seg.profile["name_en"].tolist()[1:] == ["low-value cooling", "high-value active"]
+    assert seg.details["k"] == 3
+    # Every index agrees on k=3 among 3-8 (one-off buyers, repeat buyers, the most frequent).
+    assert table["silhouette"].idxmax() == 3
+    assert table["calinski_harabasz"].idxmax() == 3
+    assert table["davies_bouldin"].idxmin() == 3
+    assert sizes(seg) == {"potential": 0, "c1": 13_460, "c2": 6_892, "c3": 3_218}
+    assert seg.profile["name_en"].tolist()[1:] == [
+        "cooling regular low-spend",
+        "recent frequent high-spend 1",
+        "recent frequent high-spend 2",
+    ]
     assert (seg.details["jaccard"] > 0.95).all()
-    assert seg.profile.loc["c2", "revenue_share"] == pytest.approx(0.746, abs=5e-4)
-    assert seg.details["feature_profile"].loc["c1", "frequency_median"] == 0.0
+    assert seg.profile.loc["c3", "revenue_share"] == pytest.approx(0.5027, abs=5e-4)
+    assert seg.details["feature_profile"]["frequency_median"].tolist() == [0.0, 2.0, 6.0]
 
 
 @pytest.mark.shared
@@ -610,11 +616,15 @@ def test_online_retail_clusters(online_retail_path: Path) -> None:
     snapshot = snapshot_from_orders(orders, as_of="2011-12-09")
     seg = cluster_scheme(snapshot, config=default_config(), random_state=0)
     assert len(seg.labels) == 4_339  # the customers with a purchase
-    assert seg.details["k"] == 2
-    assert sizes(seg) == {"potential": 0, "c1": 2_603, "c2": 1_736}
-    assert seg.profile["name_en"].tolist()[1:] == ["low-value sleeping", "high-value active"]
-    assert (seg.details["jaccard"] > 0.95).all()
-    assert seg.profile.loc["c2", "revenue_share"] == pytest.approx(0.851, abs=5e-4)
+    assert seg.details["k"] == 3
+    assert sizes(seg) == {"potential": 0, "c1": 1_859, "c2": 1_697, "c3": 783}
+    assert seg.profile["name_en"].tolist()[1:] == [
+        "sleeping infrequent low-spend",
+        "recent frequent high-spend 1",
+        "recent frequent high-spend 2",
+    ]
+    assert (seg.details["jaccard"] > 0.9).all()
+    assert seg.profile.loc["c3", "revenue_share"] == pytest.approx(0.6661, abs=5e-4)
 
 
 def test_demo_clusters_with_potential_customers_and_interactions() -> None:
@@ -639,9 +649,16 @@ def test_demo_clusters_with_potential_customers_and_interactions() -> None:
     )
     seg = cluster_scheme(snapshot, config=default_config(), random_state=0)
     assert "interactions_90d" in seg.details["features"]
-    assert seg.details["k"] == 2
-    assert sizes(seg) == {"potential": 932, "c1": 2_687, "c2": 1_381}
-    assert seg.profile["name_zh"].tolist() == ["潜在", "低价值渐冷", "高价值活跃"]
+    assert seg.details["k"] == 5
+    assert sizes(seg) == {"potential": 932, "c1": 995, "c2": 1_113, "c3": 511, "c4": 604, "c5": 845}
+    assert seg.profile["name_zh"].tolist() == [
+        "潜在",
+        "沉睡·低频·低额",
+        "渐冷·低频·低额",
+        "近期·低频·低额",
+        "沉睡·高频·高额",
+        "近期·高频·高额",
+    ]
     assert (seg.details["stability"] == "stable").all()
 
 
@@ -668,3 +685,25 @@ def test_silhouette_for_every_k_at_once_equals_scikit_learn(
     scores = _silhouette_scores(sample, labels_by_k)
     for k, labels in labels_by_k.items():
         assert scores[k] == pytest.approx(silhouette_score(sample, labels), rel=1e-10, abs=1e-12)
+
+
+def test_demo_clusters_are_named_by_recency_frequency_and_spend_and_sleeping_means_sleeping(
+    demo_dir: Path,
+) -> None:
+    from segmentation.config import load_config
+    from segmentation.features import customer_snapshot
+    from segmentation.ingest import ingest
+
+    data = ingest(demo_dir)
+    snapshot = customer_snapshot(data.orders, data.customers, data.interactions, as_of="2026-10-31")
+    clusters = cluster_scheme(snapshot, config=load_config(), random_state=0)
+    assert 3 <= clusters.details["k"] <= 8
+    bought_lately = (snapshot["recency_days"] <= 30) & ~snapshot["is_potential"]
+    names = clusters.profile["name_zh"]
+    for segment, name in names.items():
+        if segment == "potential":
+            continue
+        assert name.count("·") >= 2, name  # recency·frequency·spend
+        members = (clusters.labels.astype(str) == segment).to_numpy()
+        if name.startswith("沉睡"):
+            assert bought_lately.to_numpy()[members].mean() < 0.5, name

@@ -35,8 +35,8 @@ def name_clusters(position: pd.DataFrame, *, naming: Mapping[str, Any]) -> pd.Da
     -------
     pandas.DataFrame
         Indexed like ``position``: ``name_zh``, ``name_en``, ``action_zh``, ``action_en``.
-        The first ``base_dimensions`` words always name a cluster ("高价值活跃",
-        "high-value active"); the next dimensions are added, in order, only to clusters that
+        The first ``base_dimensions`` words always name a cluster ("近期·高频·高额",
+        "recent frequent high-spend"); the next dimensions are added, in order, only to clusters that
         share a name and differ on that dimension ("…·高频", "…, frequent"); clusters that
         still share a name are numbered in row order ("… 1", "… 2").
     """

@@ -24,7 +24,7 @@ models of :mod:`segmentation.clustering`:
    result, clusters are matched to its centroids (Hungarian assignment) so that the same
    behaviour keeps the same key (:func:`~segmentation.clustering.match_clusters`).
 6. **Names** (:func:`~segmentation.clustering.name_clusters`): bilingual, from where each
-   centroid sits against the median buyer ("高价值活跃 / high-value active").
+   centroid sits against the median buyer ("近期·高频·高额 / recent frequent high-spend").
 
 Reproducibility: the sample is the customers with the smallest seeded hash of their id, and
 every computation runs on the buyers sorted by that hash, so the same ``random_state`` gives
