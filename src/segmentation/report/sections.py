@@ -30,6 +30,7 @@ from segmentation.plots.clv import (
 from segmentation.plots.compare import plot_agreement, plot_lift_curves
 from segmentation.plots.schemes import plot_migration, plot_segment_profile
 from segmentation.schemes.base import Segmentation
+from segmentation.schemes.clusters import POTENTIAL_KEY
 from segmentation.schemes.clv_tiers import CLV_SCHEMES
 from segmentation.schemes.migration import migration_between
 from segmentation.schemes.rules import ATTRIBUTE_NAMES, RULE_SCHEMES, attribute_cut
@@ -197,12 +198,22 @@ def cluster_projection(analysis: MonthAnalysis, *, plot_lang: str) -> Figure | N
     return plot_cluster_projection(clusters, analysis.snapshot, lang=plot_lang)
 
 
-def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame | None:
-    """Customers by last month's cluster and this month's, when both months have clusters."""
+def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame | Markdown | None:
+    """Customers by last month's cluster and this month's, when both months have the same
+    clusters; a line saying why not when this month's clusters are not last month's."""
     clusters = _clusters(analysis)
     previous = analysis.previous.segmentations.get(_CLUSTERS)
     if clusters is None or previous is None:
         return None
+    before = [str(c) for c in previous.labels.cat.categories if c != POTENTIAL_KEY]
+    now = [str(c) for c in clusters.labels.cat.categories if c != POTENTIAL_KEY]
+    if before != now:
+        return Markdown(
+            f"上月 {len(before)} 个聚类（{', '.join(before)}），本月 {len(now)} 个"
+            f"（{', '.join(now)}），不能一一对应，因此不展示迁移。 / Last month had "
+            f"{len(before)} clusters and this month {len(now)}: they do not match one to one, "
+            "so no migration is shown."
+        )
     return migration_between(previous, clusters).named("counts", lang)
 
 
