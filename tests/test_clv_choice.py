@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from segmentation.cli import main
-from segmentation.clv._backtest import _usable_fits
+from segmentation.clv._choice import _usable_fits
 from segmentation.errors import CLVFitError
 
 

@@ -11,8 +11,8 @@ from segmentation.clv._backtest import (
     backtest_from_config,
     clv_backtest,
     default_backtest_dates,
-    scheme_model,
 )
+from segmentation.clv._choice import scheme_model
 from segmentation.clv._compress import CustomerPatterns, compress_customers
 from segmentation.clv._forecast import (
     DEFAULT_MONTH_DAYS,
