@@ -56,8 +56,6 @@ class MonthAnalysis:
         Pairwise agreement of this month's schemes; AMI on a seeded sample of
         :data:`~segmentation.evaluate.AMI_MAX_CUSTOMERS` customers when there are more (its
         ``attrs`` say so).
-    recommendation : dict of str to str
-        The one-line recommendation in zh and en (``verdict.sentence``).
     verdict : Verdict
         The recommended scheme, its runner-up and bootstrap support
         (:func:`segmentation.ranking.verdict`).
@@ -82,8 +80,7 @@ class MonthAnalysis:
     scores: pd.DataFrame
     agreement_ari: pd.DataFrame
     agreement_ami: pd.DataFrame
-    recommendation: dict[str, str]
-    verdict: Verdict | None = None
+    verdict: Verdict
     clv_backtest: CLVBacktest | None = None
     clv_unavailable: str = ""
     clv_model: str = ""
@@ -94,6 +91,11 @@ class MonthAnalysis:
     def outcomes_end(self) -> pd.Timestamp:
         """The last day of the backtest's horizon: ``calibration_end`` plus ``horizon_days``."""
         return self.calibration_end + pd.Timedelta(days=self.horizon_days)
+
+    @property
+    def recommendation(self) -> dict[str, str]:
+        """The one-line recommendation in zh and en: ``verdict.sentence``."""
+        return self.verdict.sentence
 
     @property
     def best_scheme(self) -> str | None:
@@ -214,7 +216,6 @@ def analyse_month(
         scores=scores,
         agreement_ari=agreement_ari,
         agreement_ami=agreement_ami,
-        recommendation=verdict.sentence,
         verdict=verdict,
         clv_backtest=backtest,
         clv_unavailable=clv_unavailable,
