@@ -149,6 +149,12 @@ RATIOS: tuple[Ratio, ...] = (
         "ingest_csv",
         "ingest (validated, canonical) over a plain pandas.read_csv of the same files",
     ),
+    Ratio(
+        "snapshot_rfm_duckdb_vs_pandas",
+        "snapshot_rfm_duckdb",
+        "snapshot_rfm",
+        "snapshot, RFM scores and rule-scheme labels: Ibis on DuckDB vs the pandas path",
+    ),
 )
 
 

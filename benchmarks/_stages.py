@@ -339,6 +339,61 @@ def _compare(
     }
 
 
+def _load_over_time(workspace: Workspace) -> dict[str, Any]:
+    """The tables and this month's and last month's rule schemes, which the month's analysis
+    has already computed when the time axis starts (so they are not timed)."""
+    from segmentation.features import customer_snapshot
+    from segmentation.schemes.registry import run_schemes
+
+    tables = _load_tables(workspace)
+    config = workspace.config()
+    schemes = list(config["over_time"]["schemes"])
+    as_of = workspace.as_of
+    previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
+    known = {
+        day: run_schemes(
+            customer_snapshot(tables["orders"], tables["customers"], as_of=day),
+            as_of=day,
+            config=config,
+            schemes=schemes,
+        )
+        for day in (previous_as_of, as_of)
+    }
+    return {**tables, "config": config, "known": known}
+
+
+def _over_time(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    config: dict[str, Any],
+    known: dict[pd.Timestamp, Any],
+) -> dict[str, Any]:
+    from segmentation.features import cohort_matrix
+    from segmentation.schemes.history import segment_history
+
+    section = config["over_time"]
+    started = time.perf_counter()
+    cohorts = cohort_matrix(orders, as_of=as_of, months=int(section["cohort_months"]))
+    cohort_seconds = time.perf_counter() - started
+    history = segment_history(
+        orders,
+        customers,
+        as_of=as_of,
+        config=config,
+        months=int(section["history_months"]),
+        schemes=list(section["schemes"]),
+        track=[*section["grade_schemes"], "rfm_named"],
+        known=known,
+    )
+    return {
+        "cohort_seconds": round(cohort_seconds, 3),
+        "first_buyers": int(cohorts.sizes.sum()),
+        "month_ends": len(history.month_ends),
+        "moved_member_grade": len(history.moves("member_grade")),
+    }
+
+
 def _report(workspace: Workspace) -> dict[str, Any]:
     from segmentation.report import build_report
 
@@ -372,6 +427,15 @@ def bench_stages() -> list[Stage]:
         *_scheme_stages(),
         *_clv_stages(),
         *_whole_month_stages(),
+        *_engine_stages(),
+    ]
+
+
+def _engine_stages() -> list[Stage]:
+    from benchmarks._engine_stages import engine_stage_parts
+
+    return [
+        Stage(name, "engine", title, load, run) for name, title, load, run in engine_stage_parts()
     ]
 
 
@@ -507,6 +571,14 @@ def _whole_month_stages() -> list[Stage]:
             "compare.analyse_month: three snapshots, every scheme three times, backtest, scores",
             _load_month,
             _compare,
+        ),
+        Stage(
+            "over_time",
+            "compare",
+            "the month's time axis as analyse_month adds it: cohort_matrix (24 months) and "
+            "segment_history (rule schemes at 12 month-ends; this and last month's reused)",
+            _load_over_time,
+            _over_time,
         ),
         Stage(
             "report",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -27,3 +29,66 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     write_demo_export(out, seed=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The demo report (2,000 customers) in each language, built once per run in a clean
+    folder (its own data/, key file and reports/): ``{"zh": ReportResult, "en": ...}``."""
+    from segmentation.report import build_report
+
+    work = tmp_path_factory.mktemp("reports")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SEGMENTATION_PII_KEY", raising=False)
+    try:
+        return {
+            lang: build_report(
+                dataset="demo",
+                demo_customers=2000,
+                lang=lang,
+                reports_dir=work / f"reports-{lang}",
+                notebooks_dir=ROOT / "notebooks",
+            )
+            for lang in ("zh", "en")
+        }
+    finally:
+        monkeypatch.undo()
+
+
+class GoldenRun(NamedTuple):
+    """One golden case run (tests/golden_outputs.py): what it records and its report."""
+
+    outputs: dict[str, Any]
+    report_dir: Path
+    lang: str
+
+
+@pytest.fixture(scope="session")
+def golden_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], GoldenRun]:
+    """Run a golden case (ingest, segment, report: 40-60 s) once per session, on first use.
+
+    The golden-output test compares its outputs and the browser test opens its report.
+    Online Retail skips with a reason when ../shared is absent.
+    """
+    from golden_outputs import CASES, collect
+
+    runs: dict[str, GoldenRun] = {}
+
+    def run(name: str) -> GoldenRun:
+        if name == "online_retail" and not ONLINE_RETAIL.exists():
+            pytest.skip(
+                f"needs the real Online Retail export at {ONLINE_RETAIL} (../shared absent)"
+            )
+        if name not in runs:
+            work = tmp_path_factory.mktemp(f"golden-{name}")
+            # collect() runs in `work` (so recorded paths are relative) and sets the golden key.
+            with pytest.MonkeyPatch.context() as patch:
+                patch.chdir(work)
+                patch.setenv("SEGMENTATION_PII_KEY", "")
+                outputs = collect(name, work)
+            case = CASES[name]
+            runs[name] = GoldenRun(outputs, work / "reports" / case["month"], case["lang"])
+        return runs[name]
+
+    return run

@@ -24,11 +24,17 @@ ONLINE_RETAIL = ROOT.parent / "shared" / "data" / "online_retail" / "online_reta
 # A fixed key, so pseudonymous ids are the same on every machine.
 GOLDEN_PII_KEY = "golden-output-test-key"
 
-# name -> (input or built-in dataset, report month, as-of day for `segment`)
+# name -> (input or built-in dataset, report month, as-of day for `segment`, report language;
+# the browser test opens these same reports, one of them in English)
 CASES: dict[str, dict[str, str]] = {
-    "demo": {"dataset": "demo", "month": "2026-10", "as_of": "2026-10-31"},
-    "cdnow": {"dataset": "cdnow", "month": "1998-06", "as_of": "1998-06-30"},
-    "online_retail": {"input": str(ONLINE_RETAIL), "month": "2011-11", "as_of": "2011-11-30"},
+    "demo": {"dataset": "demo", "month": "2026-10", "as_of": "2026-10-31", "lang": "zh"},
+    "cdnow": {"dataset": "cdnow", "month": "1998-06", "as_of": "1998-06-30", "lang": "zh"},
+    "online_retail": {
+        "input": str(ONLINE_RETAIL),
+        "month": "2011-11",
+        "as_of": "2011-11-30",
+        "lang": "en",
+    },
 }
 # The manifest's numbers: everything but timings, paths, versions and the commit.
 MANIFEST_KEYS = ("month", "as_of", "quality", "notebooks", "outputs")
@@ -70,6 +76,7 @@ def collect(name: str, work: Path) -> dict[str, Any]:
         input_path=source if "input" in case else None,
         dataset=case.get("dataset", "demo"),
         month=case["month"],
+        lang=case["lang"],
         reports_dir=work / "reports",
         notebooks_dir=ROOT / "notebooks",
     )
@@ -85,18 +92,22 @@ def main(argv: list[str]) -> int:
 
     names = argv or list(CASES)
     recorded = json.loads(GOLDEN.read_text(encoding="utf-8")) if GOLDEN.exists() else {}
-    for name in names:
-        if name == "online_retail" and not ONLINE_RETAIL.exists():
-            print(f"skipping {name}: {ONLINE_RETAIL} is absent")
-            continue
-        with tempfile.TemporaryDirectory() as folder:
+    # One folder for the whole run: papermill keeps the working folder of its last run and
+    # returns to it, so no case's folder may be deleted before the last case has run.
+    with tempfile.TemporaryDirectory() as root:
+        for name in names:
+            if name == "online_retail" and not ONLINE_RETAIL.exists():
+                print(f"skipping {name}: {ONLINE_RETAIL} is absent")
+                continue
+            folder = Path(root) / name
+            folder.mkdir()
             cwd = Path.cwd()
             os.chdir(folder)
             try:
-                recorded[name] = collect(name, Path(folder))
+                recorded[name] = collect(name, folder)
             finally:
                 os.chdir(cwd)
-        print(f"recorded {name}")
+            print(f"recorded {name}")
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     GOLDEN.write_text(json.dumps(recorded, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import inspect
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,13 +23,18 @@ RANKS = {
     "arrays": 0,
     "config": 0,
     "paths": 0,
+    "outputs": 0,
+    "interrupts": 0,
     "i18n": 0,
+    "formatting": 0,
     "fonts": 0,
     "privacy": 0,
     "datasets": 0,
     "ingest": 1,
     "quality": 1,
     "features": 2,
+    # Beside features: reads the canonical tables, gives the snapshot and the scores on an engine.
+    "engine": 2,
     "clustering": 3,
     "clv": 3,
     "schemes": 4,
@@ -33,10 +42,15 @@ RANKS = {
     "export": 5,
     "ranking": 5,
     "evaluate": 5,
+    "association": 5,
+    "drivers": 5,
+    # Measures last month's actions (features, schemes) and draws next month's control group.
+    "campaigns": 5,
     "analysis": 6,
     "report": 7,
     "cli": 8,
     "__main__": 8,
+    "_api": 8,  # the public face at the package top: every step, one call each
 }
 
 
@@ -96,6 +110,17 @@ def test_only_clv_imports_lifetimes(module: str, path: Path) -> None:
             assert not any(a.name.split(".")[0] == "lifetimes" for a in node.names), module
         if isinstance(node, ast.ImportFrom) and node.module:
             assert node.module.split(".")[0] != "lifetimes", module
+
+
+@pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
+def test_only_the_engine_imports_ibis(module: str, path: Path) -> None:
+    if _step(module) == "engine":
+        return  # the engine boundary: one definition of each computation, on any engine
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            assert not any(a.name.split(".")[0] in {"ibis", "pyspark"} for a in node.names), module
+        if isinstance(node, ast.ImportFrom) and node.module:
+            assert node.module.split(".")[0] not in {"ibis", "pyspark"}, module
 
 
 @pytest.mark.parametrize("module,path", _modules(), ids=lambda v: str(v))
@@ -188,3 +213,99 @@ def test_every_exception_lives_in_errors(module: str, path: Path) -> None:
 def test_every_package_says_what_lives_there(init: Path) -> None:
     docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
     assert docstring, f"{init.relative_to(ROOT)} has no docstring"
+
+
+# numpydoc: a function documents each parameter and what it returns, a class each attribute.
+_SECTIONS = {"function": ("Parameters", "Returns"), "class": ("Attributes",)}
+
+
+def _numpydoc_problems(name: str, value: Any) -> list[str]:
+    """What the numpydoc of a public name lacks: a one-sentence summary, its sections, an
+    entry for each parameter or attribute, a docstring on each public method or property."""
+    doc = inspect.getdoc(value) or ""
+    if not doc:
+        return [f"{name} has no docstring"]
+    problems = []
+    if not doc.split("\n\n")[0].rstrip().endswith("."):
+        problems.append(f"{name}: its summary is not a sentence")
+    kind = "class" if inspect.isclass(value) else "function"
+    problems += [
+        f"{name} has no {section} section"
+        for section in _SECTIONS[kind]
+        if f"\n{section}\n{'-' * len(section)}\n" not in f"\n{doc}\n"
+    ]
+    if kind == "function":
+        named = list(inspect.signature(value).parameters)
+    else:
+        named = [field.name for field in dataclasses.fields(value)]
+        problems += [
+            f"{name}.{member} has no docstring"
+            for member, attribute in vars(value).items()
+            if not member.startswith("_")
+            and (inspect.isfunction(attribute) or isinstance(attribute, property))
+            and not inspect.getdoc(attribute)
+        ]
+    # "name : type" or "first, second : type" at the start of a line
+    entries = re.findall(r"^(\w+(?:, \w+)*) :", doc, flags=re.MULTILINE)
+    listed = {entry for line in entries for entry in line.split(", ")}
+    problems += [f"{name} does not document {entry!r}" for entry in named if entry not in listed]
+    return problems
+
+
+def test_the_public_face_is_all_dir_shows_and_every_name_is_documented() -> None:
+    import segmentation
+
+    assert dir(segmentation) == sorted(segmentation.__all__)
+    assert not [n for n in dir(segmentation) if n.startswith("_") and n != "__version__"]
+    public = [name for name in segmentation.__all__ if name != "__version__"]
+    problems = [p for name in public for p in _numpydoc_problems(name, getattr(segmentation, name))]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_numpydoc_check_finds_what_is_missing() -> None:
+    def documented(first: int, *, second: str = "") -> int:
+        """Add nothing.
+
+        Parameters
+        ----------
+        first : int
+        second : str, default ""
+
+        Returns
+        -------
+        int
+        """
+        return first
+
+    def undocumented(first: int, third: int) -> int:
+        """add nothing
+
+        Parameters
+        ----------
+        first : int
+        """
+        return first
+
+    assert _numpydoc_problems("documented", documented) == []
+    assert _numpydoc_problems("undocumented", undocumented) == [
+        "undocumented: its summary is not a sentence",
+        "undocumented has no Returns section",
+        "undocumented does not document 'third'",
+    ]
+
+
+def test_importing_the_package_imports_none_of_its_steps() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, segmentation\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('segmentation.') or m in "
+        "('pandas', 'numpy'))\n"
+        "assert not loaded, loaded\n"
+        "assert callable(segmentation.read_export) and 'segmentation._api' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

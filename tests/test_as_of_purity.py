@@ -82,8 +82,12 @@ def cut_at(
     kept_orders = orders.loc[orders["order_ts"] < cutoff].reset_index(drop=True)
     if customers is not None:
         first_order = orders.groupby("customer_id")["order_ts"].min()
+        # reindex, not map: map of an empty Series of times (guests only) fails in pandas
+        first_order_of_listed = first_order.reindex(customers["customer_id"]).astype(
+            "datetime64[ns]"
+        )
         first_seen = customers["first_seen_ts"].fillna(
-            customers["customer_id"].map(first_order).astype("datetime64[ns]")
+            pd.Series(first_order_of_listed.to_numpy(), index=customers.index)
         )
         customers = customers.loc[first_seen.isna() | (first_seen < cutoff)].reset_index(drop=True)
     if interactions is not None:

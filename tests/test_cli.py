@@ -93,6 +93,7 @@ def test_run_parameters_reach_the_notebooks_with_the_horizon_from_the_config(
 
 
 def test_a_bad_language_is_one_error_type_wherever_it_is_given() -> None:
+    from segmentation.config import load_config
     from segmentation.errors import InvalidOptionError
     from segmentation.export import write_segments_csv
     from segmentation.report import build_report
@@ -100,4 +101,51 @@ def test_a_bad_language_is_one_error_type_wherever_it_is_given() -> None:
     with pytest.raises(InvalidOptionError, match="LANG: found 'fr'"):
         build_report(lang="fr")
     with pytest.raises(InvalidOptionError, match="lang: found 'fr'"):
-        write_segments_csv([], Path("unused"), lang="fr", action_scheme="value_tier")
+        write_segments_csv([], Path("unused"), config=load_config(), lang="fr")
+
+
+def test_report_prints_one_plain_line_per_stage_and_warning_and_the_wall_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import re
+    import time
+
+    from segmentation.report import NOTEBOOKS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEGMENTATION_PII_KEY", raising=False)
+    began = time.perf_counter()
+    assert main(["report", "--out", str(tmp_path / "reports")]) == 0
+    waited = time.perf_counter() - began
+    # capfd: the kernels write to the same file descriptors as this process.
+    out, err = capfd.readouterr()
+    everything = out + err
+    for unwanted in ("UserWarning", ".py:", "\x1b", "\r", "without encryption", "cell/s", "%|"):
+        assert unwanted not in everything, (unwanted, everything)
+    seconds = {}
+    for line in err.splitlines():
+        stage = re.fullmatch(r"(\S+) +(\d+\.\d) s(?:  .*)?", line)
+        if stage:
+            seconds[stage[1]] = float(stage[2])
+        else:
+            assert line.startswith("warning: "), line
+    stems = [name.removesuffix(".ipynb") for name in NOTEBOOKS]
+    stages = list(seconds)
+    # The notebooks finish in any order: two run at a time.
+    assert stages[:3] == ["ingest", "analysis", "export"] and stages[-1] == "index.html"
+    assert sorted(stages[3:-1]) == stems
+    assert "4,111 customers; month 2026-10 (as of 2026-10-31)" in err
+    # The demo's purchase counts tie: the RFM warning is one plain line per snapshot. Only the
+    # calibration snapshot (2026-08-02) ties now: the campaign's September purchases moved
+    # the quintile edges of 2026-09-30 (they tied at [1, 1, 3, 5] before the campaign log).
+    ties = [line for line in err.splitlines() if line.startswith("warning: rfm: F has too")]
+    assert len(ties) == 1 and "among 3,123 buyers" in ties[0]
+    summary = out.strip().splitlines()
+    assert len(summary) == 1 and summary[0].startswith("report 2026-10: 24,153 rows kept")
+    total = float(re.search(r"\(total (\d+\.\d) s\)$", summary[0])[1])  # type: ignore[index]
+    # Wall time: at least every stage that ran alone plus the longest notebook, at most what
+    # this test waited; the notebooks ran two at a time, so their sum would overstate it.
+    alone = sum(seconds[s] for s in ("ingest", "analysis", "export", "index.html"))
+    assert alone + max(seconds[s] for s in stems) <= total + 0.5
+    assert total <= waited + 0.1
+    assert sum(seconds[s] for s in stems) > total - alone

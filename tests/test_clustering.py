@@ -155,12 +155,27 @@ def test_scheme_recovers_blobs_through_the_feature_step() -> None:
     }
     buyers = seg.labels.loc[truth.index].astype(str)
     assert adjusted_rand_score(truth, buyers) >= 0.95
-    # Ordered by mean spend, lowest first: B, C, D, A; potential customers below everyone.
-    assert list(seg.labels.cat.categories) == ["potential", "c1", "c2", "c3", "c4"]
+    # Ordered by mean spend, lowest first: B, C, D, A; potential customers below everyone,
+    # then those who refunded every purchase (none here).
+    assert list(seg.labels.cat.categories) == [
+        "potential",
+        "fully_refunded",
+        "c1",
+        "c2",
+        "c3",
+        "c4",
+    ]
     blob_key = pd.crosstab(truth, buyers).idxmax(axis=1).to_dict()
     assert blob_key == {"B": "c1", "C": "c2", "D": "c3", "A": "c4"}
     assert (seg.labels.loc[seg.labels.index.str.startswith("P")] == POTENTIAL_KEY).all()
-    assert sizes(seg) == {"potential": 30, "c1": 400, "c2": 400, "c3": 400, "c4": 400}
+    assert sizes(seg) == {
+        "potential": 30,
+        "fully_refunded": 0,
+        "c1": 400,
+        "c2": 400,
+        "c3": 400,
+        "c4": 400,
+    }
     assert seg.labels.notna().all() and seg.labels.cat.ordered
     assert seg.details["n_potential"] == 30 and seg.details["n_clustered"] == 1600
     assert (seg.details["stability"] == "stable").all()
@@ -285,6 +300,94 @@ def test_select_k_rule() -> None:
     assert select_k(table.assign(silhouette=0.5, jaccard_mean=0.9)) == 2
 
 
+def test_select_k_leaves_out_a_k_with_a_tiny_cluster() -> None:
+    table = pd.DataFrame(
+        {
+            "silhouette": [0.50, 0.68, 0.55, 0.45],
+            "jaccard_mean": [0.95, 0.97, 0.50, 0.90],
+            "smallest_share": [0.30, 0.013, 0.08, 0.06],
+        },
+        index=pd.Index([3, 4, 5, 6], name="k"),
+    )
+    # k=4 is the best-separated and most stable, but its smallest cluster is 1.3% of buyers.
+    assert select_k(table) == 4
+    assert select_k(table, min_cluster_share=0.05) == 3
+    # Size, then stability, then separation: k=5 separates better than k=6 and k=3 but is
+    # unstable.
+    assert select_k(table.assign(silhouette=[0.1, 0.68, 0.55, 0.45]), min_cluster_share=0.05) == 6
+    assert select_k(table, min_cluster_share=0.07) == 3
+    assert select_k(table.drop(index=3), min_cluster_share=0.05) == 6
+    # Nothing stable among the large enough: the most stable of them, never the tiny k=4.
+    unstable = table.assign(jaccard_mean=[0.3, 0.97, 0.5, 0.4])
+    assert select_k(unstable, min_cluster_share=0.05) == 5
+    # Every k has a cluster under the share: the k whose smallest cluster is largest.
+    assert select_k(table, min_cluster_share=0.5) == 3
+    # Without bootstrap scores: the best silhouette among the large enough.
+    assert select_k(table.assign(jaccard_mean=np.nan), min_cluster_share=0.05) == 5
+
+
+def outliers_and_three_groups() -> np.ndarray:
+    """Three groups of 300 and 12 outliers far from them (1.3% of the points)."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [3.0, 5.0]])
+    groups = [centre + rng.normal(0.0, 1.0, (300, 2)) for centre in centres]
+    outliers = np.array([14.0, 14.0]) + rng.normal(0.0, 0.3, (12, 2))
+    return np.vstack([*groups, outliers])
+
+
+def test_the_best_separated_k_with_a_tiny_cluster_is_not_chosen() -> None:
+    features = outliers_and_three_groups()
+    before = choose_k(features, k_range=(3, 6), random_state=0, n_bootstrap=20)
+    # Without a size rule k=4 wins: the outliers are its own, stable, well-separated cluster.
+    assert before.index[before["chosen"]].tolist() == [4]
+    assert before["silhouette"].idxmax() == 4
+    assert before.loc[4, "jaccard_mean"] >= 0.6
+    assert before.loc[4, "smallest_share"] == pytest.approx(12 / 912)
+    after = choose_k(
+        features, k_range=(3, 6), random_state=0, n_bootstrap=20, min_cluster_share=0.05
+    )
+    # The scores are the same; k=4, 5 and 6 keep the 12 outliers apart and are left out.
+    pd.testing.assert_frame_equal(before.drop(columns="chosen"), after.drop(columns="chosen"))
+    assert (after.loc[[4, 5, 6], "smallest_share"] < 0.05).all()
+    assert after.index[after["chosen"]].tolist() == [3]
+    assert after.loc[3, "smallest_share"] >= 0.3
+
+
+def test_the_scheme_reads_min_cluster_share_and_says_the_rule() -> None:
+    features = outliers_and_three_groups()
+    # Positive columns that keep the groups apart once clustering takes their log1p.
+    values = np.expm1(np.abs(features))
+    snapshot = pd.DataFrame(
+        {
+            "recency_days": values[:, 0],
+            "frequency": values[:, 1],
+            "monetary_total": np.expm1(np.abs(features[:, 0] - features[:, 1])),
+            "is_potential": False,
+        },
+        index=pd.Index([f"T{i:04d}" for i in range(len(values))], dtype="string"),
+    )
+    default = cluster_scheme(snapshot, config=config_with(k_range=[3, 6]), random_state=0)
+    loose = cluster_scheme(
+        snapshot, config=config_with(k_range=[3, 6], min_cluster_share=0), random_state=0
+    )
+    # The 12 outliers are a cluster of their own at k=4, the best silhouette: only the size
+    # rule (5% by default) keeps it from being chosen.
+    assert (loose.details["k"], default.details["k"]) == (4, 3)
+    # Potential, fully refunded, the outliers.
+    assert sorted(loose.profile["size"].tolist())[:3] == [0, 0, 12]
+    assert default.profile["size"].drop(["potential", "fully_refunded"]).min() >= 0.3 * len(
+        snapshot
+    )
+    assert default.details["k_rule"]["en"].startswith(
+        "A k whose smallest cluster holds under 5% of buyers is left out"
+    )
+    assert "最小一类不足买家 5% 的 k 不予考虑" in default.details["k_rule"]["zh"]
+    assert "at least 0.6 (ties: the smaller k)" in default.details["k_rule"]["en"]
+    assert loose.details["k_rule"]["en"].startswith("A k whose smallest cluster holds under 0%")
+    with pytest.raises(SegmentationInputError, match=r"clustering\.min_cluster_share: found 1"):
+        cluster_scheme(snapshot, config=config_with(min_cluster_share=1.0))
+
+
 # --- names --------------------------------------------------------------------------------------
 
 NAMING = default_config()["clustering"]["naming"]
@@ -322,6 +425,39 @@ def test_names_by_hand() -> None:
     assert names.loc["k2", "action_zh"] == "唤醒召回；第二单激励；低成本自动化触达"
 
 
+def test_twins_are_numbered_in_the_order_of_the_keys() -> None:
+    # Keys matched to last month need not be in number order: the rows' order (the segments'
+    # order, lowest value first) numbers the twins, whatever the keys are called.
+    twin = {"recency_days": -0.6, "frequency": 0.9, "monetary_total": 1.2}
+    position = pd.DataFrame(
+        [
+            {"recency_days": 0.8, "frequency": -0.7, "monetary_total": -0.9},
+            twin,
+            {"recency_days": 0.0, "frequency": 0.1, "monetary_total": 0.0},
+            {k: v + 0.5 for k, v in twin.items()} | {"recency_days": -1.5},
+        ],
+        index=pd.Index(["c4", "c3", "c1", "c2"], name="segment"),
+    )
+    names = name_clusters(position, naming=NAMING)
+    assert names["name_zh"].to_dict() == {
+        "c4": "沉睡·低频·低额",
+        "c3": "近期·高频·高额 1",
+        "c1": "渐冷·中频·中额",
+        "c2": "近期·高频·高额 2",
+    }
+    assert names.loc[["c3", "c2"], "name_en"].tolist() == [
+        "recent frequent high-spend 1",
+        "recent frequent high-spend 2",
+    ]
+    # Twins share their words' actions.
+    assert names.loc["c3", "action_zh"] == names.loc["c2", "action_zh"]
+    reordered = name_clusters(position.loc[["c2", "c4", "c1", "c3"]], naming=NAMING)
+    assert reordered.loc[["c2", "c3"], "name_zh"].tolist() == [
+        "近期·高频·高额 1",
+        "近期·高频·高额 2",
+    ]
+
+
 def test_names_on_a_tiny_constructed_snapshot() -> None:
     # 30 customers exactly like A, 30 exactly like B: the median buyer sits half-way and the
     # standard deviation is half the gap, so each centroid is exactly +-1 SD from the median.
@@ -339,13 +475,19 @@ def test_names_on_a_tiny_constructed_snapshot() -> None:
         index=pd.Index(["c1", "c2"], name="segment"),
     )
     pd.testing.assert_frame_equal(position, expected, check_exact=False, atol=1e-12)
-    assert seg.profile["name_zh"].tolist() == ["潜在", "沉睡·低频·低额", "近期·高频·高额"]
+    assert seg.profile["name_zh"].tolist() == [
+        "潜在",
+        "全额退款",
+        "沉睡·低频·低额",
+        "近期·高频·高额",
+    ]
     assert seg.profile["name_en"].tolist() == [
         "potential (no purchase)",
+        "Fully refunded",
         "sleeping infrequent low-spend",
         "recent frequent high-spend",
     ]
-    assert sizes(seg) == {"potential": 3, "c1": 30, "c2": 30}
+    assert sizes(seg) == {"potential": 3, "fully_refunded": 0, "c1": 30, "c2": 30}
     assert seg.details["feature_profile"].loc["c2", "monetary_total_median"] == 1000.0
     assert seg.details["feature_profile"].loc["c1", "recency_days_mean"] == 300.0
     assert seg.profile.loc["c2", "revenue_share"] == pytest.approx(30_000 / 31_500)
@@ -394,7 +536,14 @@ def test_previous_month_keeps_keys_when_the_value_order_changes() -> None:
     swapped = fresh.labels.loc[truth2.index].astype(str)
     assert (swapped == truth2.map({"A": "c3", "B": "c1", "C": "c2", "D": "c4"})).mean() >= 0.99
     # The category order is still by value: D's c3 is now above A's c4.
-    assert list(matched.labels.cat.categories) == ["potential", "c1", "c2", "c4", "c3"]
+    assert list(matched.labels.cat.categories) == [
+        "potential",
+        "fully_refunded",
+        "c1",
+        "c2",
+        "c4",
+        "c3",
+    ]
     assert matched.details["matching"]["previous_key"].tolist() == ["c1", "c2", "c4", "c3"]
 
 
@@ -535,7 +684,8 @@ def test_profile_heatmap_shows_positions_and_medians(blob_result) -> None:
     texts = [t.get_text() for t in heat.texts]
     medians = seg.details["feature_profile"]["monetary_total_median"]
     assert len(texts) == 4 * 3
-    assert texts[2::3] == [f"{v:,.0f}" for v in medians]
+    # Spend is money: thousands separators and two decimals (2,979.00).
+    assert texts[2::3] == [f"{v:,.2f}" for v in medians]
     rows = [t.get_text() for t in heat.get_yticklabels()]
     assert rows[-1] == f"recent frequent high-spend ({seg.profile.loc['c4', 'share']:.0%})"
     colours = heat.collections[0].get_array()
@@ -553,7 +703,7 @@ def test_projection_plots_every_sampled_buyer_once(blob_result) -> None:
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[:4] == [
         f"{name} ({n:,})"
-        for name, n in zip(seg.profile["name_en"].iloc[1:], per_cluster, strict=True)
+        for name, n in zip(seg.profile["name_en"].iloc[2:], per_cluster, strict=True)
     ]
     assert len(ax.collections[4].get_offsets()) == 4  # the centroids
     assert ax.get_title() == "Clusters on two principal components (sample of 500 customers)"
@@ -587,8 +737,14 @@ def test_cdnow_clusters(cdnow_clusters) -> None:
     assert table["silhouette"].idxmax() == 3
     assert table["calinski_harabasz"].idxmax() == 3
     assert table["davies_bouldin"].idxmin() == 3
-    assert sizes(seg) == {"potential": 0, "c1": 13_460, "c2": 6_892, "c3": 3_218}
-    assert seg.profile["name_en"].tolist()[1:] == [
+    assert sizes(seg) == {
+        "potential": 0,
+        "fully_refunded": 0,
+        "c1": 13_460,
+        "c2": 6_892,
+        "c3": 3_218,
+    }
+    assert seg.profile["name_en"].tolist()[2:] == [
         "cooling regular low-spend",
         "recent frequent high-spend 1",
         "recent frequent high-spend 2",
@@ -617,8 +773,9 @@ def test_online_retail_clusters(online_retail_path: Path) -> None:
     seg = cluster_scheme(snapshot, config=default_config(), random_state=0)
     assert len(seg.labels) == 4_339  # the customers with a purchase
     assert seg.details["k"] == 3
-    assert sizes(seg) == {"potential": 0, "c1": 1_859, "c2": 1_697, "c3": 783}
-    assert seg.profile["name_en"].tolist()[1:] == [
+    # No product ids here: the C invoices are not matched to purchases.
+    assert sizes(seg) == {"potential": 0, "fully_refunded": 0, "c1": 1_859, "c2": 1_697, "c3": 783}
+    assert seg.profile["name_en"].tolist()[2:] == [
         "sleeping infrequent low-spend",
         "recent frequent high-spend 1",
         "recent frequent high-spend 2",
@@ -649,17 +806,27 @@ def test_demo_clusters_with_potential_customers_and_interactions() -> None:
     )
     seg = cluster_scheme(snapshot, config=default_config(), random_state=0)
     assert "interactions_90d" in seg.details["features"]
-    assert seg.details["k"] == 5
-    assert sizes(seg) == {"potential": 932, "c1": 995, "c2": 1_113, "c3": 511, "c4": 604, "c5": 845}
+    # Since the demo holds a campaign (its September wake-up purchases), k = 3 wins here
+    # (it was 5, with every cluster stable).
+    assert seg.details["k"] == 3
+    # This snapshot has no refund_share (a repeat-purchase summary): the 37 who refunded
+    # every purchase cannot be told from the 889 who never bought (tests/test_states.py).
+    assert sizes(seg) == {
+        "potential": 926,
+        "fully_refunded": 0,
+        "c1": 1_959,
+        "c2": 926,
+        "c3": 1_189,
+    }
     assert seg.profile["name_zh"].tolist() == [
         "潜在",
-        "沉睡·低频·低额",
+        "全额退款",
         "渐冷·低频·低额",
-        "近期·低频·低额",
         "沉睡·高频·高额",
         "近期·高频·高额",
     ]
-    assert (seg.details["stability"] == "stable").all()
+    # Bootstrap Jaccard 0.81, 0.73, 0.90: the middle cluster is doubtful (0.6 to 0.75).
+    assert seg.details["stability"].tolist() == ["stable", "doubtful", "stable"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -701,7 +868,7 @@ def test_demo_clusters_are_named_by_recency_frequency_and_spend_and_sleeping_mea
     bought_lately = (snapshot["recency_days"] <= 30) & ~snapshot["is_potential"]
     names = clusters.profile["name_zh"]
     for segment, name in names.items():
-        if segment == "potential":
+        if segment in ("potential", "fully_refunded"):
             continue
         assert name.count("·") >= 2, name  # recency·frequency·spend
         members = (clusters.labels.astype(str) == segment).to_numpy()

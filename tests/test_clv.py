@@ -418,7 +418,7 @@ def test_convergence_failure_tries_every_penalizer_then_raises(
     lifetimes = lifetimes_module()
     tried: list[float] = []
 
-    def never_converges(fitter: object, *args: object) -> object:
+    def never_converges(fitter: object, *args: object, **options: object) -> object:
         tried.append(fitter.penalizer_coef)  # type: ignore[attr-defined]
         raise lifetimes.utils.ConvergenceError("The model did not converge.")
 
@@ -443,8 +443,10 @@ def test_nan_parameters_are_retried_with_a_larger_penalizer(
 ) -> None:
     original = _lifetimes._minimize_as_lifetimes
 
-    def nan_when_unpenalized(fitter: object, args: tuple[object, ...], n_params: int) -> object:
-        log_params = original(fitter, args, n_params)
+    def nan_when_unpenalized(
+        fitter: object, args: tuple[object, ...], n_params: int, *, budget: object
+    ) -> object:
+        log_params = original(fitter, args, n_params, budget=budget)  # type: ignore[arg-type]
         if fitter.penalizer_coef < 1e-3:  # type: ignore[attr-defined]
             log_params[2] = np.nan  # a
         return log_params
@@ -463,15 +465,16 @@ def test_nan_parameters_are_retried_with_a_larger_penalizer(
 
 
 def test_pareto_stopped_by_maxiter_is_a_convergence_failure(
-    sample_summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    sample_summary: pd.DataFrame,
 ) -> None:
-    # lifetimes drops scipy's status; the kit reads Nelder-Mead's own warning instead.
-    monkeypatch.setitem(clv.PARETO_FIT_OPTIONS, "maxiter", 5)
+    limits = clv.FitLimits(max_iterations=5, max_seconds=300)
     with pytest.raises(clv.CLVFitError, match=r"^Pareto/NBD did not converge") as caught:
-        clv.fit_purchase_model(sample_summary, model="pareto", penalizers=[0.0, 0.1])
+        clv.fit_purchase_model(
+            sample_summary, model="pareto", penalizers=[0.0, 0.1], fit_limits=limits
+        )
     assert caught.value.model == "pareto"
     assert [a.message for a in caught.value.attempts] == 2 * [
-        "ValueError: Nelder-Mead did not converge: Maximum number of iterations has been exceeded"
+        "ConvergenceError: stopped after 5 iterations (clv.fit_limits.max_iterations)"
     ]
 
 
@@ -480,7 +483,7 @@ def test_gamma_gamma_failure_names_the_model(
 ) -> None:
     lifetimes = lifetimes_module()
 
-    def broken(fitter: object, *args: object) -> object:
+    def broken(fitter: object, *args: object, **options: object) -> object:
         assert isinstance(fitter, lifetimes.GammaGammaFitter)
         raise FloatingPointError("overflow")
 
@@ -677,10 +680,16 @@ def test_customer_clv_skips_potential_customers(snapshot: pd.DataFrame) -> None:
 def test_clv_tier_scheme_quantiles(snapshot: pd.DataFrame) -> None:
     segmentation = clv_tier_scheme(snapshot, config=PARETO)
     assert segmentation.scheme == "clv_tier"
-    assert list(segmentation.labels.cat.categories) == ["potential", "low", "mid", "high"]
+    assert list(segmentation.labels.cat.categories) == [
+        "potential",
+        "fully_refunded",
+        "low",
+        "mid",
+        "high",
+    ]
     assert segmentation.labels.loc[["P1", "P2", "P3"]].eq("potential").all()
     # Ties at the 50th percentile (one-time buyers of equal T) fall into "mid".
-    assert segmentation.profile["size"].tolist() == [3, 1168, 717, 472]
+    assert segmentation.profile["size"].tolist() == [3, 0, 1168, 717, 472]
     assert segmentation.profile.loc["high", "name_zh"] == "高价值"
     table = segmentation.details["customer_clv"]
     high = segmentation.labels.reindex(table.index) == "high"
@@ -699,13 +708,14 @@ def test_clv_tier_scheme_cumulative_share(snapshot: pd.DataFrame) -> None:
     # The high tier holds the first 70% of total CLV, plus the customer who crosses 70%.
     assert high_share >= 0.7
     assert high_share - clv_values[labels == "high"].min() / total < 0.7
-    assert segmentation.profile["size"].tolist() == [3, 1294, 725, 338]
+    assert segmentation.profile["size"].tolist() == [3, 0, 1294, 725, 338]
 
 
 def test_churn_risk_scheme(snapshot: pd.DataFrame) -> None:
     segmentation = churn_risk_scheme(snapshot, config=PARETO)
     assert list(segmentation.labels.cat.categories) == [
         "potential",
+        "fully_refunded",
         "high_risk",
         "mid_risk",
         "low_risk",
@@ -714,7 +724,7 @@ def test_churn_risk_scheme(snapshot: pd.DataFrame) -> None:
     labels = segmentation.labels.reindex(p_alive.index)
     assert (p_alive[labels == "high_risk"] < 0.3).all()
     assert (p_alive[labels == "low_risk"] >= 0.7).all()
-    assert segmentation.profile["size"].tolist() == [3, 296, 1607, 454]
+    assert segmentation.profile["size"].tolist() == [3, 0, 296, 1607, 454]
     bgnbd = churn_risk_scheme(snapshot, config=load_config({"clv": {"model": "bgnbd"}}))
     assert "P(alive) = 1" in bgnbd.details["note_en"]
 
@@ -835,7 +845,13 @@ def test_churn_risk_says_so_when_the_model_finds_no_drop_out(snapshot: pd.DataFr
     buyers = ~snapshot["is_potential"].astype(bool)
     no_drop_out = snapshot.assign(p_alive=np.where(buyers, 0.995, np.nan))
     segmentation = churn_risk_scheme(no_drop_out, config=load_config())
-    assert segmentation.profile["size"].tolist() == [int((~buyers).sum()), 0, 0, int(buyers.sum())]
+    assert segmentation.profile["size"].tolist() == [
+        int((~buyers).sum()),
+        0,  # fully refunded: none in this snapshot
+        0,
+        0,
+        int(buyers.sum()),
+    ]
     assert "no drop-out" in segmentation.details["note_en"]
     assert "没有发现客户流失" in segmentation.details["note_zh"]
 

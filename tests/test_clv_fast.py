@@ -158,6 +158,7 @@ def test_fit_equals_lifetimes_own_fit(weekly_summary: pd.DataFrame, model: str) 
                 initial_params=np.ones(4),
                 verbose=True,
                 **clv.PARETO_FIT_OPTIONS,
+                maxiter=clv.default_fit_limits().max_iterations,
             )
         else:
             reference = fitter_class().fit(*columns, weights=data["weights"])

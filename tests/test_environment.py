@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from importlib import metadata
+from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
@@ -19,19 +20,21 @@ def _pyproject() -> dict:
 
 
 def _declared() -> list[Requirement]:
+    """Everything `make setup` installs: the dependencies and every extra but `test`."""
     project = _pyproject()["project"]
-    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    groups = project["optional-dependencies"]
+    extras = [r for name, group in groups.items() if name != "test" for r in group]
     return [Requirement(r) for r in [*project["dependencies"], *extras]]
 
 
-def _lock() -> dict[str, Version]:
+def _lock(name: str = "requirements.lock") -> dict[str, Version]:
     pins: dict[str, Version] = {}
-    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+    for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         found = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
-        assert found, f"requirements.lock: {line!r} is not an exact pin (name==version)"
+        assert found, f"{name}: {line!r} is not an exact pin (name==version)"
         pins[canonicalize_name(found.group(1))] = Version(found.group(2))
     return pins
 
@@ -44,6 +47,17 @@ def test_every_declared_dependency_is_pinned_in_the_lock_within_its_range() -> N
         assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"{name}=={pins[name]} in the lock is outside pyproject's range {requirement.specifier}"
         )
+
+
+def test_the_test_extras_are_pinned_in_their_own_lock_on_top_of_the_main_one() -> None:
+    # `make setup` installs requirements.lock; `make test` adds requirements-test.lock.
+    main, extras = _lock(), _lock("requirements-test.lock")
+    assert set(main).isdisjoint(extras)
+    for line in _pyproject()["project"]["optional-dependencies"]["test"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in extras, f"{name} is in pyproject [test] but not in requirements-test.lock"
+        assert requirement.specifier.contains(extras[name], prereleases=True), name
 
 
 def test_the_lock_pins_the_user_chosen_stack() -> None:
@@ -103,3 +117,49 @@ def test_make_report_passes_its_variables_and_ignores_the_shell_locale() -> None
     assert '--lang "en"' in chosen and '--month "2011-11"' in chosen
     assert '--input "exports/shop.csv"' in chosen and "--dataset" not in chosen
     assert '--dataset "cdnow"' in _report_command("DATASET=cdnow", env_lang="en_US.UTF-8")
+
+
+def _lab_command(tmp_path: Path, *, uid: int, display: str) -> str:
+    """The command `make -n lab` would run, as user ``uid`` (an `id` that says so first on
+    PATH) with ``DISPLAY`` set to ``display`` ("" for none)."""
+    import os
+    import subprocess
+
+    fake = tmp_path / f"bin-{uid}"
+    fake.mkdir()
+    (fake / "id").write_text(f"#!/bin/sh\necho {uid}\n", encoding="utf-8")
+    (fake / "id").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
+    env["PATH"] = f"{fake}{os.pathsep}{env['PATH']}"
+    if display:
+        env["DISPLAY"] = display
+    done = subprocess.run(
+        ["make", "-n", "-s", "lab"], cwd=ROOT, capture_output=True, text=True, check=True, env=env
+    )
+    return next(line for line in done.stdout.splitlines() if "jupyter lab" in line)
+
+
+def test_make_lab_allows_root_only_as_root_and_opens_no_browser_without_a_display(
+    tmp_path: Path,
+) -> None:
+    as_root = _lab_command(tmp_path, uid=0, display="")
+    assert as_root.split() == [
+        ".venv/bin/jupyter",
+        "lab",
+        "--allow-root",
+        "--no-browser",
+        "notebooks",
+    ]
+    as_user = _lab_command(tmp_path, uid=1000, display=":0")
+    assert as_user.split() == [".venv/bin/jupyter", "lab", "notebooks"]
+
+
+def test_jupyter_lab_takes_the_flags_make_lab_passes() -> None:
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    done = subprocess.run(
+        [str(jupyter), "lab", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--allow-root" in done.stdout and "--no-browser" in done.stdout

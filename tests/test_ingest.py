@@ -202,21 +202,23 @@ def demo_result(demo_dir: Path) -> IngestResult:
 def test_demo_counts(demo_result: IngestResult) -> None:
     quality = demo_result.quality
     assert quality["rows_duplicate"] == 25
-    assert (quality["rows_in"], quality["rows_kept"]) == (23_972, 23_947)
+    # 206 of the rows are the purchases the demo's campaign caused (SC... orders).
+    assert (quality["rows_in"], quality["rows_kept"]) == (24_178, 24_153)
     assert quality["rows_quarantined"] == {}
-    assert quality["guests"]["rows"] == 462
-    assert quality["guests"]["revenue_share"] == pytest.approx(0.018927, abs=1e-6)
-    assert quality["customers"] == 4_110
+    assert quality["guests"]["rows"] == 465
+    assert quality["guests"]["revenue_share"] == pytest.approx(0.018883, abs=1e-6)
+    assert quality["customers"] == 4_111
     assert_reconciles(demo_result)
     demo = generate_demo(seed=0)
     raw = demo.orders.drop_duplicates()
-    assert len(raw) == 23_947
-    assert int((raw["客户ID"] == "").sum()) == 462
+    assert len(raw) == 24_153
+    assert int((raw["客户ID"] == "").sum()) == 465
     encodings = {Path(f["path"]).name: f["encoding"] for f in quality["files"]}
     assert encodings["customers.csv"] == "gb18030"
     assert encodings["interactions.csv"] == "utf-8"
     assert encodings["orders_2026-10.csv"] == "utf-8-sig"
-    assert len(encodings) == 2 + 24  # one orders file a month
+    assert encodings["campaigns.csv"] == "utf-8-sig"
+    assert len(encodings) == 3 + 24  # one orders file a month
 
 
 def test_demo_customers_and_interactions(demo_result: IngestResult) -> None:
@@ -242,7 +244,14 @@ def test_demo_customers_and_interactions(demo_result: IngestResult) -> None:
 
 def test_demo_outputs_hold_no_raw_pii(demo_result: IngestResult, tmp_path: Path) -> None:
     written = write_ingest(demo_result, tmp_path)
-    assert sorted(written) == ["customers", "interactions", "orders", "quality", "quarantine"]
+    assert sorted(written) == [
+        "campaigns",
+        "customers",
+        "interactions",
+        "orders",
+        "quality",
+        "quarantine",
+    ]
     raw = generate_demo(seed=0).customers
     phones, wechat_ids, names = set(raw["手机号"]), set(raw["微信号"]), set(raw["姓名"])
     for path in written.values():
@@ -282,10 +291,15 @@ def test_cli_ingest_writes_the_tables(
     out = tmp_path / "canonical"
     assert main(["ingest", str(demo_dir), "--out", str(out), "--as-of", "2026-06-30"]) == 0
     printed = capsys.readouterr().out
-    assert "orders: 23,972 rows in" in printed
+    assert "orders: 24,178 rows in" in printed
     assert "25 duplicate" in printed
     quality = json.loads((out / "quality.json").read_text(encoding="utf-8"))
     assert quality["as_of"] == "2026-06-30"
+    # The campaign log is September's: every contact is after the as-of day, none is lost.
+    campaigns = quality["tables"]["campaigns"]
+    assert (campaigns["rows_in"], campaigns["rows_kept"]) == (1_451, 0)
+    assert campaigns["rows_quarantined"] == {"date_after_as_of": 1_451}
+    assert len(pd.read_parquet(out / "campaigns.parquet")) == 0
     assert quality["rows_quarantined"]["date_after_as_of"] > 0
     assert len(pd.read_parquet(out / "orders.parquet")) == quality["rows_kept"]
     quarantine = pd.read_csv(out / "quarantine.csv", encoding="utf-8-sig")

@@ -122,12 +122,14 @@ def test_lifecycle_first_purchases_move_up(
     migration = migration_matrix(
         RULE_SCHEMES["lifecycle"], earlier_snapshot, later_snapshot, config=CONFIG
     )
-    # April's potential customers who bought by October: counted from the snapshots directly.
+    # April's potential customers (never bought; not those who refunded everything) who
+    # bought by October: counted from the snapshots directly.
+    never_bought = earlier_snapshot["is_potential"] & (earlier_snapshot["refund_share"] == 0)
     converted = earlier_snapshot.index[
-        earlier_snapshot["is_potential"]
-        & ~later_snapshot["is_potential"].reindex(earlier_snapshot.index)
+        never_bought & ~later_snapshot["is_potential"].reindex(earlier_snapshot.index)
     ]
-    assert migration.counts.loc["potential"].drop("potential").sum() == len(converted)
+    assert migration.counts.loc["potential"].drop("potential").sum() == len(converted) == 121
+    assert migration.counts.loc["potential", "fully_refunded"] == 0
 
 
 @settings(max_examples=60, deadline=None)

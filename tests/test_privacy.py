@@ -18,7 +18,10 @@ from segmentation.privacy import (
     PII_KEY_ENV,
     PII_KEY_FILE,
     find_project_dir,
+    holds_personal_text,
+    line_digest,
     load_pii_key,
+    mask_personal_text,
     pseudonymise,
     pseudonymise_customer_ids,
 )
@@ -159,3 +162,45 @@ def test_project_dir_is_found_from_a_subfolder(
     # Notebooks run from notebooks/ share the key of the CLI run from the project root.
     assert (tmp_path / PII_KEY_FILE).read_text(encoding="utf-8").strip().encode() == key
     assert not (notebooks / PII_KEY_FILE).exists()
+
+
+def test_line_digest_is_truncated_hmac_sha256_with_its_own_prefix() -> None:
+    expected = hmac.new(b"k", b"SO2,C1,13812345678", hashlib.sha256).hexdigest()[:16]
+    assert line_digest(b"SO2,C1,13812345678", key=b"k") == f"line_{expected}"
+    assert line_digest(b"SO2,C1,13812345678", key="k") == f"line_{expected}"
+    assert line_digest(b"x", key=b"k") != line_digest(b"x", key=b"other")
+    with pytest.raises(ValueError, match="empty"):
+        line_digest(b"x", key=b"")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "13812345678",
+        "+86 138 1234 5678",
+        "电话138-1234-5678找人",
+        "0086 13812345678",
+        "加微信 wxid_abc12345 谢谢",
+        "mail li.na@example.com now",
+        "11010519491231002X",
+    ],
+)
+def test_personal_text_is_found_anywhere_in_a_value(text: str) -> None:
+    assert holds_personal_text(text)
+    (masked,) = mask_personal_text([text], key=b"k")
+    assert masked == pseudonymise([text], key=b"k").iloc[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-01-05 13:12:34", "SO1", "¥1,234.50", "12.3元", "1234567", "茶叶礼盒 x2"]
+)
+def test_values_without_personal_data_are_kept(text: str) -> None:
+    calls: list[int] = []
+
+    def key() -> bytes:
+        calls.append(1)
+        return b"k"
+
+    assert not holds_personal_text(text)
+    assert mask_personal_text([text, None], key=key) == [text, None]
+    assert calls == []  # no key is loaded (or created) when nothing is masked

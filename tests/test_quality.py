@@ -70,7 +70,7 @@ def test_reconciliation_table_adds_up_to_rows_in() -> None:
     assert rows.iloc[0] == 1000
     assert rows.iloc[-1] == 1000  # the accounted-for total equals the rows in
     assert rows.iloc[1:-1].sum() == 1000
-    assert table.loc["Quarantined: zero price", "% of rows in"] == pytest.approx(0.5)
+    assert table.loc["Quarantined: zero price", "share of rows in"] == pytest.approx(0.005)
 
 
 def test_data_overview_counts_potential_customers_and_guests() -> None:
@@ -104,3 +104,17 @@ def test_data_overview_counts_the_same_on_dictionary_encoded_ids() -> None:
     # a, b, f bought; a..f are known; c, d, e never bought.
     assert (coded["Buying customers"], coded["Known customers (incl. potential)"]) == ("3", "6")
     assert coded["Potential customers (never bought)"] == "3"
+
+
+def test_quarantine_reasons_are_named_in_the_report_language() -> None:
+    quality = {
+        "rows_in": 100,
+        "rows_kept": 90,
+        "rows_duplicate": 0,
+        "rows_quarantined": {"unparsable_date": 6, "nonpositive_unit_price": 4},
+    }
+    zh = reconciliation_table(quality, lang="zh")
+    assert zh.loc["隔离：日期无法识别", "行数"] == 6
+    assert zh.loc["隔离：非退款行单价 ≤ 0", "占输入比例"] == pytest.approx(0.04)
+    en = reconciliation_table(quality, lang="en")
+    assert en.loc["Quarantined: date not recognised", "Rows"] == 6

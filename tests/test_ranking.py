@@ -9,17 +9,22 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
 
-from segmentation.evaluate import scheme_scores
+from segmentation.config import default_config, load_config
+from segmentation.evaluate import lift_curve, scheme_scores
 from segmentation.ranking import (
     RANKED_SCORES,
     bootstrap_scores,
+    collapsed_reason,
     rank_schemes,
+    ranking_rule,
     segment_scores,
     verdict,
 )
 from segmentation.schemes.base import Segmentation
 
+RANKING = default_config()["ranking"]
 TITLES = {
     "rfm_named": {"zh": "RFM 细分", "en": "RFM segments"},
     "value_tier": {"zh": "价值分层", "en": "Value tiers"},
@@ -52,28 +57,56 @@ def test_segment_scores_by_hand() -> None:
     labels=st.lists(st.integers(0, 3), min_size=6, max_size=60),
     data=st.data(),
 )
-def test_segment_scores_equal_the_backtests_own(labels: list[int], data: st.DataObject) -> None:
+def test_segment_scores_equal_the_per_customer_definitions(
+    labels: list[int], data: st.DataObject
+) -> None:
     n = len(labels)
-    revenue = data.draw(st.lists(st.sampled_from([0.0, 5.0, 20.0, 80.0]), min_size=n, max_size=n))
-    bought = [r > 0 for r in revenue]
-    index = pd.Index([f"c{i}" for i in range(n)], dtype="string", name="customer_id")
-    categories = sorted(set(labels))
-    series = pd.Series(
-        pd.Categorical([f"s{v}" for v in labels], categories=[f"s{v}" for v in categories]),
-        index=index,
+    revenue = np.asarray(
+        data.draw(st.lists(st.sampled_from([0.0, 5.0, 20.0, 80.0]), min_size=n, max_size=n))
     )
+    bought = (revenue > 0).astype(float)
+    codes = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    got = segment_scores(codes, revenue, bought)
+    # eta²: per customer, centred on the mean; AUC: scikit-learn on each customer's segment
+    # purchase rate; top 20%: the lift curve the report draws, read at 20% of customers.
+    y, groups = pd.Series(revenue), pd.Series(codes)
+    spread = float(((y - y.mean()) ** 2).sum())
+    between = float(((y.groupby(groups).transform("mean") - y.mean()) ** 2).sum())
+    rate = pd.Series(bought).groupby(groups).transform("mean")
+    curve = lift_curve(groups.astype(str), y)
+    expected = (
+        between / spread if spread > 0 else np.nan,
+        float(np.interp(0.2, curve["customer_share"], curve["revenue_share"]))
+        if revenue.sum() > 0
+        else np.nan,
+        roc_auc_score(bought, rate) if 0 < bought.sum() < n else np.nan,
+    )
+    for name, value, reference in zip(RANKED_SCORES, got, expected, strict=True):
+        assert value == pytest.approx(reference, nan_ok=True, abs=1e-12), name
+    # Renaming the segments changes no bit: a tie between two alike labellings stays a tie.
+    renamed = np.asarray(data.draw(st.permutations(range(int(codes.max()) + 1))))[codes]
+    np.testing.assert_array_equal(segment_scores(renamed, revenue, bought), got)
+
+
+def test_the_backtests_scores_are_segment_scores() -> None:
+    index = pd.Index([f"c{i}" for i in range(6)], dtype="string", name="customer_id")
+    labels = pd.Series(pd.Categorical(["a", "a", "b", "b", "c", "c"]), index=index)
     segmentation = Segmentation(
-        scheme="t", title={"zh": "t", "en": "t"}, labels=series, profile=pd.DataFrame()
+        scheme="t", title={"zh": "t", "en": "t"}, labels=labels, profile=pd.DataFrame()
     )
-    outcomes = pd.DataFrame({"revenue": revenue, "bought": bought}, index=index)
-    expected = scheme_scores(segmentation, outcomes)
-    got = segment_scores(
-        series.cat.codes.to_numpy().astype(np.int64),
-        np.asarray(revenue),
-        np.asarray(bought, dtype=float),
+    revenue = np.array([30.0, 0.0, 10.0, 10.0, 0.0, 0.0])
+    outcomes = pd.DataFrame({"revenue": revenue, "bought": revenue > 0}, index=index)
+    scores = scheme_scores(segmentation, outcomes)
+    expected = segment_scores(labels.cat.codes.to_numpy().astype(np.int64), revenue, revenue > 0)
+    assert tuple(scores[name] for name in RANKED_SCORES) == expected
+    # By hand: segment means 15, 10, 0 around 50/6; revenue SS = 1100 - 2500/6.
+    assert scores["eta_squared"] == pytest.approx(
+        (2 * 15**2 + 2 * 10**2 - 2500 / 6) / (1100 - 2500 / 6)
     )
-    for name, value in zip(RANKED_SCORES, got, strict=True):
-        assert value == pytest.approx(expected[name], nan_ok=True, abs=1e-12), name
+    # The best segment (a, a third of customers) holds 30 of 50: at 20%, 0.6 * 30 / 50.
+    assert scores["top20_revenue_share"] == pytest.approx(0.36)
+    # Buyers: one in a (rate 1/2), two in b (rate 1); non-buyers: a's one, c's two.
+    assert scores["auc_purchase"] == pytest.approx((1 * (0.5 + 2) + 2 * 3) / 9)
 
 
 def _scores() -> pd.DataFrame:
@@ -117,17 +150,58 @@ def _claims_hold(sentence: str, ranked: pd.DataFrame, best: str) -> None:
 
 def test_the_sentence_states_the_tables_numbers() -> None:
     ranked = rank_schemes(_scores())
-    said = verdict(ranked, TITLES, clear_support=0.9, replicates=200)
+    said = verdict(ranked, TITLES, settings=RANKING)
     assert said.scheme == "rfm_named" and said.runner_up == "value_tier" and said.clear
     for lang in ("zh", "en"):
         _claims_hold(said.sentence[lang], ranked, "rfm_named")
     assert said.sentence["en"].startswith("Use RFM segments this month")
     assert "runner-up: Value tiers" in said.sentence["en"]
     unclear = ranked.assign(support=[0.6, 0.4, 0.0, 0.0])  # in ranked order
-    said = verdict(unclear, TITLES, clear_support=0.9, replicates=200)
+    said = verdict(unclear, TITLES, settings=RANKING)
     assert not said.clear
     assert "cannot be told apart from Value tiers (40%)" in said.sentence["en"]
     assert "与「价值分层」（40%）难以区分" in said.sentence["zh"]
+
+
+def test_the_bootstrap_of_no_rankable_scheme_is_empty() -> None:
+    # Every scheme collapsed (e.g. a calibration day with no future to score): no support.
+    revenue, bought = np.zeros(5), np.zeros(5)
+    intervals, support = bootstrap_scores(
+        {}, revenue, bought, replicates=20, max_customers=100, random_state=0
+    )
+    assert intervals.empty and support.empty
+    assert list(intervals.columns) == [f"{s}_{e}" for s in RANKED_SCORES for e in ("low", "high")]
+
+
+def test_the_ranking_rule_states_the_config() -> None:
+    rule = ranking_rule(RANKING)
+    assert "holds over 95% of buyers" in rule["en"]
+    assert "from 200 customer bootstrap replicates" in rule["en"]
+    assert "ranks first in at least 90% of them" in rule["en"]
+    assert "最大分层超过买家 95%" in rule["zh"] and "200 次" in rule["zh"]
+    assert "达到 90% 才算明确胜出" in rule["zh"]
+    changed = load_config(
+        {
+            "ranking": {
+                "max_segment_share": 0.975,
+                "bootstrap_replicates": 1000,
+                "clear_winner_support": 0.8,
+            }
+        }
+    )["ranking"]
+    rule = ranking_rule(changed)
+    assert "holds over 97.5% of buyers" in rule["en"]
+    assert "from 1,000 customer bootstrap replicates" in rule["en"]
+    assert "ranks first in at least 80% of them" in rule["en"]
+    assert "最大分层超过买家 97.5%" in rule["zh"] and "1,000 次" in rule["zh"]
+    assert "达到 80% 才算明确胜出" in rule["zh"]
+    for lang in ("zh", "en"):
+        assert "95%" not in rule[lang].replace("95% 区间", "").replace("95% interval", "")
+        assert "90%" not in rule[lang]
+    # The verdict carries the rule of the settings it was made with, as does a collapse.
+    said = verdict(rank_schemes(_scores()), TITLES, settings=changed)
+    assert said.rule == rule
+    assert "(limit 97.5%)" in collapsed_reason(0.99, {}, max_share=0.975, lang="en")
 
 
 def test_the_bootstrap_support_sums_to_one_and_is_seeded() -> None:

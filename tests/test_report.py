@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from segmentation.datasets import DEMO_LABEL, generate_demo
+from segmentation.export import EXPORT_FILES
 from segmentation.report import NOTEBOOKS, build_report, last_complete_month, month_end
+from segmentation.report._prepared import load_pickle
 
 from conftest import ROOT
 
@@ -50,24 +52,25 @@ def test_the_report_has_every_section_and_the_outputs(built: dict) -> None:
     result = built["first"]
     assert result.month == "2026-10"
     out = result.out_dir
-    for name in ("index.html", "segments.csv", "quarantine.csv", "manifest.json"):
+    for name in ("index.html", "quarantine.csv", "manifest.json", *EXPORT_FILES):
         assert (out / name).is_file(), name
     assert sorted(p.name for p in (out / "notebooks").glob("*.ipynb")) == sorted(NOTEBOOKS)
     html = result.index_html.read_text(encoding="utf-8")
     for heading in (
-        "数据质量 · Data quality",
-        "规则分层 · Rule-based schemes",
-        "聚类分群 · Behavioural clusters",
-        "客户终身价值 · Customer lifetime value (CLV)",
-        "方案对比与行动手册 · Which scheme to use, and what to do",
+        "数据质量",
+        "规则分层",
+        "聚类分群",
+        "客户终身价值（CLV）",
+        "方案对比与行动手册",
     ):
-        assert heading in html, heading
+        assert f">{heading}<" in html, heading
+    assert "Data quality" not in html  # one language: the zh report has no English headings
     # every entry of the table of contents links to a heading that exists
     links = re.findall(r'href="#([^"]+)"', html)
     anchors = set(re.findall(r'id="([^"]+)"', html))
     assert len(links) >= 25
     assert not [link for link in links if link not in anchors]
-    assert DEMO_LABEL["zh"] in html and DEMO_LABEL["en"] in html
+    assert DEMO_LABEL["zh"] in html
     # code is hidden: no source of the notebooks' cells is in the page
     assert "load_month_data(" not in html and "import " not in html.split("<body")[1]
     assert "Traceback" not in html
@@ -77,7 +80,9 @@ def test_every_available_scheme_is_ranked_in_the_comparison(built: dict) -> None
     result = built["first"]
     html = result.index_html.read_text(encoding="utf-8")
     segments = pd.read_csv(result.out_dir / "segments.csv", encoding="utf-8-sig")
-    scheme_columns = [c for c in segments.columns if c not in ("customer_id", "推荐动作")]
+    scheme_columns = [
+        c for c in segments.columns[3:] if not c.endswith("·推荐动作")
+    ]  # after 客户ID, 推荐分层, 推荐动作
     # demo data has interactions and products: all eleven schemes are available
     assert len(scheme_columns) == 11
     for title in scheme_columns:
@@ -89,7 +94,7 @@ def test_no_pii_from_the_demo_input_reaches_the_report(built: dict) -> None:
     demo = generate_demo(seed=0, n_customers=DEMO_CUSTOMERS)
     out = built["first"].out_dir
     texts = [p.read_text(encoding="utf-8", errors="ignore") for p in out.rglob("*")
-             if p.is_file() and p.suffix in (".html", ".csv", ".json", ".ipynb")]  # fmt: skip
+             if p.is_file() and p.suffix in (".html", ".csv", ".json", ".ipynb", ".txt")]  # fmt: skip
     blob = "\n".join(texts)
     for column in ("手机号", "微信号"):
         leaked = [v for v in demo.customers[column] if v in blob]
@@ -98,10 +103,8 @@ def test_no_pii_from_the_demo_input_reaches_the_report(built: dict) -> None:
     names = set(demo.customers["姓名"])
     segments = pd.read_csv(out / "segments.csv", encoding="utf-8-sig", dtype=str)
     assert not names & set(segments.to_numpy().ravel())
-    # customer ids leave as keyed pseudonyms only
-    assert segments["customer_id"].str.fullmatch(r"cust_[0-9a-f]{16}").all()
-    raw_ids = set(demo.customers["客户ID"])
-    assert not raw_ids & set(segments["customer_id"])
+    # customer ids are the shop's member numbers (not personal data): the CRM file carries them
+    assert set(segments["客户ID"]) == set(demo.customers["客户ID"])
 
 
 def test_images_are_embedded(built: dict) -> None:
@@ -134,15 +137,29 @@ def test_manifest_is_complete(built: dict) -> None:
     assert {"ingest", "features", "schemes", "compare", "html"} <= stages
     assert {n.removesuffix(".ipynb") for n in NOTEBOOKS} <= stages
     assert all(seconds >= 0 for seconds in manifest["timings_seconds"].values())
-    for name in ("index.html", "segments.csv", "quarantine.csv"):
+    for name in ("index.html", "quarantine.csv", *EXPORT_FILES):
         assert name in manifest["outputs"]
+    exports = manifest["exports"]
+    assert exports["files"]["segments.csv"] == {"rows": DEMO_CUSTOMERS, "columns": 25}
+    assert exports["files"]["wecom_tags.csv"] == {"rows": DEMO_CUSTOMERS * 11, "columns": 3}
+    assert exports["ids"] == {"asked": "original", "written": "original", "personal_ids": {}}
+    # The grade moves beside segments.csv: one row per customer and scheme that moved.
+    assert "grade_moves.csv" in manifest["outputs"]
+    moves = pd.read_csv(result.out_dir / "grade_moves.csv", encoding="utf-8-sig", dtype=str)
+    assert exports["files"]["grade_moves.csv"] == {"rows": len(moves), "columns": 6}
+    assert set(moves.iloc[:, 0]) <= set(
+        pd.read_csv(result.out_dir / "segments.csv", encoding="utf-8-sig", dtype=str).iloc[:, 0]
+    )
+    # The recommended columns follow the comparison's recommendation.
+    assert exports["recommended_by"] == "comparison"
+    analysis = load_pickle(result.out_dir / "data" / "analysis.pkl")
+    assert exports["recommended_scheme"] == analysis.verdict.scheme
 
 
 def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
     first, second = built["first"], built["second"]
-    assert (first.out_dir / "segments.csv").read_bytes() == (
-        second.out_dir / "segments.csv"
-    ).read_bytes()
+    for name in (*EXPORT_FILES, "grade_moves.csv"):
+        assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes()
 
     def without_timings(result: object) -> dict:
         manifest = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -154,8 +171,12 @@ def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
     html = first.index_html.read_text(encoding="utf-8")
     assert html == second.index_html.read_text(encoding="utf-8")
     ids = re.findall(r'id="cell-id=([^"]+)"', html)
-    assert ids[0] == "contents" and len(ids) == len(set(ids)) > 40
-    assert all(re.fullmatch(r"s[1-5]-\d+", cell_id) for cell_id in ids[1:])
+    assert ids[0] == "title" and len(ids) == len(set(ids)) > 40
+    # the title, the first screen (section 1), the folded contents, then every section
+    assert ids[ids.index("contents") - 1].startswith("s1-")
+    others = [cell_id for cell_id in ids[1:] if cell_id != "contents"]
+    assert len(NOTEBOOKS) == 9
+    assert all(re.fullmatch(r"s[1-9]-\d+", cell_id) for cell_id in others)
 
 
 def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
@@ -284,22 +305,27 @@ def test_sections_show_nothing_for_what_the_data_cannot_support(
     bare = replace(analysis, current=current, clv_backtest=None, clv_unavailable="too short")
     shown: list[object] = []
     monkeypatch.setattr(sections, "display", shown.append)
-    sections.show_k_choice(bare, plot_lang="en")
+    sections.show_k_choice(bare, lang="en", plot_lang="en")
     sections.show_cluster_profiles(bare, lang="en", plot_lang="en")
-    sections.show_clv_backtest(bare, plot_lang="en")
+    sections.show_clv_backtest(bare, lang="en", plot_lang="en")
     assert shown == []
-    assert sections.cluster_stability(bare) is None
+    assert sections.cluster_stability(bare, lang="en") is None
     assert sections.cluster_projection(bare, plot_lang="en") is None
     assert sections.cluster_migration(bare, lang="en") is None
     assert sections.p_alive_plot(bare, plot_lang="en") is None
     assert "too few buyers" in sections.cluster_heading(bare, lang="en").data
-    assert "too short" in sections.clv_heading(bare).data
-    assert sections.unavailable_schemes(bare).data == "- too few buyers"
+    assert "too short" in sections.clv_heading(bare, lang="en").data
+    assert sections.unavailable_schemes(bare, lang="en").data == (
+        "- Behavioural clusters: too few buyers"
+    )
+    assert (
+        sections.unavailable_schemes(bare, lang="zh").data == "- 聚类分群：购买客户太少，无法聚类。"
+    )
     # A scheme the data lacks is skipped, or named with its reason where the section says so.
     sections.show_scheme_section(bare, "clusters", lang="en")
     assert shown == []
     sections.show_scheme_section(bare, "clusters", lang="en", say_if_unavailable=True)
-    assert [item.data for item in shown] == ["- too few buyers"]
+    assert [item.data for item in shown] == ["- Behavioural clusters: too few buyers"]
 
 
 def test_the_quarantine_sample_says_when_nothing_was_quarantined(built: dict) -> None:
@@ -309,11 +335,15 @@ def test_the_quarantine_sample_says_when_nothing_was_quarantined(built: dict) ->
 
     data = load_month_data(prepared_dir=built["first"].out_dir / "data")
     empty = replace(data, quarantine=data.quarantine.iloc[:0])
-    assert "no row was quarantined" in quality_sections.quarantine_sample(empty).data
-    rows = pd.DataFrame({"file": "a.csv", "row": range(30), "table": "orders", "reason": "x"})
+    assert "No row was quarantined" in quality_sections.quarantine_sample(empty, lang="en").data
+    assert quality_sections.quarantine_sample(empty, lang="zh").data == "没有隔离行。"
+    rows = pd.DataFrame(
+        {"file": "a.csv", "row": range(30), "table": "orders", "reason": "unparsable_date"}
+    )
     rows["original"] = "secret"
-    sample = quality_sections.quarantine_sample(replace(data, quarantine=rows))
-    assert list(sample.columns) == ["file", "row", "table", "reason"] and len(sample) == 20
+    sample = quality_sections.quarantine_sample(replace(data, quarantine=rows), lang="zh").data
+    assert list(sample.columns) == ["文件", "行号", "表", "原因"] and len(sample) == 20
+    assert set(sample["表"]) == {"订单"} and set(sample["原因"]) == {"日期无法识别"}
 
 
 def test_every_plot_draws_on_the_axes_it_is_given(built: dict) -> None:
@@ -400,3 +430,33 @@ def test_report_for_a_month_past_the_data_exits_2_naming_the_last_day(
     error = capsys.readouterr().err
     assert "MONTH=2030-01: the data ends on 2026-10-31" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_the_report_fills_the_cache_a_notebook_run_alone_reads(
+    built: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import segmentation.analysis
+    import segmentation.ingest
+    from segmentation.report import load_month_analysis, load_month_data
+    from segmentation.report._prepared import load_pickle
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("computed again although the report had just computed it")
+
+    work = built["work"]
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SEGMENTATION_PII_KEY", raising=False)
+    monkeypatch.setattr(segmentation.ingest, "ingest", refuse)
+    monkeypatch.setattr(segmentation.analysis, "analyse_month", refuse)
+    # What notebook 02 does with its default parameters, by hand.
+    analysis = load_month_analysis(dataset="demo", demo_customers=DEMO_CUSTOMERS)
+    data = load_month_data(dataset="demo", demo_customers=DEMO_CUSTOMERS)
+    assert (data.month, analysis.as_of) == ("2026-10", pd.Timestamp("2026-10-31"))
+    # Hard links of the second report's own files: no copy, no second analysis.
+    cache = work / "data" / "interim"
+    report_data = built["second"].out_dir / "data"
+    tables = cache / f"tables-{data.digest}" / "tables.pkl"
+    assert tables.stat().st_ino == (report_data / "tables.pkl").stat().st_ino
+    inodes = {p.stat().st_ino for p in cache.glob("analysis-*.pkl")}
+    assert (report_data / "analysis.pkl").stat().st_ino in inodes
+    assert analysis.warnings == load_pickle(report_data / "analysis.pkl").warnings

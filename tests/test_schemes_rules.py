@@ -138,7 +138,8 @@ def test_rfm_named_by_hand(ten: pd.DataFrame) -> None:
     assert segmentation.profile.loc["champions", "name_zh"] == "冠军客户"
     assert segmentation.profile.loc["at_risk", "action_zh"] == "个性化唤醒消息、定向优惠券召回"
     assert list(segmentation.profile.columns) == PROFILE_COLUMNS
-    assert len(segmentation.profile) == 12  # the 11 named segments and potential
+    # The 11 named segments, potential and fully refunded.
+    assert len(segmentation.profile) == 13
 
 
 def test_rfm_8class_by_mean_and_median(ten: pd.DataFrame) -> None:
@@ -180,7 +181,13 @@ def test_value_tier_by_hand(ten: pd.DataFrame) -> None:
     assert segmentation.profile.loc["high", "revenue_share"] == pytest.approx(0.87)
     assert segmentation.profile.loc["high", "action_zh"] == "专属服务/个性化推荐"
     assert segmentation.details["min_spend"] == {"high": 1200.0, "mid": 400.0}
-    assert segmentation.labels.cat.categories.tolist() == ["potential", "low", "mid", "high"]
+    assert segmentation.labels.cat.categories.tolist() == [
+        "potential",
+        "fully_refunded",
+        "low",
+        "mid",
+        "high",
+    ]
     # A user override: 50/30/20 makes only c01 high (c02 has 50% above it).
     custom = value_tier(
         ten, config=load_config({"value_tier": {"cumulative_shares": [0.5, 0.3, 0.2]}})
@@ -287,6 +294,7 @@ def test_lifecycle_by_hand(ten: pd.DataFrame) -> None:
     ]
     assert segmentation.labels.cat.categories.tolist() == [
         "potential",
+        "fully_refunded",
         "churned",
         "sleeping",
         "new",
@@ -355,10 +363,38 @@ def test_attribute_cut_explodes_tags(ten: pd.DataFrame) -> None:
     # Tags: c01 宝妈;白领 (high), c02 白领 (high), c04 宝妈 (mid), c07 学生 (low),
     # c09 学生 (potential), c10 宝妈 (potential); c03, c05, c06, c08 have none.
     assert cut.counts.to_dict(orient="index") == {
-        "宝妈": {"潜在（未购买）": 1, "低价值": 0, "中价值": 1, "高价值": 1, "合计": 3},
-        "学生": {"潜在（未购买）": 1, "低价值": 1, "中价值": 0, "高价值": 0, "合计": 2},
-        "白领": {"潜在（未购买）": 0, "低价值": 0, "中价值": 0, "高价值": 2, "合计": 2},
-        "（未填写）": {"潜在（未购买）": 0, "低价值": 2, "中价值": 1, "高价值": 1, "合计": 4},
+        "宝妈": {
+            "潜在（未购买）": 1,
+            "全额退款": 0,
+            "低价值": 0,
+            "中价值": 1,
+            "高价值": 1,
+            "合计": 3,
+        },
+        "学生": {
+            "潜在（未购买）": 1,
+            "全额退款": 0,
+            "低价值": 1,
+            "中价值": 0,
+            "高价值": 0,
+            "合计": 2,
+        },
+        "白领": {
+            "潜在（未购买）": 0,
+            "全额退款": 0,
+            "低价值": 0,
+            "中价值": 0,
+            "高价值": 2,
+            "合计": 2,
+        },
+        "（未填写）": {
+            "潜在（未购买）": 0,
+            "全额退款": 0,
+            "低价值": 2,
+            "中价值": 1,
+            "高价值": 1,
+            "合计": 4,
+        },
     }
     assert cut.row_shares.loc["宝妈", "高价值"] == pytest.approx(1 / 3)
     by_tier = attribute_cut(lifecycle(ten, config=CONFIG), ten, by="city_tier", lang="en")
@@ -483,11 +519,16 @@ def test_online_retail_every_scheme(online_retail_path: Path) -> None:
         else:
             results[name] = scheme(snapshot, config=CONFIG)
     assert {n: s.profile["size"].sum() for n, s in results.items()} == dict.fromkeys(results, 4_372)
+    # Nobody is potential (every customer has an order row); 44 refunded every purchase: 33
+    # have cancellations only, 11 cancelled every purchase under C invoices matched by product
+    # and quantity (tests/test_states.py).
     for name in ("rfm_named", "rfm_8class", "value_tier", "frequency_tier", "lifecycle"):
-        assert _sizes(results[name])["potential"] == 33
+        assert _sizes(results[name])["potential"] == 0
+        assert _sizes(results[name])["fully_refunded"] == 44
     assert _sizes(results["value_tier"]) == {
-        "potential": 33,
-        "low": 1_705,
+        "potential": 0,
+        "fully_refunded": 44,
+        "low": 1_694,
         "mid": 1_456,
         "high": 1_178,
     }
@@ -497,20 +538,22 @@ def test_online_retail_every_scheme(online_retail_path: Path) -> None:
     assert (
         _sizes(results["frequency_tier"])
         == {
-            "potential": 33,
+            "potential": 0,
+            "fully_refunded": 44,
             "low": int((orders == 1).sum()),
             "mid": int(orders.between(2, 4).sum()),
             "high": int((orders >= 5).sum()),
         }
-        == {"potential": 33, "low": 1_494, "mid": 1_730, "high": 1_115}
+        == {"potential": 0, "fully_refunded": 44, "low": 1_490, "mid": 1_737, "high": 1_101}
     )
     assert _sizes(results["lifecycle"]) == {
-        "potential": 33,
-        "churned": 172,
-        "sleeping": 805,
-        "new": 272,
-        "active": 1_671,
-        "loyal": 1_419,
+        "potential": 0,
+        "fully_refunded": 44,
+        "churned": 168,
+        "sleeping": 810,
+        "new": 270,
+        "active": 1_669,
+        "loyal": 1_411,
     }
 
 
@@ -525,6 +568,7 @@ def test_cdnow_every_scheme() -> None:
     _check_pareto(snapshot, results["value_tier"])
     assert _sizes(results["value_tier"]) == {
         "potential": 0,
+        "fully_refunded": 0,
         "low": 7_808,
         "mid": 8_067,
         "high": 7_695,
@@ -543,27 +587,32 @@ def test_demo_every_scheme() -> None:
     results = _run_all(snapshot)
     assert set(results) == set(RULE_SCHEMES)
     assert all(s.profile["size"].sum() == 5_000 for s in results.values())
+    # 889 never bought, 37 refunded every purchase (the needs scheme has them all as
+    # no_products: no priced sale line kept). The demo's September campaign woke sleeping
+    # and churned customers (834 and 741 before it) into active ones (1,317 before).
     assert _sizes(results["value_tier"]) == {
-        "potential": 932,
-        "low": 1_259,
-        "mid": 1_336,
-        "high": 1_473,
+        "potential": 889,
+        "fully_refunded": 37,
+        "low": 1_251,
+        "mid": 1_333,
+        "high": 1_490,
     }
     _check_pareto(snapshot, results["value_tier"])
     assert _sizes(results["interaction_tier"]) == {"low": 2_608, "mid": 1_708, "high": 684}
     assert _sizes(results["needs"]) == {
-        "no_products": 932,
-        "basic": 2_923,
-        "premium": 723,
-        "personalised": 422,
+        "no_products": 926,
+        "basic": 2_930,
+        "premium": 718,
+        "personalised": 426,
     }
     assert _sizes(results["lifecycle"]) == {
-        "potential": 932,
-        "churned": 741,
-        "sleeping": 834,
+        "potential": 889,
+        "fully_refunded": 37,
+        "churned": 703,
+        "sleeping": 773,
         "new": 322,
-        "active": 1_317,
-        "loyal": 854,
+        "active": 1_397,
+        "loyal": 879,
     }
     # Premium buyers pay more per item than basic ones, as the generator's premium line does.
     ratio = snapshot["avg_unit_price_ratio"].groupby(results["needs"].labels, observed=True).mean()

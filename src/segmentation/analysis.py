@@ -15,8 +15,11 @@ from typing import Any
 
 import pandas as pd
 
+from segmentation.association import AssociationResult, association_from_config
+from segmentation.campaigns import CampaignResults
 from segmentation.clv import CLVBacktest, backtest_from_config, scheme_model
 from segmentation.config import Settings, merge_config
+from segmentation.drivers import DriversResult, drivers_from_config
 from segmentation.errors import SegmentationInputError
 from segmentation.evaluate import (
     AMI_MAX_CUSTOMERS,
@@ -25,9 +28,10 @@ from segmentation.evaluate import (
     future_outcomes,
     lift_curve,
 )
-from segmentation.features import customer_snapshot
+from segmentation.features import CohortMatrix, cohort_matrix, customer_snapshot
 from segmentation.ranking import Verdict
 from segmentation.ranking import verdict as make_verdict
+from segmentation.schemes.history import SegmentHistory, segment_history
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
 __all__ = ["MonthAnalysis", "analyse_month"]
@@ -64,8 +68,35 @@ class MonthAnalysis:
         on ``as_of``), or None with the reason in ``clv_unavailable``.
     clv_model, clv_model_reason : str
         The purchase model the CLV schemes used and why (:func:`segmentation.clv.scheme_model`).
+    association : dict of (str, str) to AssociationResult
+        What each segment of the recommended scheme (and of the config's
+        ``association.schemes``) buys together, per (scheme, level)
+        (:func:`segmentation.association.association_from_config`).
+    drivers : DriversResult or None
+        What related to buying and spending over the backtest's horizon, from the calibration
+        snapshot (:func:`segmentation.drivers.drivers_from_config`), or None with the reason
+        in ``drivers_unavailable``.
+    cohorts : CohortMatrix or None
+        Retention and revenue per member by first-purchase month, for the config's
+        ``over_time.cohort_months`` months (:func:`segmentation.features.cohort_matrix`).
+    history : SegmentHistory or None
+        The rule schemes (``over_time.schemes``) at each of the last
+        ``over_time.history_months`` month-ends, each as of its own end, with the grade
+        history of ``over_time.grade_schemes`` and of ``history_scheme``
+        (:func:`segmentation.schemes.history.segment_history`).
+    history_scheme : str
+        The scheme whose month-by-month migration the report shows: the recommended scheme
+        when it is among the history's, else the best ranked of them.
     timings : dict of str to float
         Seconds per stage.
+    warnings : tuple of (str, str)
+        The Python warnings raised while analysing, as (report section, message), e.g.
+        ``("rule_schemes", "rfm: F has too many tied values ...")``; filled by
+        :func:`segmentation.report.load_month_analysis` and ``segmentation report``.
+    campaigns : CampaignResults or None
+        Last month's campaigns measured against their control groups
+        (:func:`segmentation.campaigns.measure_campaigns`); None without a campaign log.
+        Filled by :func:`segmentation.report.load_month_analysis` and ``segmentation report``.
     """
 
     as_of: pd.Timestamp
@@ -85,7 +116,15 @@ class MonthAnalysis:
     clv_unavailable: str = ""
     clv_model: str = ""
     clv_model_reason: str = ""
+    association: dict[tuple[str, str], AssociationResult] = field(default_factory=dict)
+    drivers: DriversResult | None = None
+    drivers_unavailable: str = ""
+    cohorts: CohortMatrix | None = None
+    history: SegmentHistory | None = None
+    history_scheme: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[tuple[str, str], ...] = ()
+    campaigns: CampaignResults | None = None
 
     @property
     def outcomes_end(self) -> pd.Timestamp:
@@ -139,6 +178,7 @@ def analyse_month(
     config: Mapping[str, Any],
     horizon_days: int | None = None,
     random_state: int = 0,
+    engine: str = "pandas",
 ) -> MonthAnalysis:
     """Compute every scheme this month, last month and at calibration, and compare them.
 
@@ -154,6 +194,9 @@ def analyse_month(
         The held-out window: schemes are computed ``horizon_days`` before ``as_of`` and
         scored on what customers did after; the config's ``report.horizon_days`` when omitted.
     random_state : int, default 0
+    engine : {"pandas", "duckdb", "spark"}, default "pandas"
+        Where the three customer snapshots are computed
+        (:func:`segmentation.engine.snapshot_frames`); everything after them is the same.
 
     Returns
     -------
@@ -165,10 +208,10 @@ def analyse_month(
     previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
     calibration_end = as_of - pd.Timedelta(days=horizon_days)
     with _timed(timings, "features"):
-        snapshots = {
-            day: customer_snapshot(orders, customers, interactions, as_of=day)
-            for day in (previous_as_of, as_of, calibration_end)
-        }
+        snapshots = _snapshots(
+            orders, customers, interactions, (previous_as_of, as_of, calibration_end),
+            engine=engine, config=config,
+        )  # fmt: skip
     with _timed(timings, "clv_backtest"):
         backtest, clv_unavailable = _clv_backtest(orders, config=config, as_of=as_of)
         clv_model, clv_model_reason = scheme_model(config, backtest, unavailable=clv_unavailable)
@@ -195,14 +238,24 @@ def analyse_month(
             random_state=random_state,
         )
         titles = _scheme_titles(calibration, current)
-        verdict = make_verdict(
-            scores,
-            titles,
-            clear_support=float(config["ranking"]["clear_winner_support"]),
-            replicates=int(config["ranking"]["bootstrap_replicates"]),
-        )
+        verdict = make_verdict(scores, titles, settings=config["ranking"])
     with _timed(timings, "agreement"):
         agreement_ari, agreement_ami = _agreement(current, random_state=random_state)
+    association, drivers, drivers_unavailable = _mining(
+        orders, interactions, current, verdict.scheme, snapshots[calibration_end], outcomes,
+        days=(as_of, calibration_end, horizon_days), config=config, random_state=random_state,
+        timings=timings,
+    )  # fmt: skip
+    with _timed(timings, "over_time"):
+        cohorts, history, history_scheme = _over_time(
+            (orders, customers, interactions),
+            {as_of: current, previous_as_of: previous},
+            scores,
+            verdict.scheme,
+            as_of=as_of,
+            config=config,
+            random_state=random_state,
+        )
     return MonthAnalysis(
         as_of=as_of,
         previous_as_of=previous_as_of,
@@ -221,7 +274,32 @@ def analyse_month(
         clv_unavailable=clv_unavailable,
         clv_model=clv_model,
         clv_model_reason=clv_model_reason,
+        association=association,
+        drivers=drivers,
+        drivers_unavailable=drivers_unavailable,
+        cohorts=cohorts,
+        history=history,
+        history_scheme=history_scheme,
         timings=timings,
+    )
+
+
+def _snapshots(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    interactions: pd.DataFrame | None,
+    days: tuple[pd.Timestamp, ...],
+    *,
+    engine: str,
+    config: Mapping[str, Any],
+) -> dict[pd.Timestamp, pd.DataFrame]:
+    """The customer snapshot as of each day, on the pandas path or on an engine."""
+    if engine == "pandas":
+        return {day: customer_snapshot(orders, customers, interactions, as_of=day) for day in days}
+    from segmentation.engine import snapshot_frames  # imports ibis: only when asked for
+
+    return snapshot_frames(
+        orders, customers, interactions, as_of_days=days, engine=engine, config=config
     )
 
 
@@ -262,6 +340,83 @@ def _scheme_runs(
         overrides=overrides,
     )
     return previous, current, calibration
+
+
+def _mining(
+    orders: pd.DataFrame,
+    interactions: pd.DataFrame | None,
+    current: SchemeRun,
+    recommended: str | None,
+    calibration_snapshot: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    days: tuple[pd.Timestamp, pd.Timestamp, int],
+    config: Mapping[str, Any],
+    random_state: int,
+    timings: dict[str, float],
+) -> tuple[dict[tuple[str, str], AssociationResult], DriversResult | None, str]:
+    """What the recommended scheme's segments buy together (this month's baskets), and what
+    went with buying and spending over the backtest's horizon (the calibration snapshot)."""
+    as_of, calibration_end, horizon_days = days
+    with _timed(timings, "association"):
+        association = association_from_config(
+            orders,
+            current.segmentations,
+            recommended=recommended,
+            as_of=as_of,
+            config=config,
+            random_state=random_state,
+        )
+    with _timed(timings, "drivers"):
+        drivers, unavailable = drivers_from_config(
+            calibration_snapshot,
+            outcomes,
+            orders,
+            interactions,
+            calibration_end=calibration_end,
+            horizon_days=horizon_days,
+            config=config,
+            random_state=random_state,
+        )
+    return association, drivers, unavailable
+
+
+def _over_time(
+    tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+    runs: Mapping[pd.Timestamp, SchemeRun],
+    scores: pd.DataFrame,
+    recommended: str | None,
+    *,
+    as_of: pd.Timestamp,
+    config: Mapping[str, Any],
+    random_state: int,
+) -> tuple[CohortMatrix, SegmentHistory, str]:
+    """The cohorts, and the rule schemes at each of the last month-ends with the grade
+    history; this month's and last month's runs are reused, not run again."""
+    section = config["over_time"]
+    orders, customers, interactions = tables
+    cohorts = cohort_matrix(orders, as_of=as_of, months=int(section["cohort_months"]))
+    schemes = list(section["schemes"])
+    computed = [name for name in schemes if name in runs[as_of].segmentations]
+    ranked = [name for name in scores.index if name in computed]
+    history_scheme = str(
+        recommended
+        if recommended is not None and recommended in computed
+        else (ranked or computed or [""])[0]
+    )
+    history = segment_history(
+        orders,
+        customers,
+        interactions,
+        as_of=as_of,
+        config=config,
+        months=int(section["history_months"]),
+        schemes=schemes,
+        track=[*section["grade_schemes"], history_scheme],
+        random_state=random_state,
+        known=runs,
+    )
+    return cohorts, history, history_scheme
 
 
 def _scheme_titles(calibration: SchemeRun, current: SchemeRun) -> dict[str, dict[str, str]]:

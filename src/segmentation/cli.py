@@ -2,18 +2,24 @@
 
 Each subcommand is a thin wrapper over a library function. A user's mistake (a missing file,
 a bad column, an impossible date) is a :class:`~segmentation.errors.SegmentationInputError`:
-it is printed on one line and the exit status is 2, with no traceback.
+it is printed on one line and the exit status is 2, with no traceback. So is an output folder
+that cannot be written (a full disk, no permission) and a report month another run holds.
+
+SIGTERM, SIGHUP and Ctrl-C stop a command cleanly: kernels are shut down and half-written
+outputs removed, one line says so, and the exit status is 128 plus the signal's number
+(143 for SIGTERM, 130 for Ctrl-C), as a shell reports a process the signal ended.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from segmentation import __version__
-from segmentation.errors import SegmentationInputError
+from segmentation.errors import RunInterrupted, SegmentationInputError
 
 __all__ = ["build_parser", "main"]
 
@@ -43,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_command(commands)
     _add_clv_command(commands)
     _add_segment_command(commands)
+    _add_holdout_command(commands)
     return parser
 
 
@@ -83,6 +90,9 @@ def _add_ingest_command(commands: _Commands) -> None:
         help="quarantine rows dated before this (default 1990-01-01; 'none' to keep all)",
     )
     ingest.add_argument("--out", required=True, type=Path, help="folder to write")
+    ingest.add_argument(
+        "--config", type=Path, help="YAML override, e.g. ingest: {shop_time_zone: Asia/Tokyo}"
+    )
     ingest.set_defaults(handler=_cmd_ingest)
 
 
@@ -115,6 +125,12 @@ def _add_report_command(commands: _Commands) -> None:
         type=int,
         help="days held out for the backtest (default: config report.horizon_days, 90)",
     )
+    report.add_argument(
+        "--engine",
+        choices=["pandas", "duckdb", "spark"],
+        help="where the customer snapshots run (default: config engine.report_engine, pandas)",
+    )
+    _add_ids_option(report)
     report.set_defaults(handler=_cmd_report)
 
 
@@ -151,26 +167,69 @@ def _add_clv_command(commands: _Commands) -> None:
 def _add_segment_command(commands: _Commands) -> None:
     segment = commands.add_parser(
         "segment",
-        help="write segments.csv: every customer's segment in every scheme, with actions",
+        help="write segments.csv, segments.xlsx and wecom_tags.csv for a CRM import",
         description=(
             "Segment every customer as of a date with every scheme the data allows and write "
-            "DIR/segments.csv for a CRM import (UTF-8 with BOM, pseudonymous ids)."
+            "the CRM export to DIR: segments.csv (UTF-8 with BOM), segments.xlsx (ids as text), "
+            "wecom_tags.csv (id, tag group, tag) and segments_README.txt."
         ),
     )
     segment.add_argument(
         "input", nargs="+", type=Path, metavar="INPUT", help="export files/folders"
     )
-    segment.add_argument("--as-of", help="YYYY-MM-DD; default: the last order day")
-    segment.add_argument("--out", required=True, type=Path, help="folder for segments.csv")
+    segment.add_argument(
+        "--as-of", help="YYYY-MM-DD within the order days; default: the last order day"
+    )
+    segment.add_argument("--out", required=True, type=Path, help="folder for the files")
     segment.add_argument("--lang", choices=["zh", "en"], default="zh", help="label language")
     segment.add_argument("--config", type=Path, help="YAML overriding thresholds, names, actions")
     segment.add_argument("--mapping", type=Path, help="YAML column mapping for INPUT")
-    segment.add_argument(
-        "--original-ids",
-        action="store_true",
-        help="write the original customer ids instead of keyed pseudonyms",
-    )
+    _add_ids_option(segment)
     segment.set_defaults(handler=_cmd_segment)
+
+
+def _add_holdout_command(commands: _Commands) -> None:
+    holdout = commands.add_parser(
+        "holdout",
+        help="draw next month's control group per segment: contact_list.csv, control_list.csv",
+        description=(
+            "Segment every customer as of a date (config campaigns.scheme, lifecycle by "
+            "default), hold out a seeded random share of each segment as a control group and "
+            "write DIR/contact_list.csv (to reach) and DIR/control_list.csv (not to reach), "
+            "with the campaign log's columns; fill 触达时间 once sent and put both in next "
+            "month's export so the report measures the campaign."
+        ),
+    )
+    holdout.add_argument(
+        "input", nargs="+", type=Path, metavar="INPUT", help="export files/folders"
+    )
+    holdout.add_argument("--campaign", required=True, help="campaign name (活动编号) for every row")
+    holdout.add_argument("--out", required=True, type=Path, help="folder for the two lists")
+    holdout.add_argument(
+        "--as-of", help="YYYY-MM-DD within the order days; default: last order day"
+    )
+    holdout.add_argument(
+        "--segments", help="comma-separated segment keys to contact (e.g. sleeping,loyal); all"
+    )
+    holdout.add_argument(
+        "--share", type=float, help="share of each segment held out; config campaigns.holdout"
+    )
+    holdout.add_argument("--seed", type=int, help="seed of the draw; config campaigns.holdout")
+    holdout.add_argument("--lang", choices=["zh", "en"], default="zh", help="label language")
+    holdout.add_argument("--config", type=Path, help="YAML overriding thresholds, names, actions")
+    holdout.add_argument("--mapping", type=Path, help="YAML column mapping for INPUT")
+    _add_ids_option(holdout)
+    holdout.set_defaults(handler=_cmd_holdout)
+
+
+def _add_ids_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ids",
+        choices=["original", "pseudonymous"],
+        help="customer ids in the CRM export: the shop's own or keyed pseudonyms (default: "
+        "config export.ids, original); ids that look like phone numbers, WeChat ids, emails or "
+        "identity card numbers are always pseudonymous",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,17 +243,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 for a user's mistake.
+        The exit status: 0 on success, 2 for a user's mistake, 128 plus the signal's number
+        when a signal stopped the command.
     """
+    from segmentation.interrupts import signals_raise
+
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with signals_raise():
+            return handler(args)
     except SegmentationInputError as error:
-        message = " ".join(str(error).split())
-        print(f"segmentation {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        return _refuse(args.command, str(error))
+    except OSError as error:
+        out = getattr(args, "out", None)
+        translated = _output_error(error, out)
+        if translated is None:
+            raise
+        return _refuse(args.command, str(translated))
+    except (RunInterrupted, KeyboardInterrupt) as stop:
+        import signal
+
+        signum = stop.signum if isinstance(stop, RunInterrupted) else signal.SIGINT
+        where = f"in {args.out} " if getattr(args, "out", None) is not None else ""
+        print(
+            f"segmentation {args.command}: stopped by {signal.Signals(signum).name}; nothing "
+            f"{where}is half-written (each output is the last complete one); run again to "
+            "finish.",
+            file=sys.stderr,
+        )
+        return 128 + int(signum)
+
+
+def _refuse(command: str, message: str) -> int:
+    """Print ``message`` on one line; the exit status of a user's mistake."""
+    print(f"segmentation {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _output_error(error: OSError, out: Path | None) -> SegmentationInputError | None:
+    """What ``error`` means for the command's output folder, if it is about writing there."""
+    from segmentation.outputs import output_folder_error
+
+    return output_folder_error(error, Path(out)) if out is not None else None
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -208,10 +300,17 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
+    from segmentation.config import load_config
     from segmentation.ingest import ingest, write_ingest
 
     earliest = None if args.earliest.strip().lower() in {"", "none"} else args.earliest
-    result = ingest(args.inputs, mapping=args.mapping, as_of=args.as_of, earliest=earliest)
+    result = ingest(
+        args.inputs,
+        mapping=args.mapping,
+        as_of=args.as_of,
+        earliest=earliest,
+        time_zone=load_config(args.config)["ingest"]["shop_time_zone"],
+    )
     written = write_ingest(result, args.out)
     print(result.summary_line())
     print(f"wrote {', '.join(path.name for path in written.values())} to {args.out}")
@@ -219,6 +318,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    began = time.perf_counter()  # the total counts the imports too: all the user waits for
     from segmentation.report import build_report
 
     result = build_report(
@@ -231,9 +331,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         random_state=args.seed,
         config=args.config,
         horizon_days=args.horizon_days,
+        ids=args.ids,
         progress=True,
+        engine=args.engine,
     )
-    print(result.summary_line())
+    print(result.summary_line(seconds=time.perf_counter() - began))
     return 0
 
 
@@ -244,10 +346,13 @@ def _cmd_clv(args: argparse.Namespace) -> int:
     from segmentation.config import load_config
     from segmentation.ingest import ingest
 
-    orders = ingest(args.input, mapping=args.mapping).orders
+    settings = load_config(args.config)
+    orders = ingest(
+        args.input, mapping=args.mapping, time_zone=settings["ingest"]["shop_time_zone"]
+    ).orders
     backtest = backtest_from_config(
         orders,
-        config=load_config(args.config),
+        config=settings,
         calibration_end=args.calibration_end,
         holdout_end=args.holdout_end,
         model=args.model,
@@ -261,6 +366,28 @@ def _cmd_clv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_holdout(args: argparse.Namespace) -> int:
+    from segmentation.campaigns import plan_holdout
+
+    plan = plan_holdout(
+        args.input,
+        out_dir=args.out,
+        campaign_id=args.campaign,
+        as_of=args.as_of,
+        segments=[s.strip() for s in args.segments.split(",") if s.strip()]
+        if args.segments
+        else None,
+        control_share=args.share,
+        random_state=args.seed,
+        config=args.config,
+        mapping=args.mapping,
+        ids=args.ids,
+        lang=args.lang,
+    )
+    print(plan.summary_line())
+    return 0
+
+
 def _cmd_segment(args: argparse.Namespace) -> int:
     from segmentation.export import export_segments
 
@@ -271,7 +398,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         lang=args.lang,
         config=args.config,
         mapping=args.mapping,
-        original_ids=args.original_ids,
+        ids=args.ids,
     )
     print(result.summary_line())
     return 0

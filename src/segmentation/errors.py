@@ -9,16 +9,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AsOfOutsideDataError",
     "CLVFitError",
     "CLVInputError",
     "CLVUnavailableError",
     "DataUnavailableError",
     "EmptyInputError",
+    "EngineUnavailableError",
     "InvalidOptionError",
     "MappingError",
     "MissingColumnError",
     "MissingSettingError",
     "NoUsableRowsError",
+    "OutputFolderError",
+    "ReportLockedError",
+    "RunInterrupted",
     "SchemeUnavailable",
     "SegmentationInputError",
     "UnknownLayoutError",
@@ -55,8 +60,52 @@ class UnknownLayoutError(SegmentationInputError):
     interactions, so ingest cannot tell which table it belongs to."""
 
 
+class EngineUnavailableError(SegmentationInputError):
+    """An engine asked for (Spark) cannot be started here: its package or a Java runtime is
+    missing. The message says what to install."""
+
+
 class InvalidOptionError(SegmentationInputError):
     """An option given by the user (a date, a threshold) cannot be used as given."""
+
+
+class AsOfOutsideDataError(InvalidOptionError):
+    """An as-of day (or report month) outside the days the orders cover: before the first
+    order every customer would look like a prospect, after the last one every customer would
+    look lapsed."""
+
+
+class OutputFolderError(SegmentationInputError):
+    """An output folder cannot be written: no space left, read-only, no permission, or a file
+    where a folder should be. The message names the folder and what to do; whatever was
+    written before stays as the last complete run left it."""
+
+
+class ReportLockedError(SegmentationInputError):
+    """Another run is writing the same month's report: the second refuses rather than
+    interleave with it. The message names the month and the other process."""
+
+
+class RunInterrupted(BaseException):
+    """A termination signal (SIGTERM, SIGHUP, SIGINT) stopped a command.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` on the
+    way (a model fit that reports a failure as "unavailable") swallows it: it unwinds to the
+    command line, and every ``finally`` on the way (kernels shut down, partial folders
+    removed) runs.
+
+    Attributes
+    ----------
+    signum : int
+        The signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.name}")
 
 
 class DataUnavailableError(SegmentationInputError):

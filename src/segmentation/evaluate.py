@@ -21,22 +21,34 @@ recommendation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, roc_auc_score
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-from segmentation.features import as_of_cutoff, as_text, order_purchases
-from segmentation.ranking import bootstrap_scores, collapsed_reason, rank_schemes
+from segmentation.features import as_of_cutoff, as_text, buyer_mask, order_purchases
+from segmentation.formatting import styled
+from segmentation.ranking import RANKED_SCORES as RANKING_SCORES
+from segmentation.ranking import (
+    bootstrap_scores,
+    collapsed_reason,
+    rank_schemes,
+    segment_scores,
+)
 from segmentation.schemes.base import Segmentation, common_positions
 from segmentation.schemes.registry import SchemeRun
 
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
 __all__ = [
     "AMI_MAX_CUSTOMERS",
+    "RANKED_SCORES",
     "SCORE_COLUMNS",
+    "SHAPE_SCORES",
     "agreement_matrix",
     "backtest_scores",
     "crosstab",
@@ -113,15 +125,6 @@ def _segment_means(labels: pd.Series, values: pd.Series) -> pd.Series:
     return values.groupby(labels, observed=True).mean()
 
 
-def _eta_squared(labels: pd.Series, y: pd.Series) -> float:
-    total = float(((y - y.mean()) ** 2).sum())
-    if total == 0:
-        return float("nan")
-    means = y.groupby(labels, observed=True).transform("mean")
-    between = float(((means - y.mean()) ** 2).sum())
-    return between / total
-
-
 def lift_curve(labels: pd.Series, revenue: pd.Series) -> pd.DataFrame:
     """Cumulative share of future revenue against share of customers, best segment first.
 
@@ -155,14 +158,6 @@ def lift_curve(labels: pd.Series, revenue: pd.Series) -> pd.DataFrame:
     return curve
 
 
-def _top_share(labels: pd.Series, revenue: pd.Series, *, top: float = 0.2) -> float:
-    curve = lift_curve(labels, revenue)
-    if curve["revenue_share"].isna().any():
-        return float("nan")
-    # Linear between segment boundaries: customers of the straddling segment count pro rata.
-    return float(np.interp(top, curve["customer_share"], curve["revenue_share"]))
-
-
 def segment_shape(labels: pd.Series) -> dict[str, float]:
     """Number of non-empty segments, the smallest one's share and the entropy of the shares.
 
@@ -188,6 +183,9 @@ def segment_shape(labels: pd.Series) -> dict[str, float]:
 def scheme_scores(segmentation: Segmentation, outcomes: pd.DataFrame) -> dict[str, float]:
     """Backtest and shape scores of one scheme.
 
+    eta², the top-20% share and the AUC are :func:`segmentation.ranking.segment_scores`, the
+    same function every bootstrap replicate of the ranking runs.
+
     Parameters
     ----------
     segmentation : Segmentation
@@ -205,8 +203,11 @@ def scheme_scores(segmentation: Segmentation, outcomes: pd.DataFrame) -> dict[st
     if labels.isna().any():
         raise ValueError(f"{segmentation.scheme}: some scored customers have no label")
     revenue = outcomes["revenue"]
-    bought = outcomes["bought"].astype(int)
-    auc = _purchase_auc(labels, bought)
+    ranked = segment_scores(
+        labels.cat.codes.to_numpy().astype(np.int64),
+        revenue.to_numpy(dtype=float),
+        outcomes["bought"].to_numpy(dtype=float),
+    )
     spearman = float("nan")
     if segmentation.ordered:
         means = _segment_means(labels, revenue)
@@ -214,9 +215,7 @@ def scheme_scores(segmentation: Segmentation, outcomes: pd.DataFrame) -> dict[st
         if len(means) >= 3 and means.nunique() > 1:
             spearman = float(stats.spearmanr(order, means).statistic)
     return {
-        "eta_squared": _eta_squared(labels, revenue),
-        "top20_revenue_share": _top_share(labels, revenue),
-        "auc_purchase": auc,
+        **dict(zip(RANKING_SCORES, ranked, strict=True)),
         "spearman_monotonicity": spearman,
         **segment_shape(labels),
     }
@@ -320,36 +319,39 @@ def _aligned(labels: pd.Series, index: pd.Index) -> pd.Series:
     return labels if labels.index.equals(index) else labels.reindex(index)
 
 
-def _purchase_auc(labels: pd.Series, bought: pd.Series) -> float:
-    """AUC of the segment purchase rate as a score for who buys; NaN unless some did and
-    some did not.
-
-    Every customer of a segment has the same score, so scikit-learn is given one row per
-    (segment, bought) pair weighted by its customers: the same ROC curve and area as one
-    row per customer, without sorting a million scores.
-    """
-    if bought.nunique() != 2:
-        return float("nan")
-    grouped = bought.groupby(labels, observed=True)
-    buyers = grouped.sum().to_numpy(dtype=float)
-    members = grouped.size().to_numpy(dtype=float)
-    rate = buyers / members
-    weight = np.r_[buyers, members - buyers]
-    outcome = np.r_[np.ones(len(rate), dtype=int), np.zeros(len(rate), dtype=int)]
-    kept = weight > 0
-    return float(roc_auc_score(outcome[kept], np.r_[rate, rate][kept], sample_weight=weight[kept]))
-
-
 def crosstab(a: Segmentation, b: Segmentation, *, lang: str = "zh") -> pd.DataFrame:
-    """Customers by segment of ``a`` (rows) and of ``b`` (columns), with display names."""
+    """Customers by segment of ``a`` (rows) and of ``b`` (columns), with display names; the
+    axes are named by the schemes' titles."""
     common = a.labels.index.intersection(b.labels.index)
-    return pd.crosstab(
+    table = pd.crosstab(
         a.named_labels(lang).reindex(common), b.named_labels(lang).reindex(common), dropna=False
     )
+    return table.rename_axis(index=a.display_title(lang), columns=b.display_title(lang))
 
+
+#: The scores every ranked scheme has, and the rank they give; then how each scheme is
+#: shaped and how stable it is (:func:`scores_table` shows each group as its own table).
+RANKED_SCORES = [
+    "rank",
+    "mean_rank",
+    "support",
+    "eta_squared",
+    "top20_revenue_share",
+    "auc_purchase",
+    "spearman_monotonicity",
+    "collapsed",
+]
+SHAPE_SCORES = [
+    "stability_ari",
+    "bootstrap_jaccard",
+    "n_segments",
+    "smallest_share",
+    "entropy_bits",
+]
 
 _SCORE_HEADERS: dict[str, dict[str, str]] = {
     "zh": {
+        "scheme": "方案",
         "rank": "排名",
         "mean_rank": "平均名次（三项指标）",
         "support": "自助重抽样中排第一的比例",
@@ -357,14 +359,15 @@ _SCORE_HEADERS: dict[str, dict[str, str]] = {
         "top20_revenue_share": "前20%客户未来收入占比",
         "auc_purchase": "购买预测AUC",
         "spearman_monotonicity": "单调性（Spearman）",
+        "collapsed": "未排名的原因",
         "stability_ari": "月度稳定性（ARI）",
         "bootstrap_jaccard": "自助法Jaccard",
         "n_segments": "分层数",
         "smallest_share": "最小分层占比",
         "entropy_bits": "熵（比特）",
-        "collapsed_zh": "未排名的原因",
     },
     "en": {
+        "scheme": "scheme",
         "rank": "rank",
         "mean_rank": "mean rank (three scores)",
         "support": "first in bootstrap replicates",
@@ -372,20 +375,39 @@ _SCORE_HEADERS: dict[str, dict[str, str]] = {
         "top20_revenue_share": "top-20% share of future revenue",
         "auc_purchase": "purchase AUC",
         "spearman_monotonicity": "monotonicity (Spearman)",
+        "collapsed": "why not ranked",
         "stability_ari": "month-to-month stability (ARI)",
         "bootstrap_jaccard": "bootstrap Jaccard",
         "n_segments": "segments",
         "smallest_share": "smallest segment share",
         "entropy_bits": "entropy (bits)",
-        "collapsed": "why not ranked",
     },
+}
+_SCORE_KINDS = {
+    "rank": "count",
+    "mean_rank": "score",
+    "support": "percent",
+    "eta_squared": "score",
+    "top20_revenue_share": "percent",
+    "auc_purchase": "score",
+    "spearman_monotonicity": "score",
+    "collapsed": "text",
+    "stability_ari": "score",
+    "bootstrap_jaccard": "score",
+    "n_segments": "count",
+    "smallest_share": "percent",
+    "entropy_bits": "decimal",
 }
 
 
 def scores_table(
-    ranked: pd.DataFrame, titles: Mapping[str, Mapping[str, str]], *, lang: str = "zh"
-) -> pd.DataFrame:
-    """The ranked scores for display: scheme titles and headers in ``lang``.
+    ranked: pd.DataFrame,
+    titles: Mapping[str, Mapping[str, str]],
+    *,
+    lang: str = "zh",
+    columns: Sequence[str] = RANKED_SCORES,
+) -> Styler:
+    """The ranked scores for display: scheme titles, headers and formats in ``lang``.
 
     Parameters
     ----------
@@ -394,14 +416,31 @@ def scores_table(
     titles : mapping
         Scheme name to bilingual title.
     lang : {"zh", "en"}
+    columns : sequence of str, default :data:`RANKED_SCORES`
+        The scores shown (:data:`SHAPE_SCORES` for the other table). ``collapsed`` (why a
+        scheme is not ranked) is shown only when some scheme is not ranked.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Shares as percentages, scores with three decimals, counts whole, "—" where a score
+        does not apply (monotonicity of an unordered scheme, Jaccard of a rule scheme).
     """
     headers = _SCORE_HEADERS[lang]
-    table = ranked[[c for c in headers if c in ranked.columns]].rename(columns=headers)
-    table.index = [
-        titles.get(n, {}).get(lang) or titles.get(n, {}).get("en") or n for n in ranked.index
+    table = ranked.copy()
+    # The reason a scheme is not ranked is written in each language.
+    table["collapsed"] = ranked["collapsed_zh" if lang == "zh" else "collapsed"]
+    shown = [
+        c
+        for c in columns
+        if c in table.columns and (c != "collapsed" or table[c].fillna("").astype(str).ne("").any())
     ]
-    table.index.name = "方案" if lang == "zh" else "scheme"
-    return table
+    table = table[shown].rename(columns=headers)
+    table.index = pd.Index(
+        [titles.get(n, {}).get(lang) or titles.get(n, {}).get("en") or n for n in ranked.index],
+        name=headers["scheme"],
+    )
+    return styled(table, {headers[c]: _SCORE_KINDS[c] for c in shown})
 
 
 def backtest_scores(
@@ -468,7 +507,7 @@ def _collapse(
     settings: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The share of buyers in the largest segment, and why the scheme cannot be ranked."""
-    buyers = ~calibration.snapshot["is_potential"].to_numpy(dtype=bool)
+    buyers = buyer_mask(calibration.snapshot)
     labels = _aligned(segmentation.labels, calibration.snapshot.index)
     counts = np.bincount(labels.cat.codes.to_numpy()[buyers], minlength=1)
     largest = float(counts.max() / buyers.sum()) if buyers.any() else 1.0

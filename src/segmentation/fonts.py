@@ -4,6 +4,9 @@ matplotlib caches its font list, so a font installed after the cache was built (
 installs Debian's fonts-wqy-microhei) is invisible until registered explicitly with
 ``fontManager.addfont``. Where no CJK font exists, plots use English labels and say so once:
 never boxes in place of characters.
+
+In a notebook, :func:`configure_plot_fonts` also makes the inline backend draw figures as
+pixel-doubled PNGs, sharp on high-density screens and when the report is zoomed.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-__all__ = ["CJK_FONT_CANDIDATES", "configure_plot_fonts", "find_cjk_font"]
+__all__ = ["CJK_FONT_CANDIDATES", "INLINE_FIGURE_FORMAT", "configure_plot_fonts", "find_cjk_font"]
 
 CJK_FONT_CANDIDATES: tuple[str, ...] = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -21,6 +24,9 @@ CJK_FONT_CANDIDATES: tuple[str, ...] = (
     "/System/Library/Fonts/PingFang.ttc",
     "C:/Windows/Fonts/msyh.ttc",
 )
+
+# The inline backend's figure format: PNG at twice the pixels, shown at the figure's size.
+INLINE_FIGURE_FORMAT = "retina"
 
 _warned = False
 
@@ -45,6 +51,9 @@ def configure_plot_fonts(
 ) -> str:
     """Register a CJK font with matplotlib and return the label language plots can use.
 
+    Inside IPython (a notebook's kernel) it also sets the inline backend's figure format to
+    :data:`INLINE_FIGURE_FORMAT`; elsewhere it leaves display alone.
+
     Parameters
     ----------
     lang : {"zh", "en"}
@@ -63,6 +72,7 @@ def configure_plot_fonts(
     from matplotlib import font_manager
 
     mpl.rcParams["axes.unicode_minus"] = False  # CJK fonts lack U+2212; use a hyphen-minus
+    _use_inline_figure_format()
     font = find_cjk_font(candidates)
     if font is None:
         if lang == "zh" and not _warned:
@@ -79,3 +89,14 @@ def configure_plot_fonts(
     mpl.rcParams["font.sans-serif"] = [family, *current]
     mpl.rcParams["font.family"] = "sans-serif"
     return lang
+
+
+def _use_inline_figure_format() -> None:
+    """Draw inline figures as :data:`INLINE_FIGURE_FORMAT` in a running IPython, if any."""
+    from IPython import get_ipython
+
+    if get_ipython() is None:
+        return  # plain Python: nothing shows figures inline, and no shell should be created
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats(INLINE_FIGURE_FORMAT)

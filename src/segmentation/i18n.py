@@ -9,9 +9,12 @@ from collections.abc import Mapping
 
 from segmentation.errors import InvalidOptionError
 
-__all__ = ["LANGUAGES", "check_lang", "localized"]
+__all__ = ["HTML_LANG", "LANGUAGES", "check_lang", "localized"]
 
 LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+#: The ``<html lang>`` of a report in each language (BCP 47: simplified Chinese as in China).
+HTML_LANG: dict[str, str] = {"zh": "zh-CN", "en": "en"}
 
 
 def check_lang(lang: str, *, where: str = "lang") -> str:

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,16 +25,23 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-from segmentation.errors import UnreadableFileError
+from segmentation.errors import InvalidOptionError, UnreadableFileError
 from segmentation.paths import find_root
 
 __all__ = [
     "CUSTOMER_ID_PREFIX",
+    "LINE_DIGEST_PREFIX",
+    "PERSONAL_ID_KINDS",
     "PII_KEY_ENV",
     "PII_KEY_FILE",
     "PII_PREFIX",
     "find_project_dir",
+    "holds_personal_text",
+    "line_digest",
     "load_pii_key",
+    "mask_personal_text",
+    "personal_id_counts",
+    "pii_key_source",
     "pseudonymise",
     "pseudonymise_customer_ids",
 ]
@@ -43,11 +50,35 @@ PII_KEY_ENV = "SEGMENTATION_PII_KEY"
 PII_KEY_FILE = ".segmentation-pii-key"
 PII_PREFIX = "pii_"
 CUSTOMER_ID_PREFIX = "cust_"
+LINE_DIGEST_PREFIX = "line_"
 # 16 hex digits = 64 bits: a collision among a million customers has odds of about 3e-8.
 _HEX_DIGITS = 16
 _DIGEST_BYTES = _HEX_DIGITS // 2
 # Files that mark the root of a project, so notebooks run from notebooks/ share the CLI's key.
 _PROJECT_MARKERS = (PII_KEY_FILE, "pyproject.toml", ".git")
+
+# What an id holding personal data looks like, by kind (matched on the trimmed id, whole).
+_PERSONAL_ID_PATTERNS: dict[str, str] = {
+    # A mainland mobile number, with or without +86 / 0086 and separators, or any number
+    # written in international form (+, then 7-15 digits).
+    "phone": r"^(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}$|^\+[1-9](?:[ -]?\d){6,14}$",
+    # WeChat's own ids (wxid_...); ids a user chose look like any member number and cannot
+    # be told apart by their form.
+    "wechat_id": r"^(?i:wxid_)[0-9A-Za-z_-]{4,}$",
+    "email": r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$",
+    # A resident identity card number (GB 11643): candidates are confirmed by the check digit
+    # and the birth date.
+    "resident_id": r"^\d{17}[\dXx]$",
+}
+PERSONAL_ID_KINDS: tuple[str, ...] = tuple(_PERSONAL_ID_PATTERNS)
+# The same forms found anywhere inside a text (a phone number typed into a date cell).
+_PERSONAL_TEXT = (
+    r"(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}|\+[1-9](?:[ -]?\d){6,14}"
+    r"|(?i:wxid_)[0-9A-Za-z_-]{4,}|[^@\s]+@[^@\s]+\.[A-Za-z]{2,}|\d{17}[\dXx]"
+)
+# GB 11643-1999: weights of the first 17 digits (2^(17-i) mod 11) and the check characters.
+_RESIDENT_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+_RESIDENT_ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
 
 
 def find_project_dir(start: str | Path | None = None) -> Path:
@@ -110,6 +141,25 @@ def load_pii_key(*, project_dir: str | Path | None = None) -> bytes:
             f"the old key will not match a new one) or delete it to start a new key"
         )
     return key.encode("utf-8")
+
+
+def pii_key_source(*, project_dir: str | Path | None = None) -> str:
+    """Where :func:`load_pii_key` takes the key from, for a notice (never the key itself).
+
+    Parameters
+    ----------
+    project_dir : str or Path, optional
+        As in :func:`load_pii_key`.
+
+    Returns
+    -------
+    str
+        ``"SEGMENTATION_PII_KEY"`` when the variable is set, else the key file's path.
+    """
+    if os.environ.get(PII_KEY_ENV, "").strip():
+        return PII_KEY_ENV
+    folder = Path(project_dir) if project_dir is not None else find_project_dir()
+    return str(folder / PII_KEY_FILE)
 
 
 def _create_key_file(path: Path) -> None:
@@ -239,3 +289,146 @@ def pseudonymise_customer_ids(
         ``cust_`` followed by 16 hex digits, dtype ``string``.
     """
     return pseudonymise(customer_ids, key=key, prefix=CUSTOMER_ID_PREFIX)
+
+
+def personal_id_counts(
+    ids: Iterable[object] | pd.Series, *, kinds: Iterable[str] = PERSONAL_ID_KINDS
+) -> dict[str, int]:
+    """How many distinct ids look like personal data of each kind.
+
+    Member numbers are not personal data, but some shops key customers by their phone
+    number or WeChat id; such ids must not leave the project as they are.
+
+    Parameters
+    ----------
+    ids : iterable or pandas.Series
+        Customer ids as text; missing values are ignored.
+    kinds : iterable of str, default :data:`PERSONAL_ID_KINDS`
+        Which of ``"phone"`` (a mainland mobile number, or + and 7-15 digits),
+        ``"wechat_id"`` (``wxid_...``), ``"email"`` and ``"resident_id"`` (an 18-character
+        resident identity card number whose check digit and birth date are valid) to look for.
+
+    Returns
+    -------
+    dict of str to int
+        Each kind asked for, with the number of distinct ids of that form (0 when none).
+
+    Raises
+    ------
+    InvalidOptionError
+        For a kind not in :data:`PERSONAL_ID_KINDS`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    asked = list(kinds)
+    unknown = [kind for kind in asked if kind not in _PERSONAL_ID_PATTERNS]
+    if unknown:
+        raise InvalidOptionError(
+            f"export.personal_id_checks: found {unknown}; use any of {list(PERSONAL_ID_KINDS)}."
+        )
+    series = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype=object)
+    distinct = pd.Series(series.dropna().unique()).astype("string")
+    text = pc.utf8_trim_whitespace(pa.array(distinct.array, type=pa.large_string()))
+    counts = {}
+    for kind in asked:
+        matched = pc.fill_null(pc.match_substring_regex(text, _PERSONAL_ID_PATTERNS[kind]), False)
+        if kind == "resident_id":
+            matched = _valid_resident_ids(text.filter(matched))
+        counts[kind] = int(pc.sum(matched).as_py() or 0)
+    return counts
+
+
+def _valid_resident_ids(candidates: Any) -> Any:
+    """Which 18-character candidates have a valid check character and birth date."""
+    import pyarrow as pa
+
+    if not len(candidates):
+        return pa.array([], type=pa.bool_())
+    chars = np.frombuffer(
+        "".join(candidates.to_pylist()).upper().encode("ascii"), dtype=np.uint8
+    ).reshape(-1, 18)
+    digits = chars[:, :17].astype(np.int64) - ord("0")
+    check_ok = _RESIDENT_ID_CHECK[(digits @ _RESIDENT_ID_WEIGHTS) % 11] == chars[:, 17]
+    birth = digits[:, 6:14] @ (10 ** np.arange(7, -1, -1))
+    born = pd.to_datetime(pd.Series(birth).astype(str), format="%Y%m%d", errors="coerce")
+    date_ok = born.between(pd.Timestamp("1900-01-01"), pd.Timestamp("2099-12-31")).to_numpy()
+    return pa.array(check_ok & date_ok)
+
+
+def line_digest(raw: bytes, *, key: bytes | str) -> str:
+    """A keyed digest of a line that ingest could not read, in place of its text.
+
+    The quarantine keeps a line it cannot align to the header (too many or too few fields,
+    an unterminated quote, bytes that are not text) by its file, line number and this digest,
+    never by its text: the text may hold a phone number in any position. The operator finds
+    the line in the source file by its number; the digest tells whether two runs set aside
+    the same line, and without the key it cannot be checked against a guessed phone number.
+
+    Parameters
+    ----------
+    raw : bytes
+        The line as it is in the file (or the SHA-256 of it: long lines are digested once
+        by the reader, and the key is applied here).
+    key : bytes or str
+        The project's key, from :func:`load_pii_key`.
+
+    Returns
+    -------
+    str
+        ``line_`` followed by 16 hex digits of HMAC-SHA256(key, raw).
+    """
+    key_bytes = key.encode("utf-8") if isinstance(key, str) else key
+    if not key_bytes:
+        raise ValueError("the pseudonymisation key is empty")
+    digest = hmac.new(key_bytes, raw, hashlib.sha256).hexdigest()
+    return LINE_DIGEST_PREFIX + digest[:_HEX_DIGITS]
+
+
+def mask_personal_text(
+    values: Iterable[str | None], *, key: bytes | str | Callable[[], bytes | str]
+) -> list[str | None]:
+    """Each text that holds a phone number, WeChat id, e-mail or identity card number
+    anywhere in it, replaced by its pseudonym; other texts as they are.
+
+    A quarantined row keeps the raw values of the columns it maps, so the operator sees what
+    failed to parse; a phone number typed into its date cell must not be kept with them.
+
+    Parameters
+    ----------
+    values : iterable of str or None
+        Raw cell texts.
+    key : bytes, str, or a function returning one
+        The project's key, from :func:`load_pii_key`; a function is called only when a value
+        needs masking, so a run without personal data never creates a key file.
+
+    Returns
+    -------
+    list of str or None
+        The same length; ``None`` stays ``None``.
+    """
+    out = list(values)
+    found = [i for i, value in enumerate(out) if value is not None and holds_personal_text(value)]
+    if found:
+        key_value = key() if callable(key) else key
+        masked = pseudonymise([out[i] for i in found], key=key_value).tolist()
+        for i, pseudonym in zip(found, masked, strict=True):
+            out[i] = pseudonym
+    return out
+
+
+def holds_personal_text(text: str) -> bool:
+    """Whether ``text`` holds a phone number, WeChat id, e-mail or identity card number
+    anywhere in it (the forms of :data:`PERSONAL_ID_KINDS`, not anchored).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    bool
+    """
+    import re
+
+    return re.search(_PERSONAL_TEXT, text) is not None

@@ -14,7 +14,13 @@ import pandas as pd
 
 from segmentation.arrays import factorized
 
-__all__ = ["data_overview", "label", "monthly_overview", "reconciliation_table"]
+__all__ = [
+    "data_overview",
+    "label",
+    "monthly_overview",
+    "quarantine_reason",
+    "reconciliation_table",
+]
 
 _TEXT: dict[str, dict[str, str]] = {
     "rows_in": {"zh": "输入行数", "en": "Rows in"},
@@ -23,7 +29,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "quarantined": {"zh": "隔离", "en": "Quarantined"},
     "accounted": {"zh": "合计（应等于输入行数）", "en": "Accounted for (must equal rows in)"},
     "rows": {"zh": "行数", "en": "Rows"},
-    "share": {"zh": "占输入比例 %", "en": "% of rows in"},
+    "share": {"zh": "占输入比例", "en": "share of rows in"},
     "month": {"zh": "月份", "en": "Month"},
     "orders": {"zh": "订单数", "en": "Orders"},
     "buyers": {"zh": "购买客户数", "en": "Buying customers"},
@@ -36,10 +42,47 @@ _TEXT: dict[str, dict[str, str]] = {
     "value": {"zh": "数值", "en": "Value"},
     "customers_known": {"zh": "已知客户（含潜在）", "en": "Known customers (incl. potential)"},
     "potential": {"zh": "潜在客户（从未购买）", "en": "Potential customers (never bought)"},
+    "fully_refunded": {
+        "zh": "全额退款客户（购买均已退款）",
+        "en": "Fully refunded (every purchase refunded)",
+    },
     "guest_rows": {"zh": "游客订单行", "en": "Guest order rows"},
     "guest_revenue_share": {"zh": "游客收入占比", "en": "Guest share of revenue"},
     "date_range": {"zh": "数据时间范围", "en": "Date range"},
     "interactions": {"zh": "互动记录", "en": "Interaction records"},
+    "file": {"zh": "文件", "en": "File"},
+    "row": {"zh": "行号", "en": "Row"},
+    "table": {"zh": "表", "en": "Table"},
+    "reason": {"zh": "原因", "en": "Reason"},
+    "orders_table": {"zh": "订单", "en": "orders"},
+    "customers_table": {"zh": "客户", "en": "customers"},
+    "interactions_table": {"zh": "互动", "en": "interactions"},
+    "campaigns_table": {"zh": "活动记录", "en": "campaign log"},
+}
+
+# Each quarantine reason of ingest (segmentation.ingest.REASONS) as a reader names it.
+_REASON_NAMES: dict[str, dict[str, str]] = {
+    "wrong_field_count": {"zh": "字段数与表头不符", "en": "wrong number of fields"},
+    "truncated_row": {"zh": "文件在此行中断", "en": "file cut off in this row"},
+    "unterminated_quote": {"zh": "引号未闭合（截断）", "en": "unterminated quote (cut off)"},
+    "undecodable_line": {"zh": "该行编码无法识别", "en": "line not in the file's encoding"},
+    "nul_bytes": {"zh": "该行含空字符", "en": "line holds NUL bytes"},
+    "missing_order_id": {"zh": "缺订单号", "en": "no order id"},
+    "missing_customer_id": {"zh": "缺客户ID", "en": "no customer id"},
+    "missing_date": {"zh": "缺日期", "en": "no date"},
+    "unparsable_date": {"zh": "日期无法识别", "en": "date not recognised"},
+    "unparsable_quantity": {"zh": "数量不是数字", "en": "quantity not a number"},
+    "unparsable_unit_price": {"zh": "单价不是数字", "en": "unit price not a number"},
+    "missing_amount": {"zh": "缺金额", "en": "no amount"},
+    "unparsable_amount": {"zh": "金额不是数字", "en": "amount not a number"},
+    "missing_kind": {"zh": "缺互动类型", "en": "no interaction kind"},
+    "date_too_early": {"zh": "日期早于下限", "en": "dated before the earliest day"},
+    "date_after_as_of": {"zh": "日期晚于截止日", "en": "dated after the as-of day"},
+    "nonpositive_unit_price": {"zh": "非退款行单价 ≤ 0", "en": "unit price ≤ 0 on a sale"},
+    "repeated_customer_id": {"zh": "客户ID重复", "en": "repeated customer id"},
+    "missing_campaign_id": {"zh": "缺活动编号", "en": "no campaign id"},
+    "unknown_group": {"zh": "分组既非实验组也非对照组", "en": "group neither treated nor control"},
+    "unknown_customer": {"zh": "客户不在订单或客户表中", "en": "customer in no other table"},
 }
 
 
@@ -48,6 +91,12 @@ def label(key: str, lang: str) -> str:
     labels of these tables, e.g. ``label("buyers", "en")`` heads a column of
     :func:`monthly_overview`."""
     return _TEXT[key].get(lang, _TEXT[key]["en"])
+
+
+def quarantine_reason(reason: str, lang: str) -> str:
+    """A quarantine reason code of ingest (``unparsable_date``) as a reader names it."""
+    names = _REASON_NAMES.get(reason)
+    return names[lang] if names else reason
 
 
 def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.DataFrame:
@@ -63,7 +112,7 @@ def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.
     Returns
     -------
     pandas.DataFrame
-        Indexed by destination, with the row count and its percentage of the rows in; the
+        Indexed by destination, with the row count and its share of the rows in; the
         first row is ``rows_in`` and the last the total accounted for, which equals it
         (ingest asserts it).
     """
@@ -72,15 +121,18 @@ def reconciliation_table(quality: Mapping[str, Any], *, lang: str = "zh") -> pd.
         (label("rows_kept", lang), int(quality["rows_kept"])),
         (label("rows_duplicate", lang), int(quality["rows_duplicate"])),
     ]
+    colon = "：" if lang == "zh" else ": "
     for reason, count in sorted(quality["rows_quarantined"].items()):
-        entries.append((f"{label('quarantined', lang)}: {reason}", int(count)))
+        entries.append(
+            (f"{label('quarantined', lang)}{colon}{quarantine_reason(reason, lang)}", int(count))
+        )
     entries.append((label("accounted", lang), sum(count for _, count in entries)))
     table = pd.DataFrame(
         [(label("rows_in", lang), rows_in), *entries],
         columns=[label("metric", lang), label("rows", lang)],
     ).set_index(label("metric", lang))
     rows = table[label("rows", lang)]
-    table[label("share", lang)] = (100 * rows / rows_in).round(3) if rows_in else np.nan
+    table[label("share", lang)] = rows / rows_in if rows_in else np.nan
     return table
 
 
@@ -183,6 +235,7 @@ def data_overview(
     quality: Mapping[str, Any],
     *,
     lang: str = "zh",
+    states: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """The headline counts of an export, as a two-column table.
 
@@ -193,19 +246,28 @@ def data_overview(
     quality : mapping
         Ingest's quality summary (for the guest counts).
     lang : {"zh", "en"}
+    states : mapping, optional
+        Customers by state as of the report's day (``buyer``, ``potential``,
+        ``fully_refunded``: :func:`segmentation.features.state_counts`), the counts every
+        scheme has. Without it, customers with an order row count as buyers.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by metric, one column of values formatted as text for display.
     """
-    n_buyers, n_known = _buyers_and_known(orders, customers)
+    if states is None:
+        n_buyers, n_known = _buyers_and_known(orders, customers)
+        by_state = [("potential", n_known - n_buyers)]
+    else:
+        n_buyers, n_known = int(states["buyer"]), int(sum(states.values()))
+        by_state = [(state, int(states[state])) for state in ("potential", "fully_refunded")]
     revenue = float(orders["amount"].sum())
     guests = quality.get("guests", {})
     rows = [
         (label("customers_known", lang), f"{n_known:,}"),
         (label("buyers", lang), f"{n_buyers:,}"),
-        (label("potential", lang), f"{n_known - n_buyers:,}"),
+        *((label(state, lang), f"{n:,}") for state, n in by_state),
         (label("orders", lang), f"{orders.loc[orders['amount'] > 0, 'order_id'].nunique():,}"),
         (label("revenue", lang), f"{revenue:,.2f}"),
         (label("guest_rows", lang), f"{int(guests.get('rows', 0)):,}"),

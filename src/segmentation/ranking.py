@@ -8,13 +8,15 @@ schemes, so it is shown but never ranked: a missing score neither helps nor hurt
 
 A customer bootstrap (Poisson weights, seeded) recomputes the three scores and the ranking
 in each replicate; a scheme's *support* is the share of replicates in which it ranks first,
-and each score gets a 95% interval.
+and each score gets a 95% interval. :func:`ranking_rule` states the rule with the config's
+numbers (``ranking.max_segment_share``, ``bootstrap_replicates``, ``clear_winner_support``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ __all__ = [
     "bootstrap_scores",
     "collapsed_reason",
     "rank_schemes",
+    "ranking_rule",
     "segment_scores",
     "verdict",
 ]
@@ -39,8 +42,21 @@ def segment_scores(
 ) -> tuple[float, float, float]:
     """eta², top-20% revenue share and purchase AUC of one labelling, from segment sums.
 
-    With ``weights`` (a bootstrap replicate's count of each customer) every customer counts
-    that many times; without, once, which gives the backtest's own scores.
+    The one definition of the three ranked scores: the backtest's own
+    (:func:`segmentation.evaluate.scheme_scores`) and every bootstrap replicate's. With
+    ``weights`` (a replicate's count of each customer) every customer counts that many
+    times; without, once.
+
+    - eta² is the between-segment sum of squares of future revenue over the total, both
+      centred on the customers' mean (no cancellation of two large sums);
+    - the top-20% share reads the lift curve (segments best first by mean future revenue) at
+      20% of customers, the straddling segment counted pro rata;
+    - the AUC counts, for every buyer and non-buyer, whether the buyer's segment buys at a
+      higher rate (ties count half).
+
+    The segments are summed in an order fixed by their own sums, not by their codes, so two
+    labellings that group the customers alike score bit for bit alike, whatever their codes:
+    a tie in the ranking stays a tie.
 
     Parameters
     ----------
@@ -64,19 +80,29 @@ def segment_scores(
     buyers = np.bincount(codes, w * bought, minlength=k)
     present = size > 0
     size, total, buyers = size[present], total[present], buyers[present]
-    n, grand = size.sum(), total.sum()
-    squares = float(np.sum(w * revenue * revenue))
-    spread = squares - grand * grand / n if n else 0.0
-    between = float(np.sum(total * total / size) - grand * grand / n) if n else 0.0
-    eta = between / spread if spread > 1e-12 * max(squares, 1.0) else float("nan")
-    return eta, _top_share(size, total), _auc(size, buyers)
+    canonical = np.lexsort((buyers, total, size))
+    size, total, buyers = size[canonical], total[canonical], buyers[canonical]
+    return _eta_squared(size, total, w, revenue), _top_share(size, total), _auc(size, buyers)
+
+
+def _eta_squared(size: np.ndarray, total: np.ndarray, w: np.ndarray, revenue: np.ndarray) -> float:
+    """Between-segment over total sum of squares; the customers' sums do not depend on codes."""
+    n = float(w.sum())
+    if n == 0:
+        return float("nan")
+    mean = float(np.sum(w * revenue)) / n
+    spread = float(np.sum(w * (revenue - mean) ** 2))
+    between = float(np.sum(size * (total / size - mean) ** 2))
+    # Constant revenue leaves only rounding in the spread: eta² is undefined, not 0 or 1.
+    scale = float(np.sum(w * revenue * revenue))
+    return between / spread if spread > 1e-12 * max(scale, 1.0) else float("nan")
 
 
 def _top_share(size: np.ndarray, total: np.ndarray, top: float = 0.2) -> float:
     grand = total.sum()
     if grand == 0:
         return float("nan")
-    # Best segment first by mean future revenue (ties by position, i.e. by segment order).
+    # Best segment first by mean future revenue (ties by position: segment_scores' order).
     order = np.lexsort((np.arange(len(size)), -(total / size)))
     customers = np.r_[0.0, np.cumsum(size[order]) / size.sum()]
     revenue = np.r_[0.0, np.cumsum(total[order]) / grand]
@@ -112,10 +138,10 @@ def collapsed_reason(
     if largest_buyer_share > max_share:
         return localized(
             {
-                "zh": f"最大的分层占买家的 {largest_buyer_share:.1%}（上限 {max_share:.0%}），"
+                "zh": f"最大的分层占买家的 {largest_buyer_share:.1%}（上限 {_percent(max_share)}），"
                 "分层已失去区分度；可在配置中调整阈值（例如换算成数据所用的货币）或改用分位数分层",
                 "en": f"its largest segment holds {largest_buyer_share:.1%} of buyers "
-                f"(limit {max_share:.0%}), so it no longer tells customers apart; adjust its "
+                f"(limit {_percent(max_share)}), so it no longer tells customers apart; adjust its "
                 "thresholds in a config override (e.g. to the data's currency) or use a "
                 "quantile-based scheme",
             },
@@ -132,6 +158,45 @@ def collapsed_reason(
             lang,
         )
     return ""
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage with the digits it has: 0.95 -> "95%", 0.975 -> "97.5%"."""
+    return f"{round(float(share) * 100, 6):g}%"
+
+
+def ranking_rule(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The ranking rule in one paragraph, zh and en, with the config's numbers.
+
+    Parameters
+    ----------
+    settings : mapping
+        The config's ``ranking`` section: ``max_segment_share``, ``bootstrap_replicates``
+        and ``clear_winner_support`` are stated as they are set.
+
+    Returns
+    -------
+    dict
+        ``{"zh": ..., "en": ...}``.
+    """
+    max_share = _percent(settings["max_segment_share"])
+    replicates = int(settings["bootstrap_replicates"])
+    clear = _percent(settings["clear_winner_support"])
+    return {
+        "zh": "排名规则：按每个方案在三项回测指标（eta²、前20%客户未来收入占比、购买预测 AUC）上"
+        "的平均名次排序（并列时分层少者在前）；单调性只有有序方案才有，只展示不计入排名；最大分层"
+        f"超过买家 {max_share} 或指标无法计算的方案不参与排名，并写明原因。各指标的 95% 区间和"
+        f"“自助重抽样中排第一的比例”来自 {replicates:,} 次按客户的自助重抽样；该比例达到 "
+        f"{clear} 才算明确胜出，否则与第二名难以区分。",
+        "en": "Ranking rule: schemes are ordered by their mean rank over the three backtest "
+        "scores (eta², top-20% share of future revenue, purchase AUC; ties: fewer segments "
+        "first); monotonicity exists only for ordered schemes, so it is shown but not ranked; "
+        f"a scheme whose largest segment holds over {max_share} of buyers, or whose scores "
+        "cannot be computed, is not ranked, with the reason. Each score's 95% interval and each "
+        f"scheme's share of first places come from {replicates:,} customer bootstrap "
+        f"replicates; the winner is clear when it ranks first in at least {clear} of them, "
+        "otherwise it cannot be told apart from the runner-up.",
+    }
 
 
 def rank_schemes(scores: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +275,7 @@ def bootstrap_scores(
         intervals[f"{score}_low"] = np.nanpercentile(draws[:, :, j], 2.5, axis=0)
         intervals[f"{score}_high"] = np.nanpercentile(draws[:, :, j], 97.5, axis=0)
     firsts = np.zeros(len(names))
-    for r in range(replicates):
+    for r in range(replicates if names else 0):  # no rankable scheme: nothing ranks first
         mean_rank = pd.DataFrame(draws[r], index=names).rank(ascending=False).mean(axis=1)
         firsts[int(np.argmin(mean_rank.to_numpy()))] += 1
     return intervals, pd.Series(firsts / replicates, index=names, name="support")
@@ -231,6 +296,8 @@ class Verdict:
         ``support`` reaches ``ranking.clear_winner_support``.
     sentence : dict
         ``{"zh": ..., "en": ...}``.
+    rule : dict
+        The ranking rule the sentence follows (:func:`ranking_rule`), ``{"zh": ..., "en": ...}``.
     """
 
     scheme: str | None
@@ -238,14 +305,14 @@ class Verdict:
     support: float
     clear: bool
     sentence: dict[str, str]
+    rule: dict[str, str]
 
 
 def verdict(
     ranked: pd.DataFrame,
     titles: Mapping[str, Mapping[str, str]],
     *,
-    clear_support: float,
-    replicates: int,
+    settings: Mapping[str, Any],
 ) -> Verdict:
     """The recommendation generated from the ranked table and nothing else.
 
@@ -258,15 +325,17 @@ def verdict(
         :func:`rank_schemes` with ``support`` (and the collapsed reasons).
     titles : mapping
         Scheme name to bilingual title.
-    clear_support : float
-        ``ranking.clear_winner_support``.
-    replicates : int
-        Bootstrap replicates, for the sentence.
+    settings : mapping
+        The config's ``ranking`` section: ``clear_winner_support``, ``bootstrap_replicates``
+        (for the sentence) and what :func:`ranking_rule` states.
     """
+    clear_support = float(settings["clear_winner_support"])
+    replicates = int(settings["bootstrap_replicates"])
+    rule = ranking_rule(settings)
     rankable = ranked.loc[ranked["rank"].notna()]
     if rankable.empty:
         text = {"zh": "没有可排名的分层方案。", "en": "No scheme could be ranked."}
-        return Verdict(None, None, float("nan"), False, text)
+        return Verdict(None, None, float("nan"), False, text, rule)
     best, row = rankable.index[0], rankable.iloc[0]
     runner = rankable.index[1] if len(rankable) > 1 else None
     score_ranks = rankable[list(RANKED_SCORES)].rank(ascending=False, method="min").loc[best]
@@ -286,7 +355,7 @@ def verdict(
         )
         for lang in ("zh", "en")
     }
-    return Verdict(best, runner, support, clear, sentence)
+    return Verdict(best, runner, support, clear, sentence, rule)
 
 
 def _sentence(

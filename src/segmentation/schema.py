@@ -14,6 +14,10 @@ import pandas as pd
 import pyarrow as pa
 
 __all__ = [
+    "CAMPAIGNS",
+    "CAMPAIGN_CHANNELS",
+    "CAMPAIGN_GROUPS",
+    "CONTROL_FLAG_HEADERS",
     "CUSTOMERS",
     "INTERACTIONS",
     "INTERACTION_KINDS",
@@ -112,7 +116,22 @@ INTERACTIONS = TableSpec(
     optional={},
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (ORDERS, CUSTOMERS, INTERACTIONS)}
+# The campaign log: who was reached, when, how, and whether they were held out as control.
+CAMPAIGNS = TableSpec(
+    name="campaigns",
+    required={
+        "customer_id": "string",
+        "campaign_id": "string",
+        "contacted_at": "datetime64[ns]",
+        # A key of CAMPAIGN_CHANNELS, or the channel as written when it is not one of them.
+        "channel": "string",
+        # "treated" (reached) or "control" (held out, not reached).
+        "group": "string",
+    },
+    optional={},
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (ORDERS, CUSTOMERS, INTERACTIONS, CAMPAIGNS)}
 
 PII_COLUMNS: tuple[str, ...] = ("name", "phone", "wechat_id")
 
@@ -129,6 +148,47 @@ INTERACTION_KINDS: dict[str, str] = {
     "访问": "visit",
     "浏览": "visit",
 }
+
+
+# campaigns.channel: the channels a private-domain shop reaches customers by, as exports
+# write them, mapped to canonical keys (labels in both languages: config campaigns.channels).
+CAMPAIGN_CHANNELS: dict[str, str] = {
+    "企微私聊": "wecom_private",
+    "企业微信私聊": "wecom_private",
+    "私聊": "wecom_private",
+    "社群": "community",
+    "企微社群": "community",
+    "社群群发": "community",
+    "朋友圈": "moments",
+    "短信": "sms",
+    "优惠券": "coupon",
+    "wecom_private": "wecom_private",
+    "community": "community",
+    "moments": "moments",
+    "sms": "sms",
+    "coupon": "coupon",
+}
+
+# campaigns.group: what exports write for the reached group and the held-out one. Any other
+# value is quarantined (``unknown_group``): a row of unknown group cannot be counted.
+CAMPAIGN_GROUPS: dict[str, str] = {
+    "treated": "treated",
+    "treatment": "treated",
+    "test": "treated",
+    "实验组": "treated",
+    "干预组": "treated",
+    "触达组": "treated",
+    "触达": "treated",
+    "control": "control",
+    "holdout": "control",
+    "对照组": "control",
+    "对照": "control",
+    "控制组": "control",
+    "留出组": "control",
+}
+
+# Headers of a yes/no column that says whether a row is held out (对照组: 是/否).
+CONTROL_FLAG_HEADERS: tuple[str, ...] = ("对照组", "是否对照组", "is_control", "holdout")
 
 
 def conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:

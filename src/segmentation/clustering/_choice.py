@@ -1,7 +1,10 @@
-"""The choice of k: every k scored on one sample, the most stable well-separated one chosen.
+"""The choice of k: every k scored on one sample, the most stable well-separated one chosen
+among those whose every cluster is large enough to act on.
 
 Silhouette, Calinski-Harabasz and Davies-Bouldin measure separation; the bootstrap Jaccard
-(:func:`bootstrap_jaccard`) measures stability, which comes first (:data:`K_RULE`).
+(:func:`bootstrap_jaccard`) measures stability; the smallest cluster's share of the sample
+measures whether every cluster is worth a campaign. Size comes first, then stability, then
+separation (:data:`K_RULE`).
 """
 
 from __future__ import annotations
@@ -32,16 +35,21 @@ __all__ = ["K_RULE", "SCHEME", "check_k_range", "choose_k", "score_ks", "select_
 #: :class:`~segmentation.errors.SchemeUnavailable` from the choice of k carries.
 SCHEME = "clusters"
 
-#: How :func:`select_k` picks k, in words for the report.
+#: How :func:`select_k` picks k, in words for the report: ``str.format`` it with
+#: ``min_jaccard`` and ``min_share`` (a fraction, shown as a percentage).
 K_RULE = {
     "zh": (
-        "在自助抽样平均 Jaccard ≥ {min_jaccard} 的 k 中取轮廓系数最高者（并列取较小的 k）；"
-        "若没有 k 达到该稳定性，取平均 Jaccard 最高的 k，并标注为不稳定。"
+        "最小一类不足买家 {min_share:.0%} 的 k 不予考虑（太小，无法单独运营）；其余 k 中，"
+        "在自助抽样平均 Jaccard ≥ {min_jaccard} 的 k 里取轮廓系数最高者（并列取较小的 k）；"
+        "若没有 k 达到该稳定性，取平均 Jaccard 最高的 k，并标注为不稳定；"
+        "若每个 k 都有这么小的类，取最小一类占比最大的 k。"
     ),
     "en": (
-        "The k with the highest silhouette among those whose mean bootstrap Jaccard is at "
-        "least {min_jaccard} (ties: the smaller k); if no k is that stable, the k with the "
-        "highest mean Jaccard, flagged as unstable."
+        "A k whose smallest cluster holds under {min_share:.0%} of buyers is left out (too "
+        "small to act on); of the others, the k with the highest silhouette among those whose "
+        "mean bootstrap Jaccard is at least {min_jaccard} (ties: the smaller k); if none is "
+        "that stable, the one with the highest mean Jaccard, flagged as unstable; if every k "
+        "has a cluster that small, the k whose smallest cluster is largest."
     ),
 }
 
@@ -55,6 +63,7 @@ def choose_k(
     n_bootstrap: int = 20,
     sample_size: int = 10_000,
     min_jaccard: float = 0.6,
+    min_cluster_share: float = 0.0,
     options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Score every k in a range on one sample and mark the k :func:`select_k` picks.
@@ -77,8 +86,12 @@ def choose_k(
         ``options["ward_sample_size"]``, default 4000).
     min_jaccard : float, default 0.6
         The stability a k needs to be eligible.
+    min_cluster_share : float, default 0
+        The share of the sample a k's smallest cluster needs for the k to be eligible (the
+        config's ``clustering.min_cluster_share``; 0: no size requirement).
     options : mapping, optional
-        ``n_init``, ``gmm_covariance_type``, ``ward_sample_size``.
+        ``n_init``, ``gmm_covariance_type``, ``ward_sample_size``, ``kmeans_max_iterations``,
+        ``gmm_max_iterations``.
 
     Returns
     -------
@@ -104,27 +117,43 @@ def choose_k(
         n_bootstrap=n_bootstrap,
         sample_size=sample_size,
         min_jaccard=min_jaccard,
+        min_cluster_share=min_cluster_share,
         options=options or {},
     )
     return table
 
 
-def select_k(table: pd.DataFrame, *, min_jaccard: float = 0.6) -> int:
+def select_k(
+    table: pd.DataFrame, *, min_jaccard: float = 0.6, min_cluster_share: float = 0.0
+) -> int:
     """The k of a :func:`choose_k` table, by the rule in :data:`K_RULE`.
 
-    Stability comes first because a segmentation is only useful if the same customers land
-    together again on another draw of the data; among the k stable enough to trust, the
-    silhouette (bounded, comparable across k) decides. Calinski-Harabasz and Davies-Bouldin
-    measure the same compactness-against-separation trade-off, so they are reported beside it
-    as a check rather than given votes that would count that trade-off three times. Without
-    bootstrap scores (``n_bootstrap=0``) the best silhouette wins.
+    Three questions, in order:
+
+    1. **Size.** A k whose smallest cluster holds under ``min_cluster_share`` of the sample
+       is left out: the best-separated k is often the one that splits off a handful of
+       outliers (a few wholesale buyers), a cluster no team can give its own action, and the
+       silhouette rewards that split. Only when every k has a cluster that small does the k
+       whose smallest cluster is largest win, since nothing better is on offer.
+    2. **Stability.** A segmentation is only useful if the same customers land together
+       again on another draw of the data: of the k left, those whose mean bootstrap Jaccard
+       reaches ``min_jaccard`` are eligible; if none does, the most stable k wins, and the
+       report flags it as unstable.
+    3. **Separation.** Among the eligible k, the silhouette (bounded, comparable across k)
+       decides; ties go to the smaller k. Calinski-Harabasz and Davies-Bouldin measure the
+       same compactness-against-separation trade-off, so they are reported beside it as a
+       check rather than given votes that would count that trade-off three times. Without
+       bootstrap scores (``n_bootstrap=0``) the best silhouette among the k left wins.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Indexed by k, with ``silhouette`` and ``jaccard_mean``.
+        Indexed by k, with ``silhouette``, ``jaccard_mean`` and, when ``min_cluster_share``
+        is above 0, ``smallest_share``.
     min_jaccard : float, default 0.6
         Hennig's "should not be trusted below" threshold.
+    min_cluster_share : float, default 0
+        The config's ``clustering.min_cluster_share``; 0 asks nothing of the size.
 
     Returns
     -------
@@ -133,6 +162,11 @@ def select_k(table: pd.DataFrame, *, min_jaccard: float = 0.6) -> int:
     scored = table.dropna(subset=["silhouette"])
     if scored.empty:
         raise ValueError("no k could be scored: every fit found fewer clusters than asked")
+    if min_cluster_share > 0:
+        large = scored.loc[scored["smallest_share"].to_numpy(dtype=float) >= min_cluster_share]
+        if large.empty:
+            return _k_of_best(scored, "smallest_share")
+        scored = large
     jaccard = scored["jaccard_mean"].to_numpy(dtype=float)
     if np.isnan(jaccard).all():
         return _k_of_best(scored, "silhouette")
@@ -156,6 +190,7 @@ def score_ks(
     n_bootstrap: int,
     sample_size: int,
     min_jaccard: float,
+    min_cluster_share: float,
     options: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, dict[int, ClusterFit], dict[int, np.ndarray]]:
     """The table of :func:`choose_k`, the fits on the sample and the per-cluster Jaccard."""
@@ -212,7 +247,9 @@ def score_ks(
             }
         )
     table = pd.DataFrame(rows).set_index("k")
-    table["chosen"] = table.index == select_k(table, min_jaccard=min_jaccard)
+    table["chosen"] = table.index == select_k(
+        table, min_jaccard=min_jaccard, min_cluster_share=min_cluster_share
+    )
     return table, fits, jaccards
 
 

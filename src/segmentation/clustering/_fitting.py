@@ -72,13 +72,19 @@ def fit_for_ks(
         for k in ks:
             if algorithm == "kmeans":
                 n_init = int(options.get("n_init", 4))
-                model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(features)
+                model = KMeans(
+                    n_clusters=k,
+                    n_init=n_init,
+                    max_iter=int(options.get("kmeans_max_iterations", 300)),
+                    random_state=seed,
+                ).fit(features)
                 labels = model.labels_.astype(np.int64)
                 fits[k] = ClusterFit(labels=labels, centers=model.cluster_centers_)
             else:
                 mixture = GaussianMixture(
                     n_components=k,
                     covariance_type=str(options.get("gmm_covariance_type", "full")),
+                    max_iter=int(options.get("gmm_max_iterations", 100)),
                     random_state=seed,
                 ).fit(features)
                 labels = mixture.predict(features).astype(np.int64)

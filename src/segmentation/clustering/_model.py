@@ -72,6 +72,7 @@ def fit_clusters(
     sample_size: int,
     n_bootstrap: int,
     min_jaccard: float,
+    min_cluster_share: float,
     options: Mapping[str, Any],
     random_state: int = 0,
 ) -> FittedClusters:
@@ -91,8 +92,12 @@ def fit_clusters(
         Resamples for the stability of each k; 0 skips it.
     min_jaccard : float
         The stability a k needs to be eligible.
+    min_cluster_share : float
+        The share of the sample a k's smallest cluster needs to be eligible
+        (:func:`select_k`).
     options : mapping
-        ``n_init``, ``gmm_covariance_type``, ``ward_sample_size``.
+        ``n_init``, ``gmm_covariance_type``, ``ward_sample_size``, ``kmeans_max_iterations``,
+        ``gmm_max_iterations``.
     random_state : int, default 0
         Seed of the hashed order, the fits and the bootstrap.
 
@@ -118,6 +123,7 @@ def fit_clusters(
         n_bootstrap=n_bootstrap,
         sample_size=size,
         min_jaccard=min_jaccard,
+        min_cluster_share=min_cluster_share,
         options=options,
     )
     k = int(table.index[table["chosen"]][0])

@@ -38,7 +38,9 @@ def name_clusters(position: pd.DataFrame, *, naming: Mapping[str, Any]) -> pd.Da
         The first ``base_dimensions`` words always name a cluster ("近期·高频·高额",
         "recent frequent high-spend"); the next dimensions are added, in order, only to clusters that
         share a name and differ on that dimension ("…·高频", "…, frequent"); clusters that
-        still share a name are numbered in row order ("… 1", "… 2").
+        still share a name are numbered in row order ("近期·高频·高额 1", "… 2"), the order
+        of the segments' keys (lowest value first in a scheme), so every name is unique and
+        1 is the lower-value twin.
     """
     band = float(naming["band"])
     dimensions = [d for d in naming["dimensions"] if d["column"] in position.columns]

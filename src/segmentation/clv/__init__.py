@@ -20,6 +20,7 @@ from segmentation.clv._forecast import (
     customer_clv,
     forecast_from_config,
 )
+from segmentation.clv._lifetimes import FitLimits, default_fit_limits
 from segmentation.clv._lifetimes import _import_lifetimes as import_lifetimes
 from segmentation.clv._purchase import (
     DEFAULT_PENALIZERS,
@@ -52,6 +53,7 @@ __all__ = [
     "CLVUnavailableError",
     "CustomerPatterns",
     "FitAttempt",
+    "FitLimits",
     "PurchaseModelFit",
     "SpendModelFit",
     "backtest_from_config",
@@ -60,6 +62,7 @@ __all__ = [
     "compress_customers",
     "customer_clv",
     "default_backtest_dates",
+    "default_fit_limits",
     "fit_purchase_model",
     "fit_spend_model",
     "forecast_from_config",

@@ -21,6 +21,7 @@ import pandas as pd
 from segmentation.arrays import day_number, run_start_mask
 from segmentation.clv._choice import _against_baseline, _choice_reason, _usable_fits
 from segmentation.clv._compress import CustomerPatterns, compress_customers
+from segmentation.clv._lifetimes import FitLimits, default_fit_limits
 from segmentation.clv._purchase import (
     DEFAULT_PENALIZERS,
     MODEL_NAMES,
@@ -263,6 +264,7 @@ def clv_backtest(
     period_days: int = 1,
     penalizers: Sequence[float] = DEFAULT_PENALIZERS,
     min_repeat_customers: int = 30,
+    fit_limits: FitLimits | None = None,
 ) -> CLVBacktest:
     """Fit purchase models on a calibration period and score them on the holdout after it.
 
@@ -283,6 +285,8 @@ def clv_backtest(
 
     The model is chosen by the smallest ``mae``: the mean absolute error per customer of
     holdout repeat purchases, the error a per-customer ranking (CLV tiers, churn risk) makes.
+    A model that does not converge, stops at ``fit_limits``, or whose holdout predictions
+    are not finite is left out with its reason in ``failures``.
 
     Parameters
     ----------
@@ -298,8 +302,9 @@ def clv_backtest(
         1 counts purchase days, as the papers and the CDNOW figures do; 7 counts purchase
         weeks, which fits a million customers far faster (config
         ``clv.backtest.period_days``, 7 by default; see :mod:`segmentation.clv._compress`).
-    penalizers, min_repeat_customers
-        Passed to :func:`fit_purchase_model`.
+    penalizers, min_repeat_customers, fit_limits
+        Passed to :func:`fit_purchase_model`; each model's fit has its own ``fit_limits``
+        (the built-in config's ``clv.fit_limits`` when omitted).
 
     Returns
     -------
@@ -327,6 +332,7 @@ def clv_backtest(
         period_days=period_days,
         penalizers=penalizers,
         min_repeat_customers=min_repeat_customers,
+        fit_limits=fit_limits or default_fit_limits(),
     )
     holdout_counts, holdout_period_days = _holdout_periods(
         orders,
@@ -429,8 +435,10 @@ def _fit_models(
     period_days: int,
     penalizers: Sequence[float],
     min_repeat_customers: int,
+    fit_limits: FitLimits,
 ) -> tuple[dict[str, PurchaseModelFit], dict[str, str]]:
-    """Every model of ``names`` that converges, and the reason of each one that does not."""
+    """Every model of ``names`` that converges within ``fit_limits``, and the reason of each
+    one that does not."""
     fits: dict[str, PurchaseModelFit] = {}
     failures: dict[str, str] = {}
     for name in names:
@@ -445,6 +453,7 @@ def _fit_models(
                 penalizers=penalizers,
                 min_repeat_customers=min_repeat_customers,
                 started=started,
+                fit_limits=fit_limits,
             )
         except CLVFitError as error:
             failures[name] = str(error)
@@ -668,6 +677,7 @@ def backtest_from_config(
         period_days=int(backtest["period_days"] if period_days is None else period_days),
         penalizers=[float(p) for p in settings["penalizers"]],
         min_repeat_customers=int(settings["min_repeat_customers"]),
+        fit_limits=FitLimits.from_config(config),
     )
 
 

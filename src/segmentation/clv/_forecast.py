@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.clv._compress import CustomerPatterns, compress_customers
+from segmentation.clv._lifetimes import FitLimits, default_fit_limits
 from segmentation.clv._purchase import (
     DEFAULT_PENALIZERS,
     PurchaseModelFit,
@@ -68,6 +69,7 @@ def customer_clv(
     period_days: int = 1,
     penalizers: Sequence[float] = DEFAULT_PENALIZERS,
     min_repeat_customers: int = 30,
+    fit_limits: FitLimits | None = None,
 ) -> CLVForecast:
     """Expected purchases, P(alive), expected spend and discounted CLV per customer.
 
@@ -91,7 +93,7 @@ def customer_clv(
     month_days : float, default 365.25 / 12
     spend_model : SpendModelFit, optional
         Fitted on these customers when omitted.
-    time_unit_days, period_days, penalizers, min_repeat_customers
+    time_unit_days, period_days, penalizers, min_repeat_customers, fit_limits
         Passed to :func:`fit_purchase_model` and :func:`fit_spend_model` when they fit;
         ``period_days`` is taken from ``model`` when it is a fit.
 
@@ -120,6 +122,7 @@ def customer_clv(
     m = rows["monetary_value"].to_numpy(dtype=float)
     # One compression serves the fit and every prediction (the model is the slow part).
     patterns = compress_customers(f, r, t)
+    fit_limits = fit_limits or default_fit_limits()
     if isinstance(model, PurchaseModelFit):
         purchase_fit = model
     else:
@@ -133,10 +136,14 @@ def customer_clv(
             penalizers=penalizers,
             min_repeat_customers=min_repeat_customers,
             started=started,
+            fit_limits=fit_limits,
         )
     if spend_model is None:
         spend_model = fit_spend_model(
-            rows, penalizers=penalizers, min_repeat_customers=min_repeat_customers
+            rows,
+            penalizers=penalizers,
+            min_repeat_customers=min_repeat_customers,
+            fit_limits=fit_limits,
         )
     expected, discounted = _expected_purchases(
         purchase_fit,
@@ -265,4 +272,5 @@ def forecast_from_config(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -
         period_days=int(settings["period_days"]),
         penalizers=[float(p) for p in settings["penalizers"]],
         min_repeat_customers=int(settings["min_repeat_customers"]),
+        fit_limits=FitLimits.from_config(config),
     )

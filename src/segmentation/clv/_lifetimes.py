@@ -5,35 +5,162 @@ the pandas option and the warning filters that importing lifetimes changes; ever
 lifetimes runs inside :func:`_lifetimes_call`, which also keeps its prints off stdout.
 
 The fits are what lifetimes' ``fit`` does (its time scaling, its likelihood, scipy's
-``minimize`` with lifetimes' method, start and tolerance: :func:`_minimize_as_lifetimes`),
-minus what the kit never uses: the Hessian and standard errors it computes after optimising
+``minimize`` with lifetimes' method, start and tolerance: :func:`_minimize_as_lifetimes` for
+BFGS, :func:`_nelder_mead_as_lifetimes` for Pareto/NBD), minus what the kit never uses: the Hessian and standard errors it computes after optimising
 (a quarter to a third of a BG/NBD fit) and the ``generate_new_data`` lambda. So every object
 the package returns (fits, forecasts, the backtest, the schemes' details) pickles with the
 standard library's ``pickle`` (no ``dill``); :class:`_PicklableFit` drops the lambda from a
 fitter that went through lifetimes' own ``fit``.
+
+No fit runs unbounded (:class:`FitLimits`, config ``clv.fit_limits``): scipy's ``maxiter``
+bounds each optimisation, and the objective itself checks the fit's deadline on every
+evaluation, raising :class:`TimeoutError` once it has passed. The deadline is in the fitting
+thread's CPU time (``time.thread_time``), not the wall clock, so whether a model is available
+does not depend on what else the machine runs (on 2 cores shared by a dozen processes a
+Pareto/NBD fit of 2.3 s CPU took 21 s of wall time). lifetimes' ``fit`` takes no
+``callback``, and a scipy ``callback`` runs only once an iteration, after every likelihood
+evaluation of its line search; the objective is the one hook that stops any optimiser
+within one evaluation of the deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import sys
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from segmentation.config import config_section, default_config
+from segmentation.errors import CLVInputError
+
 __all__ = [
+    "FitLimits",
+    "_FitBudget",
     "_PicklableFit",
     "_import_lifetimes",
     "_lifetimes_call",
     "_minimize_as_lifetimes",
+    "_nelder_mead_as_lifetimes",
     "_picklable_fitter",
+    "default_fit_limits",
 ]
+
+
+@dataclass(frozen=True)
+class FitLimits:
+    """How far one model fit may run: the config's ``clv.fit_limits``.
+
+    A fit that reaches either limit is left out with its reason, as a fit that does not
+    converge is: the backtest then chooses among the other models, and a scheme that needed
+    the model is unavailable.
+
+    Attributes
+    ----------
+    max_iterations : int
+        Optimiser iterations per attempt (each penalizer tried is an attempt): scipy's
+        ``maxiter`` for BFGS (BG/NBD, MBG/NBD, Gamma-Gamma) and Nelder-Mead (Pareto/NBD).
+        An attempt that reaches it has not converged, and the next penalizer is tried.
+    max_seconds : float
+        CPU time of a model's whole fit (the fitting thread's), every attempt included; when
+        it has passed, the fit stops within one likelihood evaluation and no further
+        penalizer is tried.
+    """
+
+    max_iterations: int
+    max_seconds: float
+
+    def __post_init__(self) -> None:
+        iterations, seconds = self.max_iterations, self.max_seconds
+        if (
+            isinstance(iterations, bool)
+            or not isinstance(iterations, int | np.integer)
+            or iterations < 1
+            or isinstance(seconds, bool)
+            or not isinstance(seconds, int | float | np.integer | np.floating)
+            or not 0 < seconds < np.inf
+        ):
+            raise CLVInputError(
+                f"config clv.fit_limits: found max_iterations={iterations!r}, max_seconds="
+                f"{seconds!r}; give a whole number of iterations of at least 1 and a positive, "
+                "finite number of seconds, e.g. {max_iterations: 2000, max_seconds: 60}."
+            )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FitLimits:
+        """The limits of ``config`` (:func:`segmentation.config.load_config` output)."""
+        limits = config_section(config, "clv")["fit_limits"]
+        return cls(max_iterations=limits["max_iterations"], max_seconds=limits["max_seconds"])
+
+    def start(self) -> _FitBudget:
+        """A budget whose clock starts now, in this thread's CPU time: one model's fit."""
+        return _FitBudget(self, time.thread_time() + float(self.max_seconds))
+
+
+@functools.cache
+def default_fit_limits() -> FitLimits:
+    """The built-in config's ``clv.fit_limits``: the limits of a fit called without any."""
+    return FitLimits.from_config(default_config())
+
+
+@dataclass(frozen=True)
+class _FitBudget:
+    """The limits of one model's fit and the moment (``time.thread_time``, the fitting
+    thread's CPU time) it must stop."""
+
+    limits: FitLimits
+    deadline: float
+
+    def bounded(self, objective: Callable[..., Any]) -> Callable[..., Any]:
+        """``objective``, raising :class:`TimeoutError` when called after the deadline."""
+
+        def checked(*args: Any) -> Any:
+            if time.thread_time() > self.deadline:
+                raise TimeoutError(self.timeout_message())
+            return objective(*args)
+
+        return checked
+
+    def timeout_message(self) -> str:
+        return (
+            f"fit stopped after {self.limits.max_seconds:g} s of CPU time "
+            "(clv.fit_limits.max_seconds)"
+        )
+
+    def minimize(
+        self, objective: Callable[..., Any], x0: np.ndarray, args: tuple[Any, ...], **options: Any
+    ) -> Any:
+        """scipy's ``minimize`` of ``objective`` within the budget; raises lifetimes'
+        ``ConvergenceError`` when it stops at ``max_iterations`` or reports another failure."""
+        from lifetimes.utils import ConvergenceError
+        from scipy.optimize import minimize
+
+        max_iterations = int(self.limits.max_iterations)
+        output = minimize(
+            self.bounded(objective),
+            x0=x0,
+            args=args,
+            options={"disp": False, "maxiter": max_iterations},
+            **options,
+        )
+        if output.success:
+            return output
+        if int(output.nit) >= max_iterations:
+            raise ConvergenceError(
+                f"stopped after {max_iterations:,} iterations (clv.fit_limits.max_iterations)"
+            )
+        raise ConvergenceError(
+            f"The model did not converge ({output.message}). Try adding a larger penalizer."
+        )
 
 
 def _import_lifetimes() -> ModuleType:
@@ -103,34 +230,47 @@ class _PicklableFit:
         return {**self.__dict__, "fitter": _picklable_fitter(self.fitter)}
 
 
-def _minimize_as_lifetimes(fitter: Any, args: tuple[Any, ...], n_params: int) -> np.ndarray:
+def _minimize_as_lifetimes(
+    fitter: Any, args: tuple[Any, ...], n_params: int, *, budget: _FitBudget
+) -> np.ndarray:
     """lifetimes' ``BaseFitter._fit`` without its Hessian: the optimum, in log-parameters.
 
     The same call of scipy's ``minimize`` as lifetimes' ``fit`` makes for BG/NBD, MBG/NBD and
     Gamma-Gamma (BFGS on autograd's value and gradient of the fitter's own
     ``_negative_log_likelihood``, lifetimes' start of 0.1 in every log-parameter and its
-    ``tol`` of 1e-7), so the parameters are lifetimes' to the last bit. lifetimes then takes
-    autograd's Hessian for standard errors, which the kit never shows: a quarter to a third of
-    the fit, left out. Raises lifetimes' ``ConvergenceError`` when scipy reports a failure.
+    ``tol`` of 1e-7), so the parameters are lifetimes' to the last bit; ``budget`` adds the
+    iteration limit and the deadline. lifetimes then takes autograd's Hessian for standard
+    errors, which the kit never shows: a quarter to a third of the fit, left out. Raises
+    lifetimes' ``ConvergenceError`` when scipy reports a failure, :class:`TimeoutError` past
+    the deadline.
     """
     from autograd import value_and_grad
-    from lifetimes.utils import ConvergenceError
-    from scipy.optimize import minimize
 
-    output = minimize(
+    output = budget.minimize(
         value_and_grad(fitter._negative_log_likelihood),
+        0.1 * np.ones(n_params),
+        args,
         jac=True,
         method=None,
         tol=1e-7,
-        x0=0.1 * np.ones(n_params),
-        args=args,
-        options={"disp": False},
         bounds=None,
     )
-    if not output.success:
-        raise ConvergenceError(
-            f"The model did not converge ({output.message}). Try adding a larger penalizer."
-        )
     fitter._negative_log_likelihood_ = output.fun
     fitter._hessian_ = None
     return np.asarray(output.x, dtype=float)
+
+
+def _nelder_mead_as_lifetimes(
+    fitter: Any, args: tuple[Any, ...], *, tol: float, budget: _FitBudget
+) -> tuple[np.ndarray, float]:
+    """lifetimes' ``ParetoNBDFitter._fit`` with one run from a start of ones.
+
+    The same call of scipy's ``minimize`` (Nelder-Mead on the fitter's own
+    ``_negative_log_likelihood``, ``tol``, ``maxiter``) as lifetimes' ``_fit`` makes with
+    ``iterative_fitting=1`` and ``initial_params`` ones, so the parameters are lifetimes' to
+    the last bit; ``budget`` adds the deadline. Returns the optimum and the objective there.
+    """
+    output = budget.minimize(
+        fitter._negative_log_likelihood, np.ones(4), args, method="Nelder-Mead", tol=tol
+    )
+    return np.asarray(output.x, dtype=float), float(output.fun)

@@ -8,13 +8,14 @@ days / 7, by default, as in the papers) and every result is reported in days.
 
 Every fit is lifetimes' own (``BetaGeoFitter``, ``ParetoNBDFitter``, ``ModifiedBetaGeoFitter``),
 run on the customers compressed to their unique rows (:mod:`segmentation.clv._compress`) with
-``weights=`` counts; for Pareto/NBD it is lifetimes' own ``_fit``, for the others
-:func:`segmentation.clv._lifetimes._minimize_as_lifetimes`. The parameters are bit for bit
-those of lifetimes' ``fit`` on the same rows (tests check). The predictions (conditional
+``weights=`` counts, through :func:`segmentation.clv._lifetimes._nelder_mead_as_lifetimes`
+(Pareto/NBD) or :func:`segmentation.clv._lifetimes._minimize_as_lifetimes` (the others). The
+parameters are bit for bit those of lifetimes' ``fit`` on the same rows (tests check). The predictions (conditional
 expected purchases, P(alive)) are the fitted lifetimes objects' own methods, run on the unique
 rows and broadcast back to the customers. A fit that does not converge, or whose parameters
 are not finite and positive, is retried with a growing ``penalizer_coef`` and, if none works,
-raises :class:`CLVFitError`.
+raises :class:`CLVFitError`. So does a fit that runs past ``clv.fit_limits.max_seconds``
+(:class:`segmentation.clv._lifetimes.FitLimits`), at once.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ import pandas as pd
 
 from segmentation.clv._compress import CustomerPatterns, compress_customers
 from segmentation.clv._lifetimes import (
+    FitLimits,
+    _FitBudget,
     _import_lifetimes,
     _lifetimes_call,
     _minimize_as_lifetimes,
+    _nelder_mead_as_lifetimes,
     _PicklableFit,
+    default_fit_limits,
 )
 from segmentation.errors import (
     CLVFitError,
@@ -72,8 +77,9 @@ DEFAULT_PENALIZERS: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 0.1)
 #: Options for lifetimes' ``ParetoNBDFitter.fit`` (which also gets a start of ones, the mean
 #: of its default random start, so that two runs agree). Its default ``tol=1e-4`` stops
 #: Nelder-Mead in time-scaled parameters up to 1.2e-4 short of the optimum along the flat
-#: ``beta`` direction (CDNOW sample); 1e-8 gets within 1e-7.
-PARETO_FIT_OPTIONS: dict[str, Any] = {"tol": 1e-8, "maxiter": 20_000}
+#: ``beta`` direction (CDNOW sample); 1e-8 gets within 1e-7. Its ``maxiter`` is
+#: ``clv.fit_limits.max_iterations`` (:class:`FitLimits`).
+PARETO_FIT_OPTIONS: dict[str, Any] = {"tol": 1e-8}
 
 
 _FITTER_CLASSES = {
@@ -81,8 +87,6 @@ _FITTER_CLASSES = {
     "pareto": "ParetoNBDFitter",
     "mbgnbd": "ModifiedBetaGeoFitter",
 }
-# scipy's Nelder-Mead status when it stops before converging (it warns only with disp=True).
-_NOT_CONVERGED = "Maximum number of"
 
 
 @dataclass(frozen=True)
@@ -315,25 +319,37 @@ def _check_period_days(period_days: int) -> int:
 
 
 def _fit_with_penalizers(
-    fit_once: Callable[[float], Any],
+    fit_once: Callable[[float, _FitBudget], Any],
     penalizers: Sequence[float],
     *,
     model: str,
+    title: str,
     failure: str,
     advice: str,
+    fit_limits: FitLimits,
 ) -> tuple[Any, float, tuple[FitAttempt, ...]]:
-    """Call ``fit_once(penalizer)`` for each penalizer until a fit has finite parameters.
+    """Call ``fit_once(penalizer, budget)`` for each penalizer until a fit has finite parameters.
 
     ``fit_once`` returns a fitted lifetimes object or raises (lifetimes' ``ConvergenceError``
     is a ``ValueError``). When every penalizer fails, :class:`CLVFitError` says ``failure``,
-    the penalizers tried, the last reason and ``advice``.
+    the penalizers tried, the last reason and ``advice``. One budget of ``fit_limits`` serves
+    every attempt: past its deadline (a :class:`TimeoutError` from the objective),
+    :class:`CLVFitError` says ``title``, the limit and ``advice`` at once.
     """
     if not penalizers:
         raise CLVInputError("penalizers must name at least one value (e.g. [0.0]).")
     attempts: list[FitAttempt] = []
+    budget = fit_limits.start()
     for penalizer in (float(p) for p in penalizers):
         try:
-            fitter = fit_once(penalizer)
+            fitter = fit_once(penalizer, budget)
+        except TimeoutError:
+            attempts.append(FitAttempt(penalizer, False, budget.timeout_message()))
+            raise CLVFitError(
+                f"{title}: {budget.timeout_message()}, with penalizer {penalizer:g}; {advice}",
+                model=model,
+                attempts=attempts,
+            ) from None
         except (ValueError, ArithmeticError) as error:  # LinAlgError is a ValueError
             message = " ".join(str(error).split()).rstrip(".")
             attempts.append(FitAttempt(penalizer, False, f"{type(error).__name__}: {message}"))
@@ -361,22 +377,23 @@ def _purchase_fitter(
     recency: np.ndarray,
     T: np.ndarray,
     weights: np.ndarray,
+    budget: _FitBudget,
 ) -> Any:
     """Fit lifetimes' fitter for ``model`` to unique rows with weights (time in model units).
 
     What lifetimes' ``fit`` does, minus what the kit never uses: the Hessian and standard
     errors (BG/NBD, MBG/NBD) and the ``generate_new_data`` lambda (which standard pickle
     cannot store). The time scaling, likelihood and optimiser are lifetimes' own; Pareto/NBD
-    runs lifetimes' own ``_fit`` (Nelder-Mead, no Hessian).
+    runs what lifetimes' ``_fit`` runs (Nelder-Mead, no Hessian). ``budget`` bounds it.
     """
     lifetimes = _import_lifetimes()
     fitter_class = getattr(lifetimes, _FITTER_CLASSES[model])
     scale = 1.0 / T.max()  # lifetimes' _scale_time: the largest T becomes 1
     scaled = (frequency, recency * scale, T * scale, weights)
-    with _lifetimes_call() as caught:
+    with _lifetimes_call():
         if model != "pareto":
             fitter = fitter_class(penalizer_coef=penalizer)
-            log_params = _minimize_as_lifetimes(fitter, (*scaled, penalizer), 4)
+            log_params = _minimize_as_lifetimes(fitter, (*scaled, penalizer), 4, budget=budget)
             params = pd.Series(np.exp(log_params), index=list(PARAMETER_NAMES[model]))
             params["alpha"] /= scale
         else:
@@ -384,25 +401,16 @@ def _purchase_fitter(
             # that the penalizer means what it means for the other models (and does not change
             # with the compression), it is scaled by the number of rows.
             fitter = fitter_class(penalizer_coef=penalizer * len(weights))
-            options = dict(PARETO_FIT_OPTIONS)
-            values, fitter._negative_log_likelihood_ = fitter._fit(
+            values, fitter._negative_log_likelihood_ = _nelder_mead_as_lifetimes(
+                fitter,
                 (*scaled, fitter.penalizer_coef),
-                1,  # iterative_fitting: one run, from the start below
-                np.ones(4),
-                4,
-                True,  # verbose: makes scipy warn when Nelder-Mead stops before converging
-                options.pop("tol", 1e-4),
-                "Nelder-Mead",
-                options.pop("maxiter", 2000),
-                **options,
+                tol=PARETO_FIT_OPTIONS["tol"],
+                budget=budget,
             )
             fitter._hessian_ = None
             params = pd.Series(values, index=list(PARAMETER_NAMES[model]))
             params["alpha"] /= scale
             params["beta"] /= scale
-    stopped = [str(w.message) for w in caught if str(w.message).startswith(_NOT_CONVERGED)]
-    if stopped:
-        raise ValueError(f"Nelder-Mead did not converge: {stopped[0]}")
     fitter._scale = scale
     fitter.params_ = params
     fitter.data = pd.DataFrame(
@@ -443,6 +451,7 @@ def _fit_purchase_patterns(
     penalizers: Sequence[float],
     min_repeat_customers: int,
     started: float,
+    fit_limits: FitLimits,
 ) -> PurchaseModelFit:
     """:func:`fit_purchase_model` on buyers already checked and compressed.
 
@@ -458,12 +467,16 @@ def _fit_purchase_patterns(
     T = patterns.T / time_unit_days
     weights = patterns.weight
     fitter, penalizer, attempts = _fit_with_penalizers(
-        lambda penalizer: _purchase_fitter(model, penalizer, frequency, recency, T, weights),
+        lambda penalizer, budget: _purchase_fitter(
+            model, penalizer, frequency, recency, T, weights, budget
+        ),
         penalizers,
         model=model,
+        title=title,
         failure=f"{title} did not converge on {patterns.n_customers:,} customers",
         advice="CLV is unavailable with this model: try another model (bgnbd, pareto, "
         "mbgnbd) or a longer order history.",
+        fit_limits=fit_limits,
     )
     return PurchaseModelFit(
         model=model,
@@ -497,6 +510,7 @@ def fit_purchase_model(
     penalizers: Sequence[float] = DEFAULT_PENALIZERS,
     min_repeat_customers: int = 30,
     compress: bool = True,
+    fit_limits: FitLimits | None = None,
 ) -> PurchaseModelFit:
     """Fit BG/NBD, Pareto/NBD or MBG/NBD to customers' frequency, recency and T.
 
@@ -524,6 +538,9 @@ def fit_purchase_model(
         Fewer customers with a repeat purchase raise :class:`CLVUnavailableError`.
     compress : bool, default True
         ``False`` fits one row per customer (the same parameters, slower; for checking).
+    fit_limits : FitLimits, optional
+        Iterations per attempt and wall time of the fit; the built-in config's
+        ``clv.fit_limits`` when omitted.
 
     Returns
     -------
@@ -534,7 +551,8 @@ def fit_purchase_model(
     CLVUnavailableError
         No buyers, or fewer than ``min_repeat_customers`` repeat buyers.
     CLVFitError
-        No penalizer gave a converged fit with finite parameters.
+        No penalizer gave a converged fit with finite parameters within
+        ``fit_limits.max_iterations``, or the fit ran past ``fit_limits.max_seconds``.
 
     References
     ----------
@@ -565,4 +583,5 @@ def fit_purchase_model(
         penalizers=penalizers,
         min_repeat_customers=min_repeat_customers,
         started=started,
+        fit_limits=fit_limits or default_fit_limits(),
     )

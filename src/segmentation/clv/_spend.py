@@ -1,7 +1,8 @@
 """The Gamma-Gamma spend model, fitted on the repeat customers' unique (frequency, spend) rows.
 
 The fit is lifetimes' ``GammaGammaFitter`` as :mod:`segmentation.clv._lifetimes` runs it: on
-the unique rows with their counts as ``weights``, without the Hessian and standard errors.
+the unique rows with their counts as ``weights``, without the Hessian and standard errors,
+within ``clv.fit_limits`` (:class:`segmentation.clv._lifetimes.FitLimits`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import pandas as pd
 
 from segmentation.clv._compress import _unique_rows
 from segmentation.clv._lifetimes import (
+    FitLimits,
+    _FitBudget,
     _import_lifetimes,
     _lifetimes_call,
     _minimize_as_lifetimes,
     _PicklableFit,
+    default_fit_limits,
 )
 from segmentation.clv._purchase import DEFAULT_PENALIZERS, FitAttempt, _fit_with_penalizers
 from segmentation.errors import CLVUnavailableError, MissingColumnError
@@ -125,6 +129,7 @@ def fit_spend_model(
     *,
     penalizers: Sequence[float] = DEFAULT_PENALIZERS,
     min_repeat_customers: int = 30,
+    fit_limits: FitLimits | None = None,
 ) -> SpendModelFit:
     """Fit the Gamma-Gamma model to the repeat customers' mean spend.
 
@@ -140,6 +145,9 @@ def fit_spend_model(
         Tried in turn until a fit converges.
     min_repeat_customers : int, default 30
         Fewer repeat customers with positive spend raise :class:`CLVUnavailableError`.
+    fit_limits : FitLimits, optional
+        Iterations per attempt and wall time of the fit; the built-in config's
+        ``clv.fit_limits`` when omitted.
 
     Returns
     -------
@@ -150,7 +158,8 @@ def fit_spend_model(
     CLVUnavailableError
         Too few repeat customers with positive spend, or ``q <= 1`` (no finite mean spend).
     CLVFitError
-        No penalizer gave a converged fit.
+        No penalizer gave a converged fit within ``fit_limits.max_iterations``, or the fit
+        ran past ``fit_limits.max_seconds``.
 
     References
     ----------
@@ -166,11 +175,15 @@ def fit_spend_model(
     lifetimes = _import_lifetimes()
     f_float = f_unique.astype(float)  # as lifetimes' fit converts it
     fitter, penalizer, attempts = _fit_with_penalizers(
-        lambda penalizer: _gamma_gamma_fitter(penalizer, f_float, m_unique, weights),
+        lambda penalizer, budget: _gamma_gamma_fitter(
+            penalizer, f_float, m_unique, weights, budget
+        ),
         penalizers,
         model="gamma_gamma",
+        title="Gamma-Gamma",
         failure=f"Gamma-Gamma did not converge on {n_used:,} repeat customers",
         advice="Spend, and so CLV, is unavailable.",
+        fit_limits=fit_limits or default_fit_limits(),
     )
     p, q, gamma = (float(fitter.params_[name]) for name in ("p", "q", "v"))
     if q <= 1.0:
@@ -227,13 +240,17 @@ def _spend_customers(
 
 
 def _gamma_gamma_fitter(
-    penalizer: float, frequency: np.ndarray, monetary_value: np.ndarray, weights: np.ndarray
+    penalizer: float,
+    frequency: np.ndarray,
+    monetary_value: np.ndarray,
+    weights: np.ndarray,
+    budget: _FitBudget,
 ) -> Any:
     """lifetimes' ``GammaGammaFitter.fit`` on unique rows, without the Hessian and standard errors."""
     fitter = _import_lifetimes().GammaGammaFitter(penalizer_coef=penalizer)
     with _lifetimes_call():
         log_params = _minimize_as_lifetimes(
-            fitter, (frequency, monetary_value, weights, penalizer), 3
+            fitter, (frequency, monetary_value, weights, penalizer), 3, budget=budget
         )
     fitter.params_ = pd.Series(np.exp(log_params), index=["p", "q", "v"])
     fitter.data = pd.DataFrame(

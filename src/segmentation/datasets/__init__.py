@@ -1,8 +1,10 @@
 """Data the kit ships or generates: the demo export (``_demo``), CDNOW read from the lifetimes
-wheel without importing it (``_cdnow``), the one BG/NBD + Gamma-Gamma simulator (``_simulate``)."""
+wheel without importing it (``_cdnow``), the one BG/NBD + Gamma-Gamma simulator (``_simulate``), and the demo's campaign log with
+its planted effect (``_campaign``)."""
 
 from segmentation.datasets._cdnow import cdnow_file, load_cdnow
 from segmentation.datasets._demo import (
+    CAMPAIGN_HEADERS,
     CUSTOMER_HEADERS,
     DEMO_LABEL,
     INTERACTION_HEADERS,
@@ -21,6 +23,7 @@ from segmentation.datasets._simulate import (
 )
 
 __all__ = [
+    "CAMPAIGN_HEADERS",
     "CUSTOMER_HEADERS",
     "DEMO_LABEL",
     "INTERACTION_HEADERS",

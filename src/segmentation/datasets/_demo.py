@@ -9,12 +9,14 @@ but shaped like real ones, so the masking downstream is exercised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from segmentation.datasets._campaign import CAMPAIGN_HEADERS, plant_campaign
 from segmentation.datasets._simulate import (
     CustomerLatents,
     draw_customer_latents,
@@ -23,6 +25,7 @@ from segmentation.datasets._simulate import (
 )
 
 __all__ = [
+    "CAMPAIGN_HEADERS",
     "CUSTOMER_HEADERS",
     "DEMO_LABEL",
     "INTERACTION_HEADERS",
@@ -135,12 +138,22 @@ class DemoExport:
     truth : pandas.DataFrame
         The latent parameters per customer (purchase rate per day, dropout probability,
         mean spend, dropout time). Never written to the export; for tests and teaching.
+    campaigns : pandas.DataFrame
+        Last month's campaign log (活动编号, 触达时间, 渠道, 分组 ...), with random control
+        groups (:mod:`segmentation.datasets._campaign`).
+    campaign_orders : pandas.Index
+        Order ids of the purchases the campaign caused (the planted effect). Never written
+        to the export; for tests.
     """
 
     orders: pd.DataFrame
     customers: pd.DataFrame
     interactions: pd.DataFrame
     truth: pd.DataFrame
+    campaigns: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=[*CAMPAIGN_HEADERS.values()])
+    )
+    campaign_orders: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
 
 
 def generate_demo(
@@ -234,11 +247,27 @@ def generate_demo(
         customer_ids,
     )
     truth = _truth(start, customer_ids, buyer, latents, purchases.dropout_day)
+    orders, campaign_log, campaign_orders = _with_campaign(
+        seed,
+        orders,
+        start=start,
+        span_days=span_days,
+        purchases=(purchases.customer, purchases.day),
+        spend_nu=latents.spend_nu,
+        premium=premium,
+        breadth=breadth,
+        customer_ids=customer_ids,
+        guest_order_share=guest_order_share,
+        refund_share=refund_share,
+        end=end,
+    )
     return DemoExport(
         orders=orders.rename(columns=ORDER_HEADERS),
         customers=customers.rename(columns=CUSTOMER_HEADERS),
         interactions=interactions.rename(columns=INTERACTION_HEADERS),
         truth=truth,
+        campaigns=campaign_log.rename(columns=CAMPAIGN_HEADERS),
+        campaign_orders=campaign_orders,
     )
 
 
@@ -251,6 +280,7 @@ def write_demo_export(out_dir: str | Path, *, seed: int = 0, **options: object) 
         out_dir/orders/orders_YYYY-MM.csv  UTF-8 with BOM (what Excel expects), by order month
         out_dir/customers.csv              GB18030, as Chinese CRM exports often are
         out_dir/interactions.csv           UTF-8
+        out_dir/campaigns.csv              last month's campaign log, UTF-8 with BOM
 
     Parameters
     ----------
@@ -283,6 +313,9 @@ def write_demo_export(out_dir: str | Path, *, seed: int = 0, **options: object) 
     _write_csv(demo.customers, out / "customers.csv", encoding="gb18030")
     _write_csv(demo.interactions, out / "interactions.csv", encoding="utf-8")
     written += [out / "customers.csv", out / "interactions.csv"]
+    if len(demo.campaigns):
+        _write_csv(demo.campaigns, out / "campaigns.csv", encoding="utf-8-sig")
+        written.append(out / "campaigns.csv")
     return sorted(written)
 
 
@@ -313,6 +346,68 @@ def _truth(
             + pd.to_timedelta(np.where(np.isfinite(dropout_day), dropout_day, np.nan), "D"),
         }
     )
+
+
+def _with_campaign(
+    seed: int,
+    orders: pd.DataFrame,
+    *,
+    start: pd.Timestamp,
+    span_days: float,
+    purchases: tuple[np.ndarray, np.ndarray],
+    customer_ids: np.ndarray,
+    **order_options: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """Last month's campaign log, and ``orders`` with the purchases it caused.
+
+    The campaign draws from its own generators, so the organic history is the same with it.
+    """
+    campaign = plant_campaign(
+        np.random.default_rng([seed, 22]),
+        start=start,
+        span_days=span_days,
+        purchase_customer=purchases[0],
+        purchase_day=purchases[1],
+        customer_ids=customer_ids,
+    )
+    with_extra, extra_ids = _with_campaign_orders(
+        np.random.default_rng([seed, 22, 1]),
+        orders,
+        start=start,
+        customer_index=campaign.extra_customer,
+        purchase_day=campaign.extra_day,
+        customer_ids=customer_ids,
+        **order_options,
+    )
+    return with_extra, campaign.log, extra_ids
+
+
+def _with_campaign_orders(
+    rng: np.random.Generator,
+    orders: pd.DataFrame,
+    *,
+    customer_index: np.ndarray,
+    purchase_day: np.ndarray,
+    end: pd.Timestamp,
+    **shared: Any,
+) -> tuple[pd.DataFrame, pd.Index]:
+    """``orders`` with the campaign's extra purchases (order ids ``SC...``) among them by time,
+    and those order ids. ``shared``: the other options of :func:`_orders_from_purchases`."""
+    if len(customer_index) == 0:
+        return orders, pd.Index([], dtype=object)
+    by_time = np.argsort(purchase_day, kind="stable")
+    extra = _orders_from_purchases(
+        rng,
+        customer_index=customer_index[by_time],
+        purchase_day=purchase_day[by_time],
+        end=end,
+        **shared,
+    )
+    extra = extra.loc[pd.to_datetime(extra["order_ts"]).to_numpy() <= end.to_datetime64()].copy()
+    extra["order_id"] = "SC" + extra["order_id"].str.slice(2)
+    merged = pd.concat([orders, extra], ignore_index=True)
+    merged = merged.iloc[np.argsort(merged["order_ts"].to_numpy(dtype=str), kind="stable")]
+    return merged.reset_index(drop=True), pd.Index(extra["order_id"].unique())
 
 
 def _orders_from_purchases(

@@ -28,6 +28,10 @@ class NetOrders(NamedTuple):
     ts: np.ndarray  # int64 timestamp of the earliest row, in the orders' unit
     amount: np.ndarray  # net of refund rows
     is_purchase: np.ndarray  # not refund-only, not refunded in full
+    refund_only: np.ndarray  # refund rows only: a cancellation under its own order id
+    # The entry of each row in the window, only when some order is refund-only (the
+    # cancellations' matching needs it); empty otherwise.
+    row_entry: np.ndarray
 
 
 def net_orders(
@@ -64,11 +68,19 @@ def net_orders(
     earliest = ts_int[first]
     np.minimum.at(earliest, other_entry, ts_int[others])
     net_amount = order_sums(first_amount, other_entry, other_amount)
+    refund_only = has_refund & ~has_sale
+    row_entry = np.zeros(0, dtype=np.int64)
+    if refund_only.any():
+        row_entry = np.empty(len(row_customer), dtype=np.int64)
+        row_entry[first] = np.arange(len(entry_customer), dtype=np.int64)
+        row_entry[others] = other_entry
     return NetOrders(
         customer=entry_customer,
         ts=earliest,
         amount=net_amount,
         is_purchase=has_sale & ~(has_refund & (net_amount <= REFUND_TOLERANCE)),
+        refund_only=refund_only,
+        row_entry=row_entry,
     )
 
 
@@ -193,9 +205,18 @@ def _net_orders_by_pair(
     net_amount = reduceat(np.add, amount[by_order], start)
     has_refund = reduceat(np.logical_or, (amount < 0)[by_order], start)
     has_sale = reduceat(np.logical_or, (raw_amount >= 0)[by_order], start)
+    refund_only = has_refund & ~has_sale
+    row_entry = np.zeros(0, dtype=np.int64)
+    if refund_only.any():
+        row_entry = np.empty(len(row_customer), dtype=np.int64)
+        row_entry[by_order] = np.repeat(
+            np.arange(len(start), dtype=np.int64), np.diff(np.append(start, len(by_order)))
+        )
     return NetOrders(
         customer=row_customer[by_order][start],
         ts=reduceat(np.minimum, ts_int[by_order], start),
         amount=net_amount,
         is_purchase=has_sale & ~(has_refund & (net_amount <= REFUND_TOLERANCE)),
+        refund_only=refund_only,
+        row_entry=row_entry,
     )

@@ -14,18 +14,27 @@ the days from the first period to ``as_of``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from segmentation.arrays import run_starts
 from segmentation.errors import InvalidOptionError
 from segmentation.features._attributes import customer_attributes
+from segmentation.features._cancellations import (
+    CancellationMatches,
+    match_cancellations,
+    net_cancellations,
+    pair_lines,
+)
 from segmentation.features._kernels import as_text, to_day, zero_for_missing
-from segmentation.features._netting import REFUND_TOLERANCE, net_orders
+from segmentation.features._netting import REFUND_TOLERANCE, NetOrders, net_orders
 from segmentation.features._universe import customer_universe
 
 __all__ = [
     "as_of_cutoff",
+    "matched_cancellations",
     "order_purchases",
     "purchase_days",
     "repeat_purchase_summary",
@@ -64,14 +73,16 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
     -------
     pandas.DataFrame
         One row per (customer_id, order_id): ``order_ts`` (the earliest row, the purchase
-        time), ``amount`` (net), ``has_refund`` (any negative row) and ``is_purchase``
-        (not a refund-only or fully refunded order).
+        time), ``amount`` (net, of matched cancellations too), ``has_refund`` (any negative
+        row, or a matched cancellation) and ``is_purchase`` (not a refund-only or fully
+        refunded order). Cancellations under their own order id are matched to the lines they
+        cancel by customer, product and quantity when ``product_id`` and ``quantity`` are
+        there (:mod:`segmentation.features._cancellations`): their amount moves to the order
+        they cancel.
     """
     cutoff = as_of_cutoff(as_of)
-    rows = orders.loc[
-        orders["customer_id"].notna() & (orders["order_ts"] < cutoff),
-        ["customer_id", "order_id", "order_ts", "amount"],
-    ]
+    in_window = (orders["customer_id"].notna() & (orders["order_ts"] < cutoff)).to_numpy(bool)
+    rows = orders.loc[in_window, ["customer_id", "order_id", "order_ts", "amount"]]
     # Ids as text: pandas regroups a categorical by hashing all of its categories (a million
     # customer ids) on every groupby, where text is hashed only for the rows at hand.
     rows = rows.assign(customer_id=as_text(rows["customer_id"]), order_id=as_text(rows["order_id"]))
@@ -87,7 +98,48 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
     per_order["is_purchase"] = per_order["has_sale"] & ~(
         per_order["has_refund"] & (per_order["amount"] <= REFUND_TOLERANCE)
     )
+    if "product_id" in orders.columns and "quantity" in orders.columns:
+        row_order = grouped.ngroup().to_numpy(dtype=float, na_value=np.nan)
+        _net_matched_cancellations(per_order, orders.iloc[np.flatnonzero(in_window)], row_order)
     return per_order.drop(columns="has_sale").reset_index()
+
+
+def _net_matched_cancellations(
+    per_order: pd.DataFrame, rows: pd.DataFrame, row_order: np.ndarray
+) -> None:
+    """Move each matched cancellation's amount (:mod:`._cancellations`) from its own order to
+    the order it cancels, in ``per_order`` (one row per order; ``row_order`` is the order of
+    each of ``rows``, NaN without an order id), which then is no purchase when it nets to zero
+    or less."""
+    has_order = ~np.isnan(row_order)
+    order = np.where(has_order, row_order, 0).astype(np.int64)
+    refund_only = (per_order["has_refund"] & ~per_order["has_sale"]).to_numpy(bool)
+    in_cancellation = refund_only[order] & has_order
+    in_purchase = per_order["is_purchase"].to_numpy(bool)[order] & has_order
+    if not in_cancellation.any():
+        return
+    where = np.flatnonzero(in_cancellation | in_purchase)
+    candidates = rows.iloc[where]
+    cancel, sale = pair_lines(
+        customer=pd.factorize(candidates["customer_id"])[0],
+        product=pd.factorize(candidates["product_id"])[0],
+        quantity=candidates["quantity"].to_numpy(dtype=float, na_value=np.nan),
+        amount=candidates["amount"].to_numpy(dtype=float, na_value=np.nan),
+        ts=candidates["order_ts"].to_numpy().view(np.int64),
+        in_cancellation=in_cancellation[where],
+    )
+    moved = candidates["amount"].to_numpy(dtype=float)[cancel]
+    amount = per_order["amount"].to_numpy(dtype=float, copy=True)
+    cancelled = order[where[sale]]
+    np.add.at(amount, cancelled, moved)
+    np.subtract.at(amount, order[where[cancel]], moved)
+    per_order["amount"] = amount
+    has_refund = per_order["has_refund"].to_numpy(copy=True)
+    has_refund[cancelled] = True
+    per_order["has_refund"] = has_refund
+    is_purchase = per_order["is_purchase"].to_numpy(copy=True)
+    is_purchase[cancelled] &= amount[cancelled] > REFUND_TOLERANCE
+    per_order["is_purchase"] = is_purchase
 
 
 def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
@@ -112,27 +164,10 @@ def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Data
         ``customer_id`` (string) and ``day`` (int64, days since 1970-01-01), sorted by
         customer_id and day, without repeats.
     """
-    cutoff = as_of_cutoff(as_of)
-    in_window = (
-        orders["customer_id"].notna() & orders["order_id"].notna() & (orders["order_ts"] < cutoff)
-    ).to_numpy(dtype=bool)
-    universe, row_customer, _ = customer_universe(
-        orders["customer_id"],
-        in_window,
-        customer_attributes(None, cutoff, order_customers=orders["customer_id"]),
-    )
-    ts = orders["order_ts"].to_numpy()[in_window]
-    raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
-    net = net_orders(
-        orders["order_id"],
-        in_window,
-        row_customer,
-        ts.view(np.int64),
-        raw_amount,
-        zero_for_missing(raw_amount),
-    )
+    netted = _netted_orders(orders, as_of)
+    net, universe = netted.net, netted.universe
     customer = net.customer[net.is_purchase]
-    day = to_day(net.ts[net.is_purchase], np.datetime_data(ts.dtype)[0])
+    day = to_day(net.ts[net.is_purchase], netted.ts_unit)
     offset = int(day.min(initial=0))
     span = int(day.max(initial=0)) - offset + 1
     key = np.sort(customer * span + (day - offset))
@@ -143,6 +178,86 @@ def purchase_days(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Data
             "day": (key % span + offset).astype(np.int64),
         }
     )
+
+
+class _Netted(NamedTuple):
+    """The orders up to a day, netted as the snapshot nets them."""
+
+    universe: pd.Index  # the customers, in code order
+    net: NetOrders  # after matched cancellations
+    matches: CancellationMatches
+    window_rows: np.ndarray  # positions in the orders of the rows netted
+    ts_unit: str
+
+
+def _netted_orders(orders: pd.DataFrame, as_of: str | pd.Timestamp) -> _Netted:
+    """Net the customers' rows with an order id up to ``as_of``, cancellations matched."""
+    cutoff = as_of_cutoff(as_of)
+    in_window = (
+        orders["customer_id"].notna() & orders["order_id"].notna() & (orders["order_ts"] < cutoff)
+    ).to_numpy(dtype=bool)
+    universe, row_customer, _ = customer_universe(
+        orders["customer_id"],
+        in_window,
+        customer_attributes(None, cutoff, order_customers=orders["customer_id"]),
+    )
+    ts = orders["order_ts"].to_numpy()[in_window]
+    ts_int = ts.view(np.int64)
+    raw_amount = orders["amount"].to_numpy(dtype=float, na_value=np.nan)[in_window]
+    amount = zero_for_missing(raw_amount)
+    net = net_orders(orders["order_id"], in_window, row_customer, ts_int, raw_amount, amount)
+    matches = match_cancellations(
+        net, row_customer=row_customer, in_window=in_window, orders=orders, ts_int=ts_int
+    )
+    return _Netted(
+        universe,
+        net_cancellations(net, matches, amount),
+        matches,
+        np.flatnonzero(in_window),
+        np.datetime_data(ts.dtype)[0],
+    )
+
+
+def matched_cancellations(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """The cancellations under their own order id matched to the lines they cancel.
+
+    Each cancellation row (a row of an order that has refund rows only, such as Online
+    Retail's ``C`` invoices) is matched to a sale line of the same customer, product and
+    quantity dated at or before it, as the snapshot matches them
+    (:mod:`segmentation.features._cancellations`).
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders with ``product_id`` and ``quantity`` (no match without them).
+    as_of : str or pandas.Timestamp
+        Rows dated after this day are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per matched cancellation row: ``customer_id``, ``cancel_row`` and
+        ``sale_row`` (positions in ``orders``) and ``amount`` (the cancellation's, negative).
+        ``attrs["cancellation_rows"]`` counts every cancellation row up to ``as_of``,
+        matched or not.
+    """
+    netted = _netted_orders(orders, as_of)
+    matches = netted.matches
+    cancel_row = netted.window_rows[matches.cancel_row]
+    table = pd.DataFrame(
+        {
+            "customer_id": netted.universe.take(
+                netted.net.customer[netted.net.row_entry[matches.cancel_row]]
+            ).array
+            if len(cancel_row)
+            else pd.array([], dtype="string"),
+            "cancel_row": cancel_row,
+            "sale_row": netted.window_rows[matches.sale_row],
+            "amount": orders["amount"].to_numpy(dtype=float, na_value=np.nan)[cancel_row],
+        }
+    )
+    table.attrs["cancellation_rows"] = matches.n_cancel_rows
+    return table
 
 
 def repeat_purchase_summary(

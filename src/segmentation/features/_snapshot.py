@@ -19,6 +19,7 @@ from segmentation.features._attributes import (
     interaction_counts,
     product_features,
 )
+from segmentation.features._cancellations import match_cancellations, net_cancellations
 from segmentation.features._kernels import (
     day_numbers,
     float_values,
@@ -201,14 +202,22 @@ def _purchase_figures(
         net = net_orders(
             orders["order_id"], in_window, row_customer, ts.view(np.int64), raw_amount, amount
         )
-        del ts, raw_amount
+        monetary_total = sum_by(net.customer, net.amount, n_customers)
+        matches = match_cancellations(
+            net,
+            row_customer=row_customer,
+            in_window=in_window,
+            orders=orders,
+            ts_int=ts.view(np.int64),
+        )
+        net = net_cancellations(net, matches, amount)
+        del ts, raw_amount, matches
         # Only refund rows add to the refunded amount (the others would add zeros).
         refund_row = np.flatnonzero(amount < 0)  # few
         refunded = sum_by(row_customer[refund_row], -amount[refund_row], n_customers)
         # ``amount`` is this function's own copy and no longer needed: clip it where it is.
         gross = sum_by(row_customer, np.clip(amount, 0, None, out=amount), n_customers)
         del refund_row, amount
-        monetary_total = sum_by(net.customer, net.amount, n_customers)
         periods = purchase_periods(net, n_customers, ts_unit)
         product = products.result()
     return _PurchaseFigures(net, periods, monetary_total, refunded, gross, product, ts_unit)

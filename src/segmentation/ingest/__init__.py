@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from segmentation.ingest._api import IngestResult, ingest, write_ingest
 from segmentation.ingest._quarantine import QUARANTINE_COLUMNS
+from segmentation.ingest._readers import expand_inputs
 from segmentation.ingest._reasons import REASONS
 
 __all__ = [
     "QUARANTINE_COLUMNS",
     "REASONS",
     "IngestResult",
+    "expand_inputs",
     "ingest",
     "write_ingest",
 ]

@@ -2,14 +2,21 @@
 
 ``ingest`` takes files or folders of exports (CSV in UTF-8, UTF-8 with BOM, GB18030/GBK or
 UTF-16; gzip-compressed CSV; whitespace-separated text such as CDNOW; XLSX; Parquet), tells
-from each header whether a file holds orders, customers or interactions, maps its columns to
+from each header whether a file holds orders, customers, interactions or a campaign log, maps its columns to
 the canonical names of :mod:`segmentation.schema` and parses dates and amounts. Every row
 read ends in exactly one place::
 
     rows_in = rows_kept + rows_duplicate + sum(rows_quarantined over reasons)
 
-per table, and this is checked on every run. Quarantined rows are kept with the file, the line
-a user would see in an editor or Excel (header = line 1), the reason and the raw values.
+per table, and this is checked on every run. A row is a record (a quoted value with line
+breaks makes one record of several lines); an unterminated quote, which swallows the rest of
+the file, counts as the non-blank lines it spans. Quarantined rows are kept with the file,
+the line a user would see in an editor or Excel (header = line 1) and the reason; see
+``_quarantine`` for what of their values is kept (never personal data, never the text of a
+line that cannot be aligned to the header).
+
+Lines, not files, are refused: a line that does not decode or holds NUL bytes is quarantined
+and the rest of the file read; a field of any length is read.
 
 Rules (see ``REASONS`` for every quarantine reason):
 
@@ -22,8 +29,12 @@ Rules (see ``REASONS`` for every quarantine reason):
 * A unit price of zero or below is quarantined unless the row is a refund that returns money
   (negative quantity or cancellation, and negative amount). A zero *amount* with no unit-price
   column (CDNOW's $0.00 rows) is kept and counted in ``zero_amount_rows``.
-* Dates before ``earliest`` (default 1990-01-01) or after the ``as_of`` day are quarantined;
-  with ``as_of=None`` there is no future-date check, so the result does not depend on today.
+* Times with an offset (``…T11:30:45Z``, ``…+08:00``) are converted to the shop's time zone
+  (``time_zone``, config ``ingest.shop_time_zone``) before their day is taken; times without
+  one are the shop's wall-clock time, as they are.
+* Dates before ``earliest`` (default 1990-01-01) or after the ``as_of`` day are quarantined,
+  whatever the year (a year-2999 date is after the as-of day, not unparsable); with
+  ``as_of=None`` there is no future-date check, so the result does not depend on today.
 * Phone numbers, names and WeChat ids are replaced by keyed hashes (:mod:`segmentation.privacy`)
   before anything else sees them, including the quarantine.
 * Customer attributes found on order exports (Online Retail's ``Country``, a shop's 省份 or
@@ -55,15 +66,23 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.errors import EmptyInputError
+from segmentation.errors import EmptyInputError, SegmentationInputError, UnknownLayoutError
 from segmentation.ingest._assemble import assemble
+from segmentation.ingest._campaigns import flag_unknown_customers
 from segmentation.ingest._customers import customers_table
 from segmentation.ingest._encode import dictionary_column, dictionary_encoded
 from segmentation.ingest._layout import resolve_layout
-from segmentation.ingest._options import KeyProvider, Options, load_mapping, option_timestamp
+from segmentation.ingest._options import (
+    KeyProvider,
+    Options,
+    ingest_settings,
+    load_mapping,
+    option_time_zone,
+    option_timestamp,
+)
 from segmentation.ingest._quality import file_info, quality_summary
 from segmentation.ingest._quarantine import quarantine_frame, release_source
-from segmentation.ingest._readers import expand_inputs, read_source
+from segmentation.ingest._readers import InputFiles, find_inputs, read_source
 from segmentation.ingest._tables import PARSERS, Part
 from segmentation.schema import TABLES
 
@@ -87,9 +106,11 @@ class IngestResult:
         Conforms to :data:`segmentation.schema.INTERACTIONS`; ``None`` without an interaction
         log.
     quarantine : pandas.DataFrame
-        One row per quarantined input row: ``file``, ``row`` (line number, header = 1),
-        ``table``, ``reason`` (a key of ``REASONS``) and ``values`` (JSON of the raw values,
-        PII pseudonymised).
+        One row per quarantined record: ``file``, ``row`` (line number, header = 1),
+        ``table``, ``reason`` (a key of ``REASONS``) and ``values``: JSON of the raw values of
+        the mapped columns (personal data pseudonymised) for a row aligned to the header, or
+        ``{"fields": n, "lines": k, "line_digest": "line_..."}`` for a line that is not
+        (``lines`` only for an unterminated quote spanning several).
     quality : dict
         Counts and checks, JSON-serialisable; written as ``quality.json``.
     """
@@ -99,6 +120,9 @@ class IngestResult:
     interactions: pd.DataFrame | None
     quarantine: pd.DataFrame
     quality: dict[str, Any]
+    # Conforms to :data:`segmentation.schema.CAMPAIGNS`, sorted by ``contacted_at``; ``None``
+    # without a campaign log. Last, with a default, so existing constructions stay valid.
+    campaigns: pd.DataFrame | None = None
 
     def summary_line(self) -> str:
         """One line for the command line: rows in, kept, duplicate and quarantined."""
@@ -120,6 +144,7 @@ def ingest(
     as_of: str | date | datetime | pd.Timestamp | None = None,
     pii_key: bytes | str | None = None,
     earliest: str | date | datetime | pd.Timestamp | None = "1990-01-01",
+    time_zone: str | None = None,
 ) -> IngestResult:
     """Read exports into validated canonical tables, accounting for every row.
 
@@ -129,7 +154,8 @@ def ingest(
         Files or folders. Folders are read recursively (``.csv``, ``.tsv``, ``.txt``, ``.gz``,
         ``.xlsx``, ``.xlsm``, ``.parquet``), skipping hidden files, Excel lock files and
         ``README*``; files are read in the order given, a folder's files sorted by path. A file
-        named twice is read once.
+        named twice is read once. A ``.txt`` file of a folder that is not a table is skipped;
+        every file of a folder not read is listed in ``quality["files_skipped"]``.
     mapping : str, Path or dict, optional
         A YAML file (or the same structure as a dict) overriding the built-in column presets::
 
@@ -150,6 +176,10 @@ def ingest(
         only when an input has a phone, name or WeChat id column.
     earliest : str or datetime-like, optional, default "1990-01-01"
         Rows dated before this are quarantined as ``date_too_early``; ``None`` disables.
+    time_zone : str, optional
+        The shop's time zone (IANA name); the config's ``ingest.shop_time_zone``
+        (Asia/Shanghai) when omitted. Times with an offset are converted to it before their
+        day is taken; times without one are taken as its wall-clock time.
 
     Returns
     -------
@@ -171,16 +201,19 @@ def ingest(
     NoUsableRowsError
         Every row of a table was dropped as duplicate or quarantined.
     InvalidOptionError
-        ``as_of`` or ``earliest`` is not a date.
+        ``as_of`` or ``earliest`` is not a date, or ``time_zone`` is not a time zone.
     """
+    settings = ingest_settings()
     options = Options(
         as_of=option_timestamp(as_of, "as_of"),
         earliest=option_timestamp(earliest, "earliest"),
         mapping=load_mapping(mapping),
+        time_zone=option_time_zone(time_zone),
+        binary_line_share=float(settings["binary_line_share"]),
     )
     keys = KeyProvider(pii_key)
-    paths, repeated = expand_inputs(inputs)
-    parts, files = _read_parts(paths, options, keys)
+    inputs_found = find_inputs(inputs)
+    parts, files, skipped = _read_parts(inputs_found, options, keys)
     if not parts["orders"]:
         listed = ", ".join(f"{f['path']} ({f['table']})" for f in files)
         raise EmptyInputError(
@@ -188,7 +221,14 @@ def ingest(
             f"(columns such as 订单号, 客户ID, 下单时间, 实付金额 or order_id, customer_id, "
             f"order_ts, amount)"
         )
-    return _assembled_result(parts, files=files, repeated=repeated, options=options, keys=keys)
+    return _assembled_result(
+        parts,
+        files=files,
+        repeated=inputs_found.repeated,
+        skipped=skipped,
+        options=options,
+        keys=keys,
+    )
 
 
 def write_ingest(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
@@ -199,6 +239,7 @@ def write_ingest(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
         out_dir/orders.parquet        always
         out_dir/customers.parquet     when there are customer attributes
         out_dir/interactions.parquet  when there is an interaction log
+        out_dir/campaigns.parquet     when there is a campaign log
         out_dir/quarantine.csv        always (header only when nothing was quarantined);
                                       UTF-8 with BOM so Excel shows Chinese text
         out_dir/quality.json          the counts, UTF-8
@@ -222,6 +263,7 @@ def write_ingest(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
         "orders": result.orders,
         "customers": result.customers,
         "interactions": result.interactions,
+        "campaigns": result.campaigns,
     }
     for name, frame in tables.items():
         if frame is None:
@@ -241,21 +283,42 @@ def write_ingest(result: IngestResult, out_dir: str | Path) -> dict[str, Path]:
 
 
 def _read_parts(
-    paths: list[Path], options: Options, keys: KeyProvider
-) -> tuple[dict[str, list[Part]], list[dict[str, Any]]]:
-    """Every file read, its layout resolved and its rows parsed, in input order; and what
-    quality.json says about each file."""
+    found: InputFiles, options: Options, keys: KeyProvider
+) -> tuple[dict[str, list[Part]], list[dict[str, Any]], list[dict[str, str]]]:
+    """Every file read, its layout resolved and its rows parsed, in input order; what
+    quality.json says about each file; and the files skipped (those a folder held that are
+    not read, and text files of a folder that turn out not to be a table)."""
     parts: dict[str, list[Part]] = {name: [] for name in TABLES}
     files: list[dict[str, Any]] = []
-    for file_index, path in enumerate(paths):
-        source = read_source(path)
-        layout = resolve_layout(source, options.mapping)
+    skipped = list(found.skipped)
+    for file_index, path in enumerate(found.paths):
+        try:
+            source = read_source(path, binary_line_share=options.binary_line_share)
+            layout = resolve_layout(source, options.mapping)
+        except (UnknownLayoutError, EmptyInputError) as error:
+            if path not in found.from_folder or path.suffix.lower() != ".txt":
+                raise
+            skipped.append({"path": str(path), "reason": _not_a_table(error)})
+            continue
         part = PARSERS[layout.table](source, layout, options, keys, file_index)
-        if layout.table != "customers":  # customers' repeated ids are known once all are read
+        # Customers' repeated ids, and the campaign log's unknown customers, are known only
+        # once every file is read: those tables are released when assembled.
+        if layout.table not in ("customers", "campaigns"):
             release_source(part, part.reason)
         parts[layout.table].append(part)
         files.append(file_info(source, layout, part))
-    return parts, files
+    return parts, files, skipped
+
+
+def _not_a_table(error: SegmentationInputError) -> str:
+    """Why a text file of a folder is skipped. A fixed sentence, not the error's message:
+    that quotes the file's first line, which in a notes file may name a person."""
+    if isinstance(error, UnknownLayoutError):
+        return (
+            "not a table: its first line names no orders, customers or interactions column "
+            "(a .txt file in a folder is skipped; give it by name to read it as data)"
+        )
+    return "not a table: no data rows (a .txt file in a folder is skipped)"
 
 
 def _assembled_result(
@@ -263,6 +326,7 @@ def _assembled_result(
     *,
     files: list[dict[str, Any]],
     repeated: list[str],
+    skipped: list[dict[str, str]],
     options: Options,
     keys: KeyProvider,
 ) -> IngestResult:
@@ -276,9 +340,12 @@ def _assembled_result(
         assembled = {"orders": orders} | {
             name: assemble(name, table_parts)
             for name, table_parts in parts.items()
-            if table_parts and name != "orders"
+            if table_parts and name not in ("orders", "campaigns")
         }
         customers = customers_table(assembled.get("customers"), orders)
+        if parts["campaigns"]:
+            flag_unknown_customers(parts["campaigns"], orders, customers)
+            assembled["campaigns"] = assemble("campaigns", parts["campaigns"], allow_empty=True)
         interactions = assembled.get("interactions")
         quarantine = quarantine_frame([a.quarantine for a in assembled.values()])
         quality = quality_summary(
@@ -286,6 +353,7 @@ def _assembled_result(
             customers=customers,
             files=files,
             repeated=repeated,
+            skipped=skipped,
             options=options,
             pii_columns=keys.columns_pseudonymised,
         )
@@ -298,4 +366,5 @@ def _assembled_result(
         interactions=interactions.table if interactions is not None else None,
         quarantine=quarantine,
         quality=quality,
+        campaigns=assembled["campaigns"].table if "campaigns" in assembled else None,
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.errors import NoUsableRowsError
-from segmentation.ingest._quarantine import quarantine_records, release_source
+from segmentation.ingest._quarantine import ROWS_COLUMN, quarantine_records, release_source
 from segmentation.ingest._reasons import REASON_CODE
 from segmentation.ingest._tables import Part
 from segmentation.schema import TABLES, conform
@@ -41,10 +41,11 @@ class Assembled:
     parts: list[Part]
 
 
-def assemble(name: str, parts: list[Part]) -> Assembled:
+def assemble(name: str, parts: list[Part], *, allow_empty: bool = False) -> Assembled:
     """Table ``name`` from the parts read for it, in file order.
 
-    Raises :class:`NoUsableRowsError` when no row is kept.
+    Raises :class:`NoUsableRowsError` when no row is kept, unless ``allow_empty`` (a campaign
+    log whose every contact is after the as-of day is next month's, not a broken file).
     """
     rows = _stacked_rows(parts)
     reason = np.concatenate([p.reason for p in parts]) if parts else np.array([], np.int8)
@@ -68,11 +69,13 @@ def assemble(name: str, parts: list[Part]) -> Assembled:
         kept_order=kept_order,
         table=conform(kept_rows, TABLES[name]),
         quarantine=quarantine_records(name, parts, quarantined, reason),
-        rows_in=len(rows) + sum(len(p.source.bad_rows) for p in parts),
+        # A bad line counts as the input rows it stands for (an unterminated quote: every
+        # non-blank line it swallowed), so the count is of lines a user sees as rows.
+        rows_in=len(rows) + sum(bad.rows for p in parts for bad in p.source.bad_rows),
         parts=parts,
     )
     _reconcile(result)
-    if not kept.any():
+    if not kept.any() and not allow_empty:
         raise _no_usable_rows(result)
     return result
 
@@ -131,7 +134,8 @@ def _output_order(name: str, rows: pd.DataFrame, kept: np.ndarray) -> np.ndarray
     if name == "customers":
         by_id = rows["customer_id"].iloc[kept].argsort(kind="stable").to_numpy()
         return kept[by_id]
-    ts = rows["order_ts" if name == "orders" else "ts"].to_numpy()[kept].view(np.int64)
+    time_column = {"orders": "order_ts", "campaigns": "contacted_at"}.get(name, "ts")
+    ts = rows[time_column].to_numpy()[kept].view(np.int64)
     return kept[np.lexsort((record, file, ts))]
 
 
@@ -198,7 +202,7 @@ def _mix(digest: np.ndarray, bits: np.ndarray) -> np.ndarray:
 
 def _reconcile(assembled: Assembled) -> None:
     """rows_in = kept + duplicate + quarantined, or ingest has lost a row (a bug)."""
-    quarantined = len(assembled.quarantine)
+    quarantined = int(assembled.quarantine[ROWS_COLUMN].sum())
     kept = len(assembled.table)
     duplicate = int(assembled.duplicate.sum())
     if assembled.rows_in != kept + duplicate + quarantined:
@@ -211,7 +215,7 @@ def _reconcile(assembled: Assembled) -> None:
 def _no_usable_rows(assembled: Assembled) -> NoUsableRowsError:
     files = ", ".join(p.source.display for p in assembled.parts)
     duplicate = int(assembled.duplicate.sum())
-    counts = assembled.quarantine["reason"].value_counts()
+    counts = assembled.quarantine.groupby("reason", sort=False)[ROWS_COLUMN].sum()
     reasons = ", ".join(f"{r} {c:,}" for r, c in counts.items())
     example = ""
     if len(assembled.quarantine):

@@ -18,13 +18,14 @@ from segmentation.errors import (
 from segmentation.ingest._options import UserMapping
 from segmentation.ingest._presets import (
     ALIASES,
+    CAMPAIGN_MARKERS,
     CDNOW_HEADER,
     INTERACTION_MARKERS,
     ONLINE_RETAIL_HEADER,
     ORDER_CUSTOMER_ALIASES,
     ORDER_MARKERS,
 )
-from segmentation.ingest._source import Source
+from segmentation.ingest._source import Source, shown_header
 from segmentation.schema import ORDERS, TABLES
 
 __all__ = ["Layout", "resolve_layout"]
@@ -120,6 +121,8 @@ def _which_table(source: Source, mapping: UserMapping, by_norm: Mapping[str, str
         return max(ALIASES, key=lambda t: len(user_hits[t]))
     if any(c in presets["orders"] for c in ORDER_MARKERS):
         return "orders"
+    if any(c in presets["campaigns"] for c in CAMPAIGN_MARKERS):
+        return "campaigns"
     if any(c in presets["interactions"] for c in INTERACTION_MARKERS):
         return "interactions"
     if presets["customers"]:
@@ -145,7 +148,7 @@ def _mapped_columns(
         if actual is None:
             raise MappingError(
                 f"{mapping.label}: maps {table}.{canonical} to column {wanted!r}, but "
-                f"{source.display} has no such column (its columns: {', '.join(header)}); fix "
+                f"{source.display} has no such column (its columns: {shown_header(header)}); fix "
                 f"the name in the mapping or remove that line"
             )
         if canonical in attribute_names and canonical not in ORDERS.dtypes:
@@ -181,12 +184,12 @@ def _unknown_layout(source: Source, mapping: UserMapping) -> SegmentationInputEr
     if wanted:
         return MappingError(
             f"{mapping.label}: names columns {', '.join(wanted)}, but {source.display} has none "
-            f"of them (its columns: {', '.join(source.header[:12])}); fix the names in the "
+            f"of them (its columns: {shown_header(source.header[:12])}); fix the names in the "
             f"mapping to match the header exactly"
         )
     return UnknownLayoutError(
         f"{source.display}: cannot tell whether this is an orders, customers or interactions "
-        f"file from its header ({', '.join(source.header[:12])}). An orders file needs "
+        f"file from its header ({shown_header(source.header[:12])}). An orders file needs "
         f"an order id, customer id, date and amount (e.g. 订单号, 客户ID, 下单时间, 实付金额 or "
         f"order_id, customer_id, order_ts, amount); delete any title lines above the header, "
         f"rename the columns, or map them with --mapping"
@@ -213,7 +216,7 @@ def _check_required(
     extra = " (or quantity and unit_price, to compute it)" if column == "amount" else ""
     raise MissingColumnError(
         f"{source.display}: this {table} file has no {column} column{extra}; looked for "
-        f"{aliases}; found columns: {', '.join(source.header)}. Rename the column in the file or "
+        f"{aliases}; found columns: {shown_header(source.header)}. Rename the column in the file or "
         f"map it in a YAML file passed with --mapping ({table}: {{{column}: <your column>}})"
         + (f"; {mapping.label} does not map it" if mapping.tables else "")
     )

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
+from segmentation.config import Settings
 from segmentation.errors import InvalidOptionError, MappingError
 from segmentation.ingest._presets import ORDER_CUSTOMER_ALIASES
 from segmentation.privacy import load_pii_key
 from segmentation.schema import CUSTOMERS, INTERACTIONS, ORDERS
 
-__all__ = ["KeyProvider", "Options", "UserMapping", "load_mapping", "option_timestamp"]
+__all__ = [
+    "KeyProvider",
+    "Options",
+    "UserMapping",
+    "ingest_settings",
+    "load_mapping",
+    "option_time_zone",
+    "option_timestamp",
+]
 
 
 @dataclass(frozen=True)
@@ -28,11 +40,17 @@ class UserMapping:
 
 @dataclass(frozen=True)
 class Options:
-    """The dates that bound the rows (``None``: no bound) and the user's column mapping."""
+    """The dates that bound the rows (``None``: no bound), the user's column mapping, the
+    shop's time zone (an IANA name) that times with an offset are converted to, and the
+    config's ``ingest`` settings."""
 
     as_of: pd.Timestamp | None
     earliest: pd.Timestamp | None
     mapping: UserMapping
+    time_zone: str
+    # Share of a text file's lines that may be faulty (NUL bytes, undecodable) before the
+    # file is refused whole (config ``ingest.binary_line_share``).
+    binary_line_share: float
 
     @property
     def as_of_cutoff(self) -> pd.Timestamp | None:
@@ -40,8 +58,22 @@ class Options:
         return None if self.as_of is None else self.as_of.normalize() + pd.Timedelta(days=1)
 
 
+@functools.cache
+def ingest_settings() -> Settings:
+    """The config's ``ingest`` section, from ``ingest.yaml`` alone: merging every area's YAML
+    (:func:`segmentation.config.default_config`) costs a third of a second, more than
+    reading a small export. Read once per process."""
+    text = (
+        importlib.resources.files("segmentation.config")
+        .joinpath("ingest.yaml")
+        .read_text(encoding="utf-8")
+    )
+    return Settings(yaml.safe_load(text)["ingest"], path="ingest.")
+
+
 class KeyProvider:
-    """Loads the PII key only when a file has PII, so other runs never create a key file."""
+    """Loads the PII key only when a file has PII or a line ingest cannot read (digested
+    with the key), so other runs never create a key file."""
 
     def __init__(self, key: bytes | str | None) -> None:
         self._key = key
@@ -68,6 +100,23 @@ def option_timestamp(value: object, name: str) -> pd.Timestamp | None:
     if stamp.tzinfo is not None:
         stamp = stamp.tz_localize(None)
     return stamp
+
+
+def option_time_zone(value: str | None) -> str:
+    """The shop's time zone: ``value``, or the built-in config's ``ingest.shop_time_zone``
+    when ``None``; checked to be a time zone the machine knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if value is None:
+        value = ingest_settings()["shop_time_zone"]
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidOptionError(
+            f"time zone {value!r} (config ingest.shop_time_zone) is not a time zone name; give "
+            "an IANA name such as Asia/Shanghai, Asia/Hong_Kong or UTC"
+        ) from error
+    return str(value)
 
 
 def load_mapping(mapping: str | Path | Mapping[str, Any] | None) -> UserMapping:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "ALIASES",
+    "CAMPAIGN_MARKERS",
     "CDNOW_HEADER",
     "CDNOW_MASTER_NAMES",
     "CDNOW_SAMPLE_NAMES",
@@ -63,6 +64,17 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "kind": ("kind", "互动类型", "行为类型", "事件类型", "类型", "event_type", "event",
                  "type"),
     },
+    "campaigns": {
+        "customer_id": ("customer_id", "客户ID", "客户编号", "买家ID", "会员ID", "会员编号",
+                        "用户ID", "buyer_id", "member_id", "user_id"),
+        "campaign_id": ("campaign_id", "活动编号", "活动ID", "活动名称", "活动", "营销活动",
+                        "campaign"),
+        "contacted_at": ("contacted_at", "触达时间", "发送时间", "推送时间", "触达日期",
+                         "contact_time", "sent_at"),
+        "channel": ("channel", "渠道", "触达渠道", "发送渠道"),
+        "group": ("group", "分组", "实验分组", "组别", "对照组", "是否对照组", "is_control",
+                  "holdout", "arm"),
+    },
 }
 # Customer attributes that order exports often carry; they go to the customers table (the
 # latest non-missing value per customer), never to orders, and PII among them is hashed.
@@ -78,6 +90,7 @@ ORDER_CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
 # A file belongs to a table when one of these canonical columns is found in its header.
 ORDER_MARKERS = ("order_id", "amount", "unit_price", "quantity")
 INTERACTION_MARKERS = ("kind",)
+CAMPAIGN_MARKERS = ("campaign_id", "contacted_at")
 
 # Normalised headers of known public exports.
 ONLINE_RETAIL_HEADER = {"invoiceno", "stockcode", "invoicedate", "unitprice", "customerid"}

@@ -11,6 +11,7 @@ import pandas as pd
 from segmentation.ingest._assemble import Assembled
 from segmentation.ingest._layout import Layout
 from segmentation.ingest._options import Options
+from segmentation.ingest._quarantine import ROWS_COLUMN
 from segmentation.ingest._reasons import REASONS
 from segmentation.ingest._source import Source
 from segmentation.ingest._tables import Part
@@ -20,7 +21,8 @@ __all__ = ["file_info", "quality_summary"]
 
 
 def _counts(assembled: Assembled) -> dict[str, Any]:
-    counts = assembled.quarantine["reason"].value_counts()
+    # Input rows, not records: an unterminated quote counts every line it swallowed.
+    counts = assembled.quarantine.groupby("reason")[ROWS_COLUMN].sum()
     return {
         "rows_in": int(assembled.rows_in),
         "rows_kept": len(assembled.table),
@@ -87,16 +89,22 @@ def quality_summary(
     customers: pd.DataFrame | None,
     files: list[dict[str, Any]],
     repeated: list[str],
+    skipped: list[dict[str, str]],
     options: Options,
     pii_columns: set[str],
 ) -> dict[str, Any]:
-    """The summary of one ingest, JSON-serialisable."""
+    """The summary of one ingest, JSON-serialisable.
+
+    ``files_skipped`` (files of a folder not read, with why) is there only when one was.
+    """
     orders = _orders_quality(assembled["orders"])
     tables: dict[str, Any] = {"orders": orders}
     if "customers" in assembled or customers is not None:
         tables["customers"] = _customers_quality(assembled, customers, pii_columns)
     if "interactions" in assembled:
         tables["interactions"] = _interactions_quality(assembled["interactions"], options)
+    if "campaigns" in assembled:
+        tables["campaigns"] = _campaigns_quality(assembled["campaigns"])
     top = {k: orders[k] for k in ("rows_in", "rows_kept", "rows_duplicate", "rows_quarantined")}
     return {
         **top,
@@ -110,6 +118,7 @@ def quality_summary(
         "tables": tables,
         "files": files,
         "files_given_twice": repeated,
+        **({"files_skipped": skipped} if skipped else {}),
     }
 
 
@@ -140,6 +149,17 @@ def _interactions_quality(interactions: Assembled, options: Options) -> dict[str
     return info
 
 
+def _campaigns_quality(campaigns: Assembled) -> dict[str, Any]:
+    info = _counts(campaigns)
+    table = campaigns.table
+    info["campaigns"] = int(table["campaign_id"].nunique())
+    info["groups"] = {str(k): int(v) for k, v in sorted(table["group"].value_counts().items())}
+    info["channels"] = {str(k): int(v) for k, v in sorted(table["channel"].value_counts().items())}
+    info["date_min"] = _iso(table["contacted_at"].min())
+    info["date_max"] = _iso(table["contacted_at"].max())
+    return info
+
+
 def file_info(source: Source, layout: Layout, part: Part) -> dict[str, Any]:
     """What quality.json says about one input file."""
     info: dict[str, Any] = {
@@ -150,7 +170,7 @@ def file_info(source: Source, layout: Layout, part: Part) -> dict[str, Any]:
         "encoding": source.encoding,
         "table": layout.table,
         "layout": layout.name,
-        "rows_in": len(part.frame) + len(source.bad_rows),
+        "rows_in": len(part.frame) + sum(bad.rows for bad in source.bad_rows),
         "columns": layout.mapped,
         "unmapped": list(layout.unmapped),
     }

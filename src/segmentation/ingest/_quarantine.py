@@ -1,5 +1,18 @@
-"""The quarantine: every row set aside, with its file, line, reason and raw values (as JSON,
-PII replaced by pseudonyms), so a user can find and fix it in the export."""
+"""The quarantine: every row set aside, with its file, line and reason, so a user can find and
+fix it in the export.
+
+Private by construction:
+
+* a row aligned to the header keeps the raw values of the columns ingest maps (as JSON);
+  a column mapped as personal data (name, phone, WeChat id) holds its keyed pseudonym, and
+  any other value that holds a phone number, WeChat id, e-mail or identity card number is
+  replaced by its pseudonym too. Columns ingest does not map (备注, 地址, 收货人 ...) are
+  never copied;
+* a line that cannot be aligned (too many or too few fields, an unterminated quote, bytes
+  that are not text) keeps only the number of its fields and a keyed digest of the line
+  (:func:`segmentation.privacy.line_digest`), never its text: its values may sit under any
+  column. An unterminated quote also keeps the number of lines it stands for.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +28,20 @@ import pyarrow as pa
 from segmentation.ingest._reasons import REASON_NAME
 from segmentation.ingest._source import BadRow
 from segmentation.ingest._tables import Part
-from segmentation.privacy import pseudonymise
+from segmentation.privacy import line_digest, mask_personal_text
 from segmentation.schema import PII_COLUMNS, TABLES
 
-__all__ = ["QUARANTINE_COLUMNS", "quarantine_frame", "quarantine_records", "release_source"]
+__all__ = [
+    "QUARANTINE_COLUMNS",
+    "ROWS_COLUMN",
+    "quarantine_frame",
+    "quarantine_records",
+    "release_source",
+]
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("file", "row", "table", "reason", "values")
+# Beside the columns while the counts are made: the input rows each record stands for.
+ROWS_COLUMN = "_rows"
 
 
 def release_source(part: Part, reason: np.ndarray) -> None:
@@ -48,7 +69,9 @@ def quarantine_records(
     (over all parts, in order) with their ``reason`` codes.
     """
     records = [*_bad_line_records(name, parts), *_reason_records(name, parts, quarantined, reason)]
-    return pd.DataFrame.from_records(records, columns=["_file", *QUARANTINE_COLUMNS])
+    return pd.DataFrame.from_records(
+        records, columns=["_file", *QUARANTINE_COLUMNS, ROWS_COLUMN]
+    ).astype({ROWS_COLUMN: "int64"})
 
 
 def quarantine_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -74,7 +97,9 @@ def quarantine_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     )
 
 
-def _record(part: Part, table: str, row: int, reason: str, values: str) -> dict[str, Any]:
+def _record(
+    part: Part, table: str, row: int, reason: str, values: str, *, rows: int = 1
+) -> dict[str, Any]:
     return {
         "_file": part.file_index,
         "file": part.source.display,
@@ -82,13 +107,15 @@ def _record(part: Part, table: str, row: int, reason: str, values: str) -> dict[
         "table": table,
         "reason": reason,
         "values": values,
+        ROWS_COLUMN: rows,
     }
 
 
 def _bad_line_records(name: str, parts: list[Part]) -> Iterator[dict[str, Any]]:
     for part in parts:
         for bad in part.source.bad_rows:
-            yield _record(part, name, bad.line, bad.reason, _bad_row_json(part, bad))
+            values = _bad_row_json(part, bad)
+            yield _record(part, name, bad.line, bad.reason, values, rows=bad.rows)
 
 
 def _reason_records(
@@ -116,13 +143,18 @@ def _json_value(value: object) -> object:
 
 
 def _raw_json(part: Part, local: np.ndarray) -> list[str]:
-    """The raw values of some rows, as JSON; PII replaced by the row's pseudonyms."""
+    """The raw values of some rows, as JSON: mapped columns only, PII replaced by the row's
+    pseudonyms and any other value that looks like personal data by its own."""
     mapped = part.layout.mapped
     headers = [h for h in part.source.header if h in mapped.values()]
     pii_headers = {h: c for c, h in mapped.items() if c in PII_COLUMNS}
     taken = part.source.table.select(headers).take(pa.array(local)).to_pylist()
     out = []
     for i, row in zip(local, taken, strict=True):
+        plain = [h for h in row if h not in pii_headers and isinstance(row[h], str)]
+        if plain:
+            masked = mask_personal_text([row[h] for h in plain], key=part.keys.key)
+            row.update(zip(plain, masked, strict=True))
         for header, canonical in pii_headers.items():
             pseudonym = part.frame[canonical].iloc[i]
             row[header] = None if pd.isna(pseudonym) else str(pseudonym)
@@ -131,15 +163,12 @@ def _raw_json(part: Part, local: np.ndarray) -> list[str]:
 
 
 def _bad_row_json(part: Part, bad: BadRow) -> str:
-    """A line that did not split into the header's fields: values by position, PII hashed."""
-    pii_headers = {h for c, h in part.layout.mapped.items() if c in PII_COLUMNS}
-    header = part.source.header
+    """A line that could not be aligned to the header: the number of its fields (and of the
+    lines it stands for) and a keyed digest of it, never a value of it."""
     row: dict[str, object] = {}
-    for position, value in enumerate(bad.fields):
-        name = (
-            header[position] if position < len(header) else f"_extra_{position - len(header) + 1}"
-        )
-        row[name] = value
-    for name in sorted(pii_headers & set(row)):
-        row[name] = str(pseudonymise([row[name]], key=part.keys.key()).iloc[0])
+    if bad.fields is not None:
+        row["fields"] = bad.fields
+    if bad.rows != 1:
+        row["lines"] = bad.rows
+    row["line_digest"] = line_digest(bad.sha256, key=part.keys.key())
     return json.dumps(row, ensure_ascii=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,20 +18,47 @@ from segmentation.errors import EmptyInputError, UnreadableFileError
 from segmentation.ingest._source import BadRow, Source, drop_blank_rows, unique_names
 from segmentation.ingest._text import read_text
 
-__all__ = ["expand_inputs", "read_source"]
+__all__ = ["InputFiles", "expand_inputs", "find_inputs", "read_source"]
 
 _DATA_SUFFIXES = {".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm", ".xls", ".parquet", ".pq"}
 _HEAD_BYTES = 1 << 16
 
 
+@dataclass(frozen=True)
+class InputFiles:
+    """The files to read, and what a folder held that is not read."""
+
+    paths: list[Path]
+    # Files given more than once (read once).
+    repeated: list[str]
+    # Files found in a folder and not read, each with why: {"path": ..., "reason": ...}.
+    skipped: list[dict[str, str]]
+    # The files found by reading a folder (not named by the user): one that turns out not
+    # to be a table (notes.txt) is skipped rather than refused.
+    from_folder: frozenset[Path]
+
+
 def expand_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     """The files to read, in order, each once; and the files given more than once."""
+    found = find_inputs(inputs)
+    return found.paths, found.repeated
+
+
+def find_inputs(inputs: str | Path | Sequence[str | Path]) -> InputFiles:
+    """The files to read, in order, each once, and the files of a folder that are not read.
+
+    A folder is read recursively, sorted by path. Hidden files and folders, Excel lock files
+    (``~$...``), ``README*``, an earlier ingest's ``quarantine.csv`` and files whose suffix
+    is not a data format (``Thumbs.db``) are skipped and listed with the reason.
+    """
     given = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     if not given:
         raise EmptyInputError("no input given; pass an export file or a folder of exports")
     paths: list[Path] = []
     seen: set[Path] = set()
     repeated: list[str] = []
+    skipped: list[dict[str, str]] = []
+    from_folder: set[Path] = set()
     for item in given:
         path = Path(item)
         if not path.exists():
@@ -39,15 +67,8 @@ def expand_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path]
                 f"{Path.cwd()})"
             )
         if path.is_dir():
-            found = sorted(
-                (p for p in path.rglob("*") if p.is_file() and _is_data_file(p.relative_to(path))),
-                key=lambda p: p.relative_to(path).as_posix(),
-            )
-            if not found:
-                raise EmptyInputError(
-                    f"{path}: the folder holds no data files ({', '.join(sorted(_DATA_SUFFIXES))}); "
-                    f"put the exports there or give the files themselves"
-                )
+            found = _folder_files(path, skipped)
+            from_folder.update(found)
         else:
             found = [path]
         for file in found:
@@ -57,21 +78,55 @@ def expand_inputs(inputs: str | Path | Sequence[str | Path]) -> tuple[list[Path]
                 continue
             seen.add(resolved)
             paths.append(file)
-    return paths, repeated
+    return InputFiles(paths, repeated, skipped, frozenset(from_folder))
 
 
-def _is_data_file(relative: Path) -> bool:
-    if any(part.startswith((".", "~$")) for part in relative.parts):
-        return False
-    if relative.name.lower().startswith("readme") or relative.name == "quarantine.csv":
-        return False
-    return relative.suffix.lower() in _DATA_SUFFIXES
+def _folder_files(folder: Path, skipped: list[dict[str, str]]) -> list[Path]:
+    """A folder's data files sorted by path; the files it skips go to ``skipped``."""
+    found: list[Path] = []
+    for file in sorted(
+        (p for p in folder.rglob("*") if p.is_file()),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    ):
+        relative = file.relative_to(folder)
+        reason = _skip_reason(relative)
+        if reason is None:
+            found.append(file)
+        elif not any(part.startswith(".") for part in relative.parts[:-1]):
+            # Files inside a hidden folder (.git) are not listed one by one.
+            skipped.append({"path": str(file), "reason": reason})
+    if not found:
+        raise EmptyInputError(
+            f"{folder}: the folder holds no data files ({', '.join(sorted(_DATA_SUFFIXES))}); "
+            f"put the exports there or give the files themselves"
+        )
+    return found
 
 
-def read_source(path: Path) -> Source:
-    """One file, whatever its format, with its size and SHA-256."""
+def _skip_reason(relative: Path) -> str | None:
+    """Why a file found in a folder is not read; ``None`` when it is read."""
+    name = relative.name
+    if any(part.startswith(".") for part in relative.parts):
+        return "hidden file"
+    if name.startswith("~$"):
+        return "Excel lock file"
+    if name.lower().startswith("readme"):
+        return "README"
+    if name == "quarantine.csv":
+        return "the quarantine of an earlier ingest"
+    if relative.suffix.lower() not in _DATA_SUFFIXES:
+        return f"not a data file type ({relative.suffix.lower() or 'no suffix'})"
+    return None
+
+
+def read_source(path: Path, *, binary_line_share: float) -> Source:
+    """One file, whatever its format, with its size and SHA-256.
+
+    ``binary_line_share``: the share of a text file's lines that may hold NUL bytes or fail
+    to decode (each is quarantined) before the file is refused whole.
+    """
     try:
-        raw_head, size, sha256 = _head_and_digest(path)
+        raw_head, size, sha256, holds_nul = _head_and_digest(path)
     except OSError as error:
         raise UnreadableFileError(
             f"{path}: cannot be read ({error.strerror}); check that it exists and you may read it"
@@ -99,20 +154,33 @@ def read_source(path: Path) -> Source:
             ) from error
     else:
         head = raw_head
-    return read_text(path, head, compressed=compressed, size=size, sha256=sha256)
+    return read_text(
+        path,
+        head,
+        compressed=compressed,
+        size=size,
+        sha256=sha256,
+        binary_line_share=binary_line_share,
+        # Known from the raw bytes unless they are compressed (gzip's hold NUL bytes).
+        holds_nul=None if compressed else holds_nul,
+    )
 
 
-def _head_and_digest(path: Path) -> tuple[bytes, int, str]:
+def _head_and_digest(path: Path) -> tuple[bytes, int, str, bool]:
+    """The first 64 KiB, the size, the SHA-256 and whether any byte is NUL, in one pass."""
     digest = hashlib.sha256()
     size = 0
     head = b""
+    holds_nul = False
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             if not head:
                 head = chunk[:_HEAD_BYTES]
             digest.update(chunk)
             size += len(chunk)
-    return head, size, digest.hexdigest()
+            # memchr speed; a text line with NUL bytes is quarantined, not the file.
+            holds_nul = holds_nul or b"\x00" in chunk
+    return head, size, digest.hexdigest(), holds_nul
 
 
 def _read_xlsx(path: Path, *, size: int, sha256: str) -> Source:
@@ -183,7 +251,10 @@ def _sheet_rows(
         cells = cells[: len(header)] + [None] * (len(header) - len(cells))
         if any(c is not None for c in extra):
             fields = [c or "" for c in cells + extra]
-            bad_rows.append(BadRow(row_number, fields, "wrong_field_count"))
+            text = "\t".join(fields)  # digested, never kept: the values may be shifted PII
+            bad_rows.append(
+                BadRow.of_text(row_number, "wrong_field_count", text, fields=len(fields))
+            )
             continue
         values.append(cells)
         lines.append(row_number)

@@ -13,6 +13,12 @@ __all__ = ["REASONS", "REASON_CODE", "REASON_NAME", "Reasons"]
 REASONS: dict[str, str] = {
     "wrong_field_count": "the line has more or fewer fields than the header",
     "truncated_row": "the file ends in the middle of this row (the export was cut off)",
+    "unterminated_quote": (
+        "a quote opened on this line is never closed: the rest of the file is one cut-off "
+        "record, counted as the non-blank lines it spans"
+    ),
+    "undecodable_line": "the line is not text in the file's encoding (e.g. GBK in a UTF-8 file)",
+    "nul_bytes": "the line holds NUL bytes (binary data)",
     "missing_order_id": "no order id",
     "missing_customer_id": "no customer id (customers and interactions; guest orders are kept)",
     "missing_date": "no date",
@@ -24,8 +30,15 @@ REASONS: dict[str, str] = {
     "missing_kind": "no interaction kind",
     "date_too_early": "dated before `earliest` (default 1990-01-01): usually a placeholder",
     "date_after_as_of": "dated after the as-of day",
+    "date_out_of_range": "a real date, but before 1678 or after 2261, which cannot be stored "
+    "(with `as_of` or `earliest` set it is quarantined as after or before them)",
     "nonpositive_unit_price": "unit price zero or below on a row that is not a refund",
     "repeated_customer_id": "a later row of the customers table has the same customer id",
+    "missing_campaign_id": "no campaign id (campaign log)",
+    "unknown_group": "the group is neither treated (实验组, 触达组) nor control (对照组); "
+    "a row of unknown group cannot be counted on either side",
+    "unknown_customer": "the customer is in neither the orders nor the customers table "
+    "(campaign log): the id is mistyped, or the customer's export is missing",
 }
 REASON_CODE: dict[str, int] = {name: code for code, name in enumerate(REASONS, start=1)}
 REASON_NAME: tuple[str, ...] = ("", *REASONS)

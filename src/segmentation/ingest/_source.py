@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import re
 from collections.abc import Sequence
@@ -14,16 +15,42 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["BadRow", "Source", "drop_blank_rows", "physical_row_starts", "unique_names"]
+from segmentation.privacy import holds_personal_text
+
+__all__ = [
+    "BadRow",
+    "Source",
+    "drop_blank_rows",
+    "physical_row_starts",
+    "shown_header",
+    "unique_names",
+]
 
 
 @dataclass
 class BadRow:
-    """A line that could not be split into the header's fields."""
+    """A line that could not be aligned to the header's fields.
+
+    Its text is not kept: only the SHA-256 of its bytes, which the quarantine turns into a
+    keyed digest (:func:`segmentation.privacy.line_digest`), so no value of it, shifted under
+    whatever column, can reach an output.
+    """
 
     line: int
-    fields: list[str]
     reason: str
+    sha256: bytes
+    # Fields the line split into, when it could be split at all.
+    fields: int | None = None
+    # Input rows it stands for: 1, or every non-blank line an unterminated quote swallowed.
+    rows: int = 1
+
+    @classmethod
+    def of_text(
+        cls, line: int, reason: str, text: str | bytes, *, fields: int | None = None, rows: int = 1
+    ) -> BadRow:
+        """A bad row from its raw text (bytes as in the file, or text as read)."""
+        raw = text.encode("utf-8", errors="surrogatepass") if isinstance(text, str) else text
+        return cls(line, reason, hashlib.sha256(raw).digest(), fields=fields, rows=rows)
 
 
 @dataclass
@@ -99,6 +126,12 @@ def unique_names(header: Sequence[str]) -> list[str]:
     return names
 
 
+def shown_header(header: Sequence[str]) -> str:
+    """Header cells for a message. A cell that looks like a phone number, WeChat id or
+    e-mail (a data line taken for the header) is not shown."""
+    return ", ".join("<personal data?>" if holds_personal_text(c) else c for c in header)
+
+
 def drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray, int]:
     """The rows with a value, the record index of each, and how many blank rows there were."""
     n = table.num_rows
@@ -119,11 +152,19 @@ def physical_row_starts(source: Source) -> np.ndarray:
     raw = source.path.read_bytes()
     if source.file_format == "csv.gz":
         raw = gzip.decompress(raw)
-    text = raw.decode(source.encoding or "utf-8", errors="replace")
+    # NUL bytes and undecodable lines were set aside as bad lines; here they only need to
+    # keep their place.
+    text = raw.decode(source.encoding or "utf-8", errors="replace").replace("\x00", " ")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=source.delimiter or ",")
     starts = [0]
     previous_end = 0
-    for _ in reader:
-        starts.append(previous_end + 1)
-        previous_end = reader.line_num
+    # A field of any length was read (a 20 MB cell): the csv module's limit (128 KiB) must
+    # not refuse it here. The limit is the process's, so it is put back.
+    limit = csv.field_size_limit(len(text) + 1)
+    try:
+        for _ in reader:
+            starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    finally:
+        csv.field_size_limit(limit)
     return np.array(starts, dtype=np.int64)

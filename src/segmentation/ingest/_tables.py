@@ -26,7 +26,14 @@ from segmentation.ingest._values import (
     valid_mask,
 )
 from segmentation.privacy import pseudonymise
-from segmentation.schema import INTERACTION_KINDS, PII_COLUMNS, TAG_SEPARATOR
+from segmentation.schema import (
+    CAMPAIGN_CHANNELS,
+    CAMPAIGN_GROUPS,
+    CONTROL_FLAG_HEADERS,
+    INTERACTION_KINDS,
+    PII_COLUMNS,
+    TAG_SEPARATOR,
+)
 
 __all__ = ["PARSERS", "Part"]
 
@@ -60,7 +67,11 @@ def _parse_orders(
     order_id, order_id_text = _order_ids(source, layout, customer_id, reasons)
     frame: dict[str, Any] = {"customer_id": customer_id, "order_id": order_id}
     ts = _parse_dates(
-        reasons, table.column(cols["order_ts"]), required=True, date_format=layout.date_format
+        reasons,
+        table.column(cols["order_ts"]),
+        options,
+        required=True,
+        date_format=layout.date_format,
     )
     frame["order_ts"] = ts
     quantity, unit_price, amount = _amounts(table, cols, reasons)
@@ -92,7 +103,7 @@ def _parse_customers(
     reasons = Reasons(table.num_rows)
     frame: dict[str, Any] = {"customer_id": _required_customer_ids(table, cols, reasons)}
     if "first_seen_ts" in cols:
-        ts = _parse_dates(reasons, table.column(cols["first_seen_ts"]), required=False)
+        ts = _parse_dates(reasons, table.column(cols["first_seen_ts"]), options, required=False)
         _dates_checks(reasons, ts, options)
         frame["first_seen_ts"] = ts
     for name in ("region", "city", "city_tier", "source_channel", "industry"):
@@ -112,7 +123,7 @@ def _parse_interactions(
     table, cols = source.table, layout.columns
     reasons = Reasons(table.num_rows)
     customer_id = _required_customer_ids(table, cols, reasons)
-    ts = _parse_dates(reasons, table.column(cols["ts"]), required=True)
+    ts = _parse_dates(reasons, table.column(cols["ts"]), options, required=True)
     kind = clean_text(table.column(cols["kind"]))
     reasons.flag(~valid_mask(kind), "missing_kind")
     _dates_checks(reasons, ts, options)
@@ -129,10 +140,64 @@ def _parse_interactions(
     return _part(source, layout, file_index, keys, frame, reasons)
 
 
+def _parse_campaigns(
+    source: Source, layout: Layout, options: Options, keys: KeyProvider, file_index: int
+) -> Part:
+    """The campaign log: one row per customer reached (treated) or held out (control).
+
+    Customers in no other table are flagged later (``unknown_customer``), once every table is
+    read; contacts after the as-of day are ``date_after_as_of`` like any other row.
+    """
+    table, cols = source.table, layout.columns
+    reasons = Reasons(table.num_rows)
+    customer_id = _required_customer_ids(table, cols, reasons)
+    campaign_id = clean_ids(table.column(cols["campaign_id"]))
+    reasons.flag(~valid_mask(campaign_id), "missing_campaign_id")
+    ts = _parse_dates(reasons, table.column(cols["contacted_at"]), options, required=True)
+    group = _campaign_groups(table.column(cols["group"]), header=cols["group"])
+    reasons.flag(group.isna().to_numpy(), "unknown_group")
+    _dates_checks(reasons, ts, options)
+    channels = _strings(clean_text(table.column(cols["channel"])))
+    frame = pd.DataFrame(
+        {
+            "customer_id": customer_id,
+            "campaign_id": _strings(campaign_id),
+            "contacted_at": ts,
+            # Unknown channels are kept as written, so nothing is lost.
+            "channel": channels.map(
+                lambda c: CAMPAIGN_CHANNELS.get(c, CAMPAIGN_CHANNELS.get(c.lower(), c)),
+                na_action="ignore",
+            ).astype("string"),
+            "group": group,
+        }
+    )
+    return _part(source, layout, file_index, keys, frame, reasons)
+
+
+# A yes/no control flag (对照组: 是/否) as written, lower-cased.
+_YES = frozenset({"是", "y", "yes", "1", "true", "对照"})
+_NO = frozenset({"否", "n", "no", "0", "false", "触达"})
+
+
+def _campaign_groups(raw: pa.ChunkedArray, *, header: str) -> pd.Series:
+    """Each row's group, ``treated`` or ``control``; missing where the value is neither."""
+    text = _strings(clean_text(raw))
+    normalised = text.str.lower()
+    if header.strip().lower() in CONTROL_FLAG_HEADERS:
+        mapped = normalised.map(
+            lambda v: "control" if v in _YES else "treated" if v in _NO else None,
+            na_action="ignore",
+        )
+    else:
+        mapped = normalised.map(lambda v: CAMPAIGN_GROUPS.get(v), na_action="ignore")
+    return mapped.astype("string")
+
+
 PARSERS: dict[str, Callable[[Source, Layout, Options, KeyProvider, int], Part]] = {
     "orders": _parse_orders,
     "customers": _parse_customers,
     "interactions": _parse_interactions,
+    "campaigns": _parse_campaigns,
 }
 
 
@@ -181,13 +246,27 @@ def _order_ids(
 
 
 def _parse_dates(
-    reasons: Reasons, raw: pa.ChunkedArray, *, required: bool, date_format: str | None = None
+    reasons: Reasons,
+    raw: pa.ChunkedArray,
+    options: Options,
+    *,
+    required: bool,
+    date_format: str | None = None,
 ) -> np.ndarray:
-    """The dates of a column, flagging the missing (when ``required``) and the unparsable."""
-    ts, failed = parse_datetimes(raw, date_format=date_format)
+    """The dates of a column in the shop's time zone, flagging the missing (when
+    ``required``), the unparsable (no date at all) and the real dates beyond what can be
+    stored: after ``as_of`` (whatever the year) or before ``earliest``, else out of range."""
+    ts, failed, out_of_range = parse_datetimes(
+        raw, time_zone=options.time_zone, date_format=date_format
+    )
     if required:
-        reasons.flag(np.isnat(ts) & ~failed, "missing_date")
+        reasons.flag(np.isnat(ts) & ~failed & (out_of_range == 0), "missing_date")
     reasons.failed_parse(failed, raw, "unparsable_date")
+    if out_of_range.any():
+        late = "date_after_as_of" if options.as_of is not None else "date_out_of_range"
+        early = "date_too_early" if options.earliest is not None else "date_out_of_range"
+        reasons.failed_parse(out_of_range > 0, raw, late)
+        reasons.failed_parse(out_of_range < 0, raw, early)
     return ts
 
 

@@ -11,10 +11,9 @@ import codecs
 import csv
 import functools
 import gzip
-import io
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from segmentation.errors import EmptyInputError, UnknownLayoutError, UnreadableFileError
+from segmentation.ingest._lines import (
+    encoding_by_weight,
+    looks_binary,
+    nonblank_lines,
+    open_quote_at_end,
+    set_aside_faulty_lines,
+)
 from segmentation.ingest._presets import CDNOW_MASTER_NAMES, CDNOW_SAMPLE_NAMES
 from segmentation.ingest._source import (
     BadRow,
     Source,
     drop_blank_rows,
     physical_row_starts,
+    shown_header,
     unique_names,
 )
 
@@ -36,6 +43,12 @@ __all__ = ["read_text"]
 
 # Cells that mean "no value"; "NA" is not among them because it can be a real code.
 _NULL_TEXT = ["", "NULL", "null", "None", "NaN", "nan", "#N/A", "N/A"]
+# pyarrow reads text in blocks of 1 MiB; a row longer than a block (one 20 MB field) is read
+# again with larger blocks, up to the largest block pyarrow takes.
+_FIRST_BLOCK = 1 << 20
+_LARGEST_BLOCK = (1 << 31) - 1
+# Reasons of the lines emptied before the reader saw the text.
+_SET_ASIDE = frozenset({"undecodable_line", "nul_bytes"})
 
 
 @dataclass(frozen=True)
@@ -50,27 +63,64 @@ class _TextPlan:
     file_format: str
     # Rows before the data: blank lines and the header, unless the file has none.
     skip_rows: int
+    # Share of faulty lines (NUL bytes, undecodable) past which the file is refused whole.
+    binary_line_share: float
     headerless_layout: str | None = None
     # Whether the text ends with a line break, when known without reading the file again.
     ends_with_newline: bool | None = None
+    # Lines set aside before pyarrow reads the text (whitespace files are decoded first).
+    faults: tuple[BadRow, ...] = ()
+    blank_faults: tuple[int, ...] = ()
+    # The text's first data line (1-based), where faulty lines are looked for.
+    first_line: int = 2
 
 
-def read_text(path: Path, head: bytes, *, compressed: bool, size: int, sha256: str) -> Source:
-    """Read a text export (``head``: its first bytes, decompressed) into a :class:`Source`."""
-    encoding = _detect_encoding(head, path)
+def read_text(
+    path: Path,
+    head: bytes,
+    *,
+    compressed: bool,
+    size: int,
+    sha256: str,
+    binary_line_share: float,
+    holds_nul: bool | None,
+) -> Source:
+    """Read a text export (``head``: its first bytes, decompressed) into a :class:`Source`.
+
+    Lines that cannot be read (undecodable, NUL bytes, an unterminated quote to the end of
+    the file) become bad rows with their line numbers; the rest of the file is read.
+    ``holds_nul``: whether the file has a NUL byte, when known (``None``: look in the text
+    read, which costs a pass over it).
+    """
+    encoding = _detect_encoding(head, path, binary_line_share=binary_line_share)
     header_index, header_line = _header_line(head, encoding, path)
     delimiter = _sniff_delimiter(header_line, path)
     if delimiter is None:
-        plan = _whitespace_plan(path, encoding, header_line, header_index, compressed=compressed)
+        plan = _whitespace_plan(
+            path,
+            encoding,
+            header_line,
+            header_index,
+            compressed=compressed,
+            binary_line_share=binary_line_share,
+        )
     else:
         plan = _delimited_plan(
-            path, encoding, header_line, header_index, delimiter, compressed=compressed
+            path,
+            encoding,
+            header_line,
+            header_index,
+            delimiter,
+            compressed=compressed,
+            binary_line_share=binary_line_share,
         )
-    table, skipped, bad_text, arrow_encoding = _read_csv_arrow(path, plan)
-    if arrow_encoding == "gb18030" and encoding != "gb18030":
+    if encoding == "utf-16":
+        holds_nul = None  # every ASCII character of UTF-16 has a NUL byte
+    read = _read_csv_arrow(path, plan, compressed=compressed, holds_nul=holds_nul)
+    if read.encoding == "gb18030" and encoding != "gb18030":
         encoding = "gb18030"
     first_data_row = plan.skip_rows + 1
-    table, records, blank_rows = drop_blank_rows(table)
+    table, records, blank_rows = drop_blank_rows(read.table)
     source = Source(
         path=path,
         sha256=sha256,
@@ -85,48 +135,54 @@ def read_text(path: Path, head: bytes, *, compressed: bool, size: int, sha256: s
         first_data_row=first_data_row,
         blank_rows=blank_rows,
     )
-    last_row = first_data_row + len(records) + blank_rows + len(skipped) - 1
+    last_row = first_data_row + len(records) + blank_rows + len(read.skipped) - 1
     bad_rows = _bad_rows(
         source,
-        skipped,
-        bad_text,
+        read.skipped,
+        read.texts,
         delimiter=delimiter,
         last_row=last_row,
         cut_off=_cut_off(path, plan, compressed=compressed),
     )
-    source.skipped_rows = np.array(sorted(skipped), dtype=np.int64)
+    source.skipped_rows = np.array(sorted(read.skipped), dtype=np.int64)
     if bad_rows and source.has_multiline_values():
         _number_by_line(source, bad_rows)
-    source.bad_rows = bad_rows
-    if table.num_rows == 0 and not bad_rows:
+    bad_rows += _quote_open_at_end(
+        source, plan, compressed=compressed, bad_rows=[*read.faults, *bad_rows]
+    )
+    # Emptied faulty lines were counted as blank lines by the reader (but for those inside
+    # an unterminated quote, which it read as part of a field): they are bad rows.
+    cut = min((bad.line for bad in bad_rows if bad.reason == "unterminated_quote"), default=None)
+    source.blank_rows -= sum(cut is None or line < cut for line in read.blank_faults)
+    source.bad_rows = sorted([*read.faults, *bad_rows], key=lambda bad: bad.line)
+    if source.table.num_rows == 0 and not source.bad_rows:
         names = plan.names
-        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        shown = shown_header(names[:6]) + (", ..." if len(names) > 6 else "")
         raise EmptyInputError(
             f"{path}: holds a header ({shown}) but no data rows; export it again with the rows"
         )
     return source
 
 
-def _detect_encoding(head: bytes, path: Path) -> str:
+def _detect_encoding(head: bytes, path: Path, *, binary_line_share: float) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\x00" in head:
+    if looks_binary(head, binary_line_share=binary_line_share):
         raise UnreadableFileError(
             f"{path}: binary data, not text, CSV, XLSX or Parquet; export the data as CSV or XLSX"
         )
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            # Incremental: the sample may end inside a multi-byte character.
-            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    raise UnreadableFileError(
-        f"{path}: text in an unknown encoding (neither UTF-8 nor GB18030/GBK); save it as "
-        f"CSV UTF-8 from Excel or WPS"
-    )
+    try:
+        # Incremental: the sample may end inside a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        # Not all UTF-8: a GBK/GB18030 export, or a UTF-8 one with a few bad lines (each is
+        # quarantined later), told by where the non-ASCII bytes are. Decoding as GB18030
+        # first would take UTF-8 Chinese for GB18030 text and garble every line.
+        sample = head[: head.rfind(b"\n") + 1] or head
+        return encoding_by_weight(sample, 0)
+    return "utf-8"
 
 
 def _header_line(head: bytes, encoding: str, path: Path) -> tuple[int, str]:
@@ -151,23 +207,32 @@ def _sniff_delimiter(line: str, path: Path) -> str | None:
 
 
 def _whitespace_plan(
-    path: Path, encoding: str, header_line: str, header_index: int, *, compressed: bool
+    path: Path,
+    encoding: str,
+    header_line: str,
+    header_index: int,
+    *,
+    compressed: bool,
+    binary_line_share: float,
 ) -> _TextPlan:
-    """Whitespace-separated text (CDNOW), rewritten as tab-separated text for the CSV reader."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
-        full = raw.decode(encoding).lstrip("\ufeff")
-    except (UnicodeDecodeError, OSError, EOFError) as error:
-        raise UnreadableFileError(
-            f"{path}: cannot be decoded as {encoding} ({error}); save it as UTF-8 text"
-        ) from error
-    tabbed = re.sub(r"[ \t]+", "\t", re.sub(r"(?m)^[ \t]+|[ \t]+$", "", full))
+    """Whitespace-separated text (CDNOW), rewritten as tab-separated text for the CSV reader.
+
+    Lines that do not decode or hold NUL bytes are emptied first and kept as bad rows.
+    """
     header = header_line.split()
     headerless_layout = None
     if _looks_like_data(header):
         names, headerless_layout = _headerless_layout(header, path, header_index)
     else:
         names = unique_names(header)
+    # 1-based line of the first data row: CDNOW's first line is data.
+    first_line = header_index + (1 if headerless_layout else 2)
+    raw = _raw_text(path, compressed=compressed)
+    faults = set_aside_faulty_lines(
+        raw, encoding, first_line=first_line, path=path, binary_line_share=binary_line_share
+    )
+    full = faults.text.decode(encoding, errors="replace").lstrip("\ufeff")
+    tabbed = re.sub(r"[ \t]+", "\t", re.sub(r"(?m)^[ \t]+|[ \t]+$", "", full))
     return _TextPlan(
         names=names,
         opener=functools.partial(pa.BufferReader, tabbed.encode("utf-8")),
@@ -176,9 +241,23 @@ def _whitespace_plan(
         quoting=False,
         file_format="whitespace" + (".gz" if compressed else ""),
         skip_rows=header_index + (0 if headerless_layout else 1),
+        binary_line_share=binary_line_share,
         headerless_layout=headerless_layout,
-        ends_with_newline=full.endswith("\n"),
+        ends_with_newline=raw.endswith(b"\n"),
+        faults=tuple(faults.bad_rows),
+        blank_faults=faults.blank_lines,
+        first_line=first_line,
     )
+
+
+def _raw_text(path: Path, *, compressed: bool) -> bytes:
+    """A text file's bytes, decompressed."""
+    try:
+        return gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+    except (OSError, EOFError) as error:
+        raise UnreadableFileError(
+            f"{path}: cannot be read ({error}); check the file, or download it again"
+        ) from error
 
 
 def _delimited_plan(
@@ -189,6 +268,7 @@ def _delimited_plan(
     delimiter: str,
     *,
     compressed: bool,
+    binary_line_share: float,
 ) -> _TextPlan:
     """CSV or TSV, gzip-compressed or not, read from the file as it is."""
     header = next(csv.reader([header_line], delimiter=delimiter))
@@ -209,6 +289,8 @@ def _delimited_plan(
         quoting=True,
         file_format="csv.gz" if compressed else "csv",
         skip_rows=header_index + 1,
+        binary_line_share=binary_line_share,
+        first_line=header_index + 2,
     )
 
 
@@ -235,21 +317,49 @@ def _data_not_header(
     )
 
 
-def _read_csv_arrow(path: Path, plan: _TextPlan) -> tuple[pa.Table, list[int], list[str], str]:
+@dataclass(frozen=True)
+class _Read:
+    """What pyarrow read of a text file, and the lines set aside before and while it read."""
+
+    table: pa.Table
+    # Row numbers and text of the rows that did not split into the header's fields.
+    skipped: list[int]
+    texts: list[str]
+    encoding: str  # pyarrow's name for the encoding actually used
+    faults: tuple[BadRow, ...]
+    blank_faults: tuple[int, ...]
+
+
+def _read_csv_arrow(
+    path: Path, plan: _TextPlan, *, compressed: bool, holds_nul: bool | None
+) -> _Read:
     """Read delimited text with pyarrow: every column as text, invalid rows set aside.
 
-    Returns the table, the row numbers and text of the rows that did not split into the
-    header's fields, and the encoding actually used.
+    A text with lines that do not decode (one GB18030 line in a UTF-8 file) or that hold NUL
+    bytes is read again with those lines emptied: each is a bad row, the rest is read.
     """
     encoding = plan.encoding
     try:
         try:
             table, invalid = _read_numbered(plan, encoding)
-        except pa.ArrowInvalid as error:
-            if encoding != "utf8" or "UTF8" not in str(error):
+            # Whitespace text was rewritten (and cleaned of NUL lines) before it was read:
+            # the raw bytes say nothing of it.
+            if holds_nul is None or not plan.quoting:
+                holds_nul = _holds_nul(table) or any("\x00" in str(row.text) for row in invalid)
+            # Lines of UTF-16 cannot be found by their bytes: its NULs stay in the values.
+            faulty = holds_nul and not encoding.startswith("utf-16")
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            if encoding.startswith("utf-16") or plan.faults:
+                raise  # lines of UTF-16 cannot be found by their bytes
+            # Undecodable bytes fail the reader as a conversion error, or as a parse error
+            # when they sit in a row that does not split (its text cannot be handed over).
+            plan, encoding = _without_faulty_lines(path, plan, compressed=compressed)
+            if not plan.faults:
                 raise
-            # The sample was UTF-8 but a later part is not: a GBK export with ASCII at the top.
-            encoding = "gb18030"
+            table, invalid = _read_numbered(plan, encoding)
+            faulty = False
+        if faulty:
+            plan, encoding = _without_faulty_lines(path, plan, compressed=compressed)
             table, invalid = _read_numbered(plan, encoding)
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as error:
         # The reader's message can end with the offending row: keep only its first two parts,
@@ -259,20 +369,77 @@ def _read_csv_arrow(path: Path, plan: _TextPlan) -> tuple[pa.Table, list[int], l
             f"{path}: cannot be parsed as {encoding} text with {plan.delimiter!r} between "
             f"fields ({detail}); open it in Excel or WPS and save it as CSV UTF-8"
         ) from error
-    return table, [int(row.number) for row in invalid], [str(row.text) for row in invalid], encoding
+    return _Read(
+        table=table,
+        skipped=[int(row.number) for row in invalid],
+        texts=[str(row.text) for row in invalid],
+        encoding=encoding,
+        faults=plan.faults,
+        blank_faults=plan.blank_faults,
+    )
+
+
+def _without_faulty_lines(
+    path: Path, plan: _TextPlan, *, compressed: bool
+) -> tuple[_TextPlan, str]:
+    """The plan to read the file with its faulty lines emptied, and the encoding to use.
+
+    A UTF-8 guess from the first 64 KiB is checked against the whole file: a GBK export with
+    ASCII at the top fails on every Chinese line and is read as GB18030 instead.
+    """
+    raw = _raw_text(path, compressed=compressed)
+    encoding = plan.encoding
+    if encoding == "utf8" and not raw.startswith(codecs.BOM_UTF8):
+        encoding = "utf8" if encoding_by_weight(raw, 0) == "utf-8" else "gb18030"
+    faults = set_aside_faulty_lines(
+        raw,
+        encoding,
+        first_line=plan.first_line,
+        path=path,
+        binary_line_share=plan.binary_line_share,
+    )
+    text = faults.text
+    plan = replace(
+        plan,
+        opener=functools.partial(pa.BufferReader, text),
+        faults=(*plan.faults, *faults.bad_rows),
+        blank_faults=(*plan.blank_faults, *faults.blank_lines),
+    )
+    return plan, encoding
+
+
+def _holds_nul(table: pa.Table) -> bool:
+    """Whether any text value holds a NUL byte (searched in the raw buffers, memchr speed)."""
+    return any(
+        re.search(b"\x00", memoryview(chunk.buffers()[2])) is not None
+        for column in table.columns
+        if pa.types.is_string(column.type)
+        for chunk in column.chunks
+        if chunk.buffers()[2] is not None
+    )
 
 
 def _read_numbered(plan: _TextPlan, encoding: str) -> tuple[pa.Table, list[Any]]:
     # Threads parse blocks in parallel (about half the time on two cores), but only a
     # single-threaded read knows the row number of a row that fails to split: a file
     # with such rows is read again that way, so the quarantine can name their lines.
-    table, invalid = _read_arrow(plan, encoding, use_threads=True)
-    if invalid:
-        table, invalid = _read_arrow(plan, encoding, use_threads=False)
-    return table, invalid
+    block = _FIRST_BLOCK
+    while True:
+        try:
+            table, invalid = _read_arrow(plan, encoding, use_threads=True, block_size=block)
+            if invalid:
+                table, invalid = _read_arrow(plan, encoding, use_threads=False, block_size=block)
+            return table, invalid
+        except pa.ArrowInvalid as error:
+            # A row longer than a block (a 20 MB field): read it with larger blocks.
+            if "straddl" not in str(error) or block >= _LARGEST_BLOCK:
+                raise
+            block = min(_LARGEST_BLOCK, block * 16)
 
 
-def _read_arrow(plan: _TextPlan, encoding: str, *, use_threads: bool) -> tuple[pa.Table, list[Any]]:
+def _read_arrow(
+    plan: _TextPlan, encoding: str, *, use_threads: bool, block_size: int
+) -> tuple[pa.Table, list[Any]]:
     invalid: list[Any] = []
 
     def on_invalid(row: Any) -> str:
@@ -288,6 +455,7 @@ def _read_arrow(plan: _TextPlan, encoding: str, *, use_threads: bool) -> tuple[p
                 skip_rows=plan.skip_rows,
                 encoding=encoding,
                 use_threads=use_threads,
+                block_size=block_size,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=plan.delimiter,
@@ -328,24 +496,93 @@ def _bad_rows(
     last_row: int,
     cut_off: bool,
 ) -> list[BadRow]:
-    """The lines pyarrow set aside, split into fields, each with its reason.
+    """The lines pyarrow set aside, each with its reason and the number of its fields.
 
-    A set-aside line that holds only whitespace is counted among the source's blank rows.
+    A set-aside line that holds only whitespace (and delimiters) is counted among the
+    source's blank rows. The last row, when a quote opened in it is still open at the end
+    of the file, is an unterminated quote: it stands for every non-blank line it swallowed.
     """
+    separator = delimiter or "\t"
     bad_rows: list[BadRow] = []
     for row_number, row_text in zip(skipped, texts, strict=True):
-        if delimiter is None:
-            fields = row_text.split("\t") if row_text else []
-        else:
-            fields = next(csv.reader(io.StringIO(row_text), delimiter=delimiter), [])
-        if not "".join(fields).strip():
+        if not row_text.replace(separator, "").replace('"', "").strip():
             source.blank_rows += 1  # a whitespace-only line is blank, not a row
             continue
-        short = len(fields) < len(source.header)
-        truncated = short and cut_off and row_number == last_row
-        reason = "truncated_row" if truncated else "wrong_field_count"
-        bad_rows.append(BadRow(line=row_number, fields=fields, reason=reason))
+        fields = _field_count(row_text, delimiter)
+        last = row_number == last_row
+        if last and delimiter is not None and open_quote_at_end(row_text, delimiter):
+            rows = nonblank_lines(row_text)
+            reason = "unterminated_quote"
+        else:
+            rows = 1
+            short = fields < len(source.header)
+            reason = "truncated_row" if short and cut_off and last else "wrong_field_count"
+        bad_rows.append(BadRow.of_text(row_number, reason, row_text, fields=fields, rows=rows))
     return bad_rows
+
+
+def _field_count(text: str, delimiter: str | None) -> int:
+    """Fields of a line pyarrow could not align (quotes followed as a CSV reader does)."""
+    if delimiter is None:
+        return len(text.split("\t"))
+    # Quoted fields removed first, so a delimiter inside quotes does not count.
+    unquoted = re.sub(r"(?:^|(?<=[" + re.escape(delimiter) + r'\n]))"(?:[^"]|"")*(?:"|$)', "", text)
+    return unquoted.count(delimiter) + 1
+
+
+def _quote_open_at_end(
+    source: Source, plan: _TextPlan, *, compressed: bool, bad_rows: list[BadRow]
+) -> list[BadRow]:
+    """The last record as an unterminated quote, when its quote is still open at the end.
+
+    A quote opened in the last field of a row swallows the rest of the file into that
+    field and the row still has the header's fields, so pyarrow keeps it: it is taken out
+    of the table here. Only a last record that holds a line break, or that ends a file
+    without a final line break, is looked at (a cheap test), and only then is the end of
+    the file read again.
+    """
+    table = source.table
+    if not plan.quoting or table.num_rows == 0:
+        return []
+    last = table.slice(table.num_rows - 1)
+    spans_lines = any(
+        value is not None and "\n" in value
+        for column in last.columns
+        if pa.types.is_string(column.type)
+        for value in column.to_pylist()
+    )
+    if not spans_lines and not _cut_off(source.path, plan, compressed=compressed):
+        return []
+    line = int(source.lines(source.records[-1:])[0])
+    if any(bad.line > line and bad.reason not in _SET_ASIDE for bad in bad_rows):
+        return []  # a later line was read: the quote closed
+    raw = _tail_from_line(source.path, line, compressed=compressed, whole=spans_lines)
+    tail = raw.decode(source.encoding or "utf-8", errors="replace")
+    if not open_quote_at_end(tail, plan.delimiter):
+        return []
+    source.table = table.slice(0, table.num_rows - 1)
+    source.records = source.records[:-1]
+    fields = _field_count(tail, plan.delimiter)
+    # Faulty lines in the swallowed text were set aside before it was read: rows of their own.
+    rows = nonblank_lines(tail) - sum(bad.line > line for bad in bad_rows)
+    return [BadRow.of_text(line, "unterminated_quote", raw, fields=fields, rows=rows)]
+
+
+def _tail_from_line(path: Path, line: int, *, compressed: bool, whole: bool) -> bytes:
+    """The bytes of a text file from line ``line`` (1-based) to its end. ``whole=False``:
+    the record is the file's last line, found from the end without reading the rest."""
+    if not whole and not compressed:
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - _FIRST_BLOCK))
+            end = handle.read()
+        if b"\n" in end or size <= _FIRST_BLOCK:
+            return end[end.rfind(b"\n") + 1 :]
+    raw = _raw_text(path, compressed=compressed)
+    start = 0
+    for _ in range(line - 1):
+        start = raw.find(b"\n", start) + 1
+    return raw[start:]
 
 
 def _number_by_line(source: Source, bad_rows: list[BadRow]) -> None:

@@ -1,19 +1,35 @@
 """Cell values from text: ids, free text, numbers as shops write them, and dates in many
-formats (Excel serial numbers too), vectorised with a slow path only for what is left."""
+formats (Excel serial numbers too), vectorised with a slow path only for what is left.
+
+Times are stored as the shop's wall-clock time (naive ``datetime64[ns]``): a time written
+with an offset (``…T11:30:45Z``, ``…T19:30:45+08:00``) is converted to the shop's time zone
+(config ``ingest.shop_time_zone``) before anything else, so one instant written with two
+offsets is one stored time; a time without an offset is the shop's time already.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["as_text", "clean_ids", "clean_text", "parse_datetimes", "parse_numbers", "valid_mask"]
+__all__ = [
+    "ParsedDates",
+    "as_text",
+    "clean_ids",
+    "clean_text",
+    "parse_datetimes",
+    "parse_numbers",
+    "valid_mask",
+]
 
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -44,6 +60,8 @@ _DAY_FIRST = tuple(f for f in _DATE_FORMATS if f.startswith("%d/"))
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # Excel's day 0 in the 1900 date system
 _EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
+# An ISO time with an offset, which arrow parses in one vectorised cast to UTC.
+_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
 def as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -179,59 +197,152 @@ def _parse_number_text(text: str) -> float | None:
     return -value if negative else value
 
 
-def parse_datetimes(
-    column: pa.ChunkedArray, *, date_format: str | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Timestamps from a column; returns (datetime64[ns] with NaT where missing, failed mask).
+class ParsedDates(NamedTuple):
+    """A column of dates: the shop's wall-clock times and what could not be stored.
 
-    The fast path is one vectorised ISO cast or one ``strptime`` with the format that parses
-    most of a sample; only the values it misses (mixed formats, Excel serial numbers) are
-    parsed one distinct text at a time.
+    Attributes
+    ----------
+    values : numpy.ndarray
+        ``datetime64[ns]``, NaT where missing, unparsable or out of range.
+    failed : numpy.ndarray
+        Present but no date at all (real garbage).
+    out_of_range : numpy.ndarray
+        ``int8``: +1 a real date after 2262-04-11, -1 one before 1677-09-22 (what nanosecond
+        timestamps hold), 0 otherwise.
     """
+
+    values: np.ndarray
+    failed: np.ndarray
+    out_of_range: np.ndarray
+
+
+def parse_datetimes(
+    column: pa.ChunkedArray, *, time_zone: str, date_format: str | None = None
+) -> ParsedDates:
+    """Timestamps from a column, as the shop's wall-clock times.
+
+    The fast path is one vectorised ISO cast (without offsets, or all with offsets) or one
+    ``strptime`` with the format that parses most of a sample; only the values it misses
+    (mixed formats, mixed offsets, Excel serial numbers) are parsed one distinct text at a
+    time.
+
+    Parameters
+    ----------
+    column : pyarrow.ChunkedArray
+        Text, or timestamps as Parquet and XLSX type them.
+    time_zone : str
+        The shop's time zone (IANA name): times with an offset or a zone are converted to it;
+        times without are taken as its wall-clock time.
+    date_format : str, optional
+        A ``strptime`` format from the column mapping.
+
+    Returns
+    -------
+    ParsedDates
+    """
+    zone = ZoneInfo(time_zone)
+    n = len(column)
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-            column = pc.local_timestamp(column)  # wall-clock time, as the shop recorded it
-        try:
-            values = pc.cast(column, pa.timestamp("ns"))
-        except pa.ArrowInvalid:
-            column = pc.cast(column, pa.string())
-        else:
-            out = _datetime64(values)
-            return out, np.zeros(len(out), dtype=bool)
+        typed = _typed_datetimes(column, time_zone)
+        if typed is not None:
+            return ParsedDates(typed, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8))
+        column = pc.cast(column, pa.string())
     column = as_text(column)
     if date_format is None:
-        try:
-            # Fast path: ISO dates cast in one go (empty cells are already missing).
-            values = pc.cast(column, pa.timestamp("ns"))
-        except pa.ArrowInvalid:
-            pass
-        else:
-            out = _datetime64(values)
-            return out, np.zeros(len(out), dtype=bool)
+        fast = _iso_datetimes(column, time_zone)
+        if fast is not None:
+            return ParsedDates(fast, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8))
     text = pc.utf8_trim_whitespace(column)
     present = _present(text)
-    n = len(present)
-    parsed: pa.ChunkedArray | None = None
+    parsed: np.ndarray | None = None
     dayfirst = False
     if date_format is None:
-        try:
-            parsed = pc.cast(text, pa.timestamp("ns"))
-        except pa.ArrowInvalid:
+        parsed = _iso_datetimes(text, time_zone)
+        if parsed is None:
             date_format, dayfirst = _choose_date_format(text)
     if parsed is None and date_format is not None:
-        parsed = pc.strptime(text, format=date_format, unit="ns", error_is_null=True)
-    if parsed is None:
-        out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    else:
-        out = _datetime64(parsed)
+        parsed = _datetime64(pc.strptime(text, format=date_format, unit="ns", error_is_null=True))
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]") if parsed is None else parsed
+    _parse_offsets(text, out, present & np.isnat(out), time_zone)
+    out_of_range = np.zeros(n, dtype=np.int8)
     todo = present & np.isnat(out)
     if todo.any():
         raw = text.to_pandas().to_numpy(dtype=object)
-        slow = _map_unique(raw[todo], lambda t: _parse_datetime_text(t, dayfirst=dayfirst))
-        out[todo] = pd.to_datetime(pd.Series(slow, dtype=object), errors="coerce").to_numpy(
-            dtype="datetime64[ns]"
+        slow = _map_unique(
+            raw[todo], lambda t: _parse_datetime_text(t, dayfirst=dayfirst, zone=zone)
         )
-    return out, present & np.isnat(out)
+        stamps = [v if isinstance(v, datetime) else None for v in slow]
+        out[todo] = np.array(
+            [np.datetime64("NaT") if s is None else _representable(s) for s in stamps],
+            dtype="datetime64[ns]",
+        )
+        out_of_range[todo] = [_beyond(s) for s in stamps]
+    return ParsedDates(out, present & np.isnat(out) & (out_of_range == 0), out_of_range)
+
+
+def _typed_datetimes(column: pa.ChunkedArray, time_zone: str) -> np.ndarray | None:
+    """A typed column's times in the shop's zone; None when they do not fit nanoseconds."""
+    try:
+        values = pc.cast(
+            column, pa.timestamp("ns", tz=column.type.tz) if _zoned(column) else pa.timestamp("ns")
+        )
+    except pa.ArrowInvalid:
+        return None
+    if _zoned(column):
+        return _shop_wall_clock(values, time_zone)
+    return _datetime64(values)
+
+
+def _zoned(column: pa.ChunkedArray) -> bool:
+    return pa.types.is_timestamp(column.type) and column.type.tz is not None
+
+
+def _iso_datetimes(text: pa.ChunkedArray, time_zone: str) -> np.ndarray | None:
+    """Every value cast at once: ISO times all without an offset (the shop's time, as they
+    are) or all with one (converted); None when neither cast reads every value."""
+    try:
+        return _datetime64(pc.cast(text, pa.timestamp("ns")))  # empty cells are missing
+    except pa.ArrowInvalid:
+        pass
+    try:
+        utc = pc.cast(text, pa.timestamp("ns", tz="UTC"))
+    except pa.ArrowInvalid:
+        return None
+    return _shop_wall_clock(utc, time_zone)
+
+
+def _parse_offsets(
+    text: pa.ChunkedArray, out: np.ndarray, todo: np.ndarray, time_zone: str
+) -> None:
+    """Fill ``out`` where ``todo`` with the ISO times with an offset among them (mixed with
+    times without one), converted in one cast; what does not cast is left to the slow path."""
+    if not todo.any():
+        return
+    rows = np.flatnonzero(todo)
+    subset = pc.take(text, pa.array(rows))
+    offset = np.asarray(
+        pc.fill_null(pc.match_substring_regex(subset, _ISO_WITH_OFFSET), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    if not offset.any():
+        return
+    try:
+        utc = pc.cast(pc.filter(subset, pa.array(offset)), pa.timestamp("ns", tz="UTC"))
+    except pa.ArrowInvalid:
+        return  # an impossible day (2024-02-30) among them: one value at a time
+    out[rows[offset]] = _shop_wall_clock(utc, time_zone)
+
+
+def _shop_wall_clock(values: pa.ChunkedArray | pa.Array, time_zone: str) -> np.ndarray:
+    """Zoned times as the shop's wall-clock time (naive ``datetime64[ns]``)."""
+    utc = np.asarray(
+        pc.cast(values, pa.timestamp("ns")).to_numpy(zero_copy_only=False),
+        dtype="datetime64[ns]",
+    )  # the cast drops the zone and keeps the UTC instant
+    index = pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(time_zone).tz_localize(None)
+    return np.asarray(index, dtype="datetime64[ns]")
 
 
 def _datetime64(values: pa.ChunkedArray) -> np.ndarray:
@@ -265,8 +376,14 @@ def _choose_date_format(text: pa.ChunkedArray) -> tuple[str | None, bool]:
     return best, False
 
 
-def _parse_datetime_text(text: str, *, dayfirst: bool = False) -> datetime | None:
-    """One date as shops write it, or None: many formats, Excel serials, ``20240105``."""
+def _parse_datetime_text(
+    text: str, *, dayfirst: bool = False, zone: ZoneInfo | None = None
+) -> datetime | None:
+    """One date as shops write it, or None: many formats, Excel serials, ``20240105``.
+
+    A time with an offset is converted to ``zone`` (the shop's), then its offset dropped.
+    The result may lie outside what nanosecond timestamps hold (see :func:`_beyond`).
+    """
     t = unicodedata.normalize("NFKC", text).strip()
     if not t:
         return None
@@ -278,32 +395,44 @@ def _parse_datetime_text(text: str, *, dayfirst: bool = False) -> datetime | Non
     except ValueError:
         pass
     else:
-        return _representable(stamp.replace(tzinfo=None))  # the shop's wall-clock time
+        if stamp.tzinfo is not None and zone is not None:
+            with contextlib.suppress(OverflowError):  # year 1 or 9999: out of range anyway
+                stamp = stamp.astimezone(zone)
+        return stamp.replace(tzinfo=None)  # the shop's wall-clock time
     formats = [f for f in _DATE_FORMATS if f not in (_MONTH_FIRST if dayfirst else _DAY_FIRST)]
     for candidate in formats:
         try:
-            return _representable(datetime.strptime(t, candidate))
+            return datetime.strptime(t, candidate)
         except ValueError:
             continue
     return None
 
 
-def _representable(stamp: datetime | None) -> datetime | None:
-    """The date, if nanosecond timestamps can hold it (1677-09-22 to 2262-04-11)."""
-    if stamp is None or not (pd.Timestamp.min < stamp < pd.Timestamp.max):
-        return None
-    return stamp
+def _representable(stamp: datetime) -> np.datetime64:
+    """The date, if nanosecond timestamps can hold it (1677-09-22 to 2262-04-11), else NaT."""
+    if _beyond(stamp):
+        return np.datetime64("NaT")
+    return np.datetime64(stamp, "ns")
+
+
+def _beyond(stamp: datetime | None) -> int:
+    """+1 after what nanosecond timestamps hold, -1 before, 0 within (or no date)."""
+    if stamp is None:
+        return 0
+    if stamp >= pd.Timestamp.max:
+        return 1
+    return -1 if stamp <= pd.Timestamp.min else 0
 
 
 def _date_from_number(text: str) -> datetime | None:
     for digits, layout in ((8, "%Y%m%d"), (14, "%Y%m%d%H%M%S")):
         if len(text) == digits and text.isdigit():
             try:
-                return _representable(datetime.strptime(text, layout))
+                return datetime.strptime(text, layout)
             except ValueError:
                 return None
     serial = float(text)
     if 0 < serial <= _EXCEL_MAX_SERIAL:
         # An Excel serial date: days since 1899-12-30, the fraction is the time of day.
-        return _representable(_EXCEL_EPOCH + timedelta(days=serial))
+        return _EXCEL_EPOCH + timedelta(days=serial)
     return None

@@ -14,12 +14,19 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 from sklearn.decomposition import PCA
 
 from segmentation.i18n import check_lang
-from segmentation.plots._axes import figure_and_axes, figure_of
+from segmentation.plots._axes import (
+    MONEY_UNIT,
+    figure_and_axes,
+    figure_of,
+    format_count,
+    format_money,
+)
 from segmentation.schemes.base import Segmentation
-from segmentation.schemes.clusters import POTENTIAL_KEY, standardized_features
+from segmentation.schemes.clusters import standardized_features
 
 __all__ = [
     "FEATURE_LABELS",
@@ -78,8 +85,29 @@ def _check_lang(lang: str) -> None:
     check_lang(lang)
 
 
+# Features in money: their medians are shown with two decimals and the axis names the unit.
+_MONEY_FEATURES = frozenset({"monetary_total", "clv"})
+_UNITS = {"recency_days": {"zh": "天", "en": "days"}, **dict.fromkeys(_MONEY_FEATURES, MONEY_UNIT)}
+
+
 def _feature_label(column: str, lang: str) -> str:
     return FEATURE_LABELS.get(column, {}).get(lang, column)
+
+
+def _feature_label_with_unit(column: str, lang: str) -> str:
+    unit = _UNITS.get(column, {}).get(lang)
+    if not unit:
+        return _feature_label(column, lang)
+    return (
+        f"{_feature_label(column, lang)}（{unit}）"
+        if lang == "zh"
+        else (f"{_feature_label(column, lang)} ({unit})")
+    )
+
+
+def _median_text(column: str, value: float) -> str:
+    """A cluster median: money with two decimals, anything else a count or days."""
+    return format_money(value) if column in _MONEY_FEATURES else format_count(value)
 
 
 def plot_k_selection(
@@ -121,6 +149,7 @@ def plot_k_selection(
     ):
         ax.plot(ks, k_table[column].to_numpy(dtype=float), marker="o", color="tab:blue")
         ax.set_title(_text(column, lang))
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.2f}"))
     jaccard_ax = axes[3]
     for column, style in (("jaccard_mean", "o-"), ("jaccard_min", "s--")):
         jaccard_ax.plot(ks, k_table[column].to_numpy(dtype=float), style, label=_text(column, lang))
@@ -168,8 +197,14 @@ def plot_cluster_profiles(
     details = segmentation.details
     position: pd.DataFrame = details["centroid_position"]
     medians = details["feature_profile"][[f"{c}_median" for c in position.columns]]
-    annotations = np.vectorize(lambda v: f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2g}")(
-        medians.to_numpy(dtype=float)
+    annotations = np.array(
+        [
+            [
+                _median_text(column, value)
+                for column, value in zip(position.columns, row, strict=True)
+            ]
+            for row in medians.to_numpy(dtype=float)
+        ]
     )
     profile = segmentation.profile.loc[position.index]
     row_labels = [
@@ -188,7 +223,7 @@ def plot_cluster_profiles(
         center=0.0,
         vmin=-limit,
         vmax=limit,
-        xticklabels=[_feature_label(c, lang) for c in position.columns],
+        xticklabels=[_feature_label_with_unit(c, lang) for c in position.columns],
         yticklabels=row_labels,
         cbar_kws={"label": _text("position", lang)},
         ax=ax,
@@ -229,7 +264,7 @@ def plot_cluster_projection(
     Returns
     -------
     matplotlib.figure.Figure
-        One scatter per cluster (potential customers have no behaviour and are left out) and
+        One scatter per cluster (customers without a purchase, potential or fully refunded, are left out) and
         the centroids marked with crosses.
     """
     _check_lang(lang)
@@ -248,7 +283,9 @@ def plot_cluster_projection(
     centroids = (details["centroids"] - details["scaler_mean"]) / details["scaler_scale"]
     centres = pca.transform(centroids[features.columns].to_numpy())
 
-    keys = [k for k in segmentation.labels.cat.categories if k != POTENTIAL_KEY]
+    # The fitted clusters, in the labels' order: potential and fully refunded customers have
+    # no purchases to place.
+    keys = [k for k in segmentation.labels.cat.categories if k in centroids.index]
     palette = dict(zip(keys, sns.color_palette("deep", len(keys)), strict=True))
     palette.update(colors or {})
     names = segmentation.profile[f"name_{lang}"]

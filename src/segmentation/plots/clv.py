@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from segmentation.clv import CLVBacktest, PurchaseModelFit
 from segmentation.i18n import check_lang
-from segmentation.plots._axes import figure_and_axes
+from segmentation.plots._axes import count_axis, figure_and_axes
 
 __all__ = ["plot_conditional_expectations", "plot_p_alive_matrix", "plot_tracking"]
 
@@ -94,6 +94,7 @@ def plot_tracking(backtest: CLVBacktest, *, lang: str = "zh", ax: Axes | None = 
         label=text["calibration_end"],
     )
     _finish(axes, text, title="tracking_title", x="period", y="cumulative")
+    count_axis(axes.yaxis)
     return figure
 
 
@@ -212,5 +213,6 @@ def plot_p_alive_matrix(
     fig.colorbar(image, ax=ax, label="P(alive)")
     ax.set_xlabel(text["recency"])
     ax.set_ylabel(text["frequency"])
+    count_axis(ax.yaxis)
     ax.set_title(text["p_alive_title"].format(days=periods * fit.period_days))
     return fig

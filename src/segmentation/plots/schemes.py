@@ -12,7 +12,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from segmentation.plots._axes import figure_and_axes
+from segmentation.plots._axes import figure_and_axes, legend_above
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.migration import Migration
 
@@ -21,6 +21,7 @@ __all__ = ["plot_migration", "plot_segment_profile"]
 _TEXT = {
     "customers": {"zh": "客户占比", "en": "share of customers"},
     "revenue": {"zh": "收入占比", "en": "share of revenue"},
+    "share": {"zh": "占比（%）", "en": "share (%)"},
     "from": {"zh": "上月分层", "en": "last month"},
     "to": {"zh": "本月分层", "en": "this month"},
     "migration": {"zh": "分层迁移（行占比）", "en": "Migration (row shares)"},
@@ -46,7 +47,7 @@ def plot_segment_profile(
     profile = segmentation.profile
     names = profile[f"name_{lang}"].tolist()
     y = np.arange(len(profile))
-    fig, ax = figure_and_axes(ax, figsize=(8, 0.45 * len(profile) + 1.2))
+    fig, ax = figure_and_axes(ax, figsize=(8, 0.45 * len(profile) + 1.8))
     height = 0.4
     ax.barh(
         y + height / 2, profile["share"], height, color="#4C72B0", label=_TEXT["customers"][lang]
@@ -60,8 +61,9 @@ def plot_segment_profile(
     )
     ax.set_yticks(y, names)
     ax.xaxis.set_major_formatter("{x:.0%}")
-    ax.legend(loc="lower right")
-    ax.set_title(segmentation.display_title(lang))
+    ax.set_xlabel(_TEXT["share"][lang])
+    # Above the bars, never over them: the longest bar may reach any side.
+    legend_above(ax, segmentation.display_title(lang))
     return fig
 
 

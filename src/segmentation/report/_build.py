@@ -5,31 +5,38 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import gc
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segmentation.errors import SegmentationInputError
 from segmentation.i18n import check_lang
 from segmentation.paths import REPORTS_DIR, project_root
-from segmentation.report._analysis import analyse_month_data
+from segmentation.report._analysis import analyse_month_data, remember_analysis
+from segmentation.report._atomic import reserved_month, staged_report
 from segmentation.report._data import (
     MonthData,
     ingest_month,
+    inputs_digest,
     month_end,
+    remember_month_data,
     resolve_input,
     write_month_data,
 )
 from segmentation.report._html import combine_notebooks, export_html, report_title
 from segmentation.report._manifest import write_manifest
-from segmentation.report._notebooks import report_notebooks, run_notebooks
+from segmentation.report._notebooks import replace_in_notebooks, report_notebooks, run_notebooks
 from segmentation.report._parameters import RunParameters
 from segmentation.report._prepared import ANALYSIS_FILE, dump_pickle
+from segmentation.report._progress import Progress, capture_warnings
+
+if TYPE_CHECKING:
+    from segmentation.analysis import MonthAnalysis
+    from segmentation.export import CrmExport
 
 __all__ = ["ReportResult", "build_report"]
 
@@ -44,14 +51,15 @@ class ReportResult:
     manifest: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
 
-    def summary_line(self) -> str:
-        """One line for the end of ``segmentation report``."""
+    def summary_line(self, *, seconds: float | None = None) -> str:
+        """One line for the end of ``segmentation report``: what was built, and the wall time
+        of the run (``seconds`` when the caller counted more, e.g. the command's imports)."""
         quality = self.manifest["quality"]
-        total = self.timings.get("total", 0.0)
+        total = self.timings.get("total", 0.0) if seconds is None else seconds
         return (
             f"report {self.month}: {quality['rows_kept']:,} rows kept of {quality['rows_in']:,}, "
             f"{quality['customers']:,} customers, {len(self.manifest['notebooks'])} sections "
-            f"-> {self.index_html} ({total:.1f} s)"
+            f"-> {self.index_html} (total {total:.1f} s)"
         )
 
 
@@ -66,10 +74,12 @@ def build_report(
     reports_dir: str | Path = REPORTS_DIR,
     random_state: int = 0,
     horizon_days: int | None = None,
+    ids: str | None = None,
     demo_customers: int = 5000,
     notebooks_dir: str | Path | None = None,
     progress: bool = False,
     notebook_workers: int = 2,
+    engine: str | None = None,
 ) -> ReportResult:
     """Build ``reports/<YYYY-MM>/`` for one month: notebooks, index.html and manifest.json.
 
@@ -78,9 +88,13 @@ def build_report(
         index.html          one self-contained file: code hidden, images embedded, a contents list
         notebooks/*.ipynb   the executed notebooks
         data/               the month's tables and analysis the notebooks read back
-        segments.csv        every customer's segment in every scheme (pseudonymous ids)
+        segments.csv        every customer's segment and action in every scheme, for a CRM
+        segments.xlsx       the same, ids as text cells (Excel keeps 00123 and 18-digit ids)
+        wecom_tags.csv      one row per customer and scheme: id, tag group, tag
+        segments_README.txt which ids the files carry (and how to map pseudonyms back)
         quarantine.csv      every quarantined row with its file, row number and reason
-        manifest.json       parameters, inputs with sha256, package versions, git commit, timings
+        manifest.json       parameters, inputs with sha256, the export's files and rows,
+                            package versions, git commit, timings
 
     Parameters
     ----------
@@ -101,16 +115,22 @@ def build_report(
     horizon_days : int, optional
         Held-out window of the backtest; the config's ``report.horizon_days`` (90) when
         omitted.
+    ids : {"original", "pseudonymous"}, optional
+        Customer ids in the CRM export; the config's ``export.ids`` when omitted. Ids that
+        look like personal data are pseudonymous whatever is asked.
     demo_customers : int, default 5000
         Size of the demo export.
     notebooks_dir : path, optional
         Where the report notebooks are; default: the project's notebooks/.
     progress : bool, default False
-        Show a progress bar per notebook.
+        Write one line per stage (ingest, analysis, each notebook, the HTML) with its
+        seconds, and each Python warning as one ``warning: <message>`` line, to stderr.
     notebook_workers : int, default 2
         Notebooks run at the same time, each in its own process and kernel; 1 runs them
         one after another. Each kernel holds the month's analysis (about 1.5 GB at a million
         customers), so more workers need more memory.
+    engine : {"pandas", "duckdb", "spark"}, optional
+        Where the snapshots are computed (same segments and scores); config ``engine.report_engine``.
 
     Returns
     -------
@@ -118,8 +138,9 @@ def build_report(
     """
     from segmentation.config import load_config
 
-    _check_options(lang=lang, notebook_workers=notebook_workers, month=month)
-    settings = load_config(config)
+    started = time.perf_counter()  # the whole run's wall time is counted from here
+    _check_options(lang=lang, notebook_workers=notebook_workers, month=month, ids=ids)
+    settings = _with_engine(load_config(config), engine)  # refused before any work
     run = RunParameters.of(
         input_path=input_path,
         mapping=mapping,
@@ -131,62 +152,83 @@ def build_report(
         random_state=random_state,
         demo_customers=demo_customers,
     ).resolved(settings)
+    shown = Progress(sys.stderr if progress else None)
     timings: dict[str, float] = {}
     root = project_root()
     # Found before any work, so a missing notebook costs seconds, not a whole analysis.
     source_dir, available = report_notebooks(notebooks_dir, root)
-    started = time.perf_counter()
-    paths, source = resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
-    data = ingest_month(paths, source=source, month=run.month, mapping=mapping)
-    timings["ingest"] = time.perf_counter() - started
-    for note in data.notes if progress else ():
-        print(f"segmentation report: warning: {note}", file=sys.stderr, flush=True)
+    # Whatever warns outside ingest and the analysis (which keep theirs for the report) is
+    # still one plain line, never a source path and a code line.
+    whole = contextlib.ExitStack()  # the report: built aside, swapped in whole at the end
+    with capture_warnings(default_section="compare", on_warning=shown.warning), whole:
+        whole.enter_context(reserved_month(reports_dir, run.month))  # refused before any work
+        data = _ingest(run, root=root, shown=shown, timings=timings, settings=settings)
+        final_dir = Path(reports_dir) / data.month
+        out_dir = whole.enter_context(staged_report(reports_dir, data.month))
+        prepared = _write_tables(data, out_dir)
+        analysis_timings, crm, moves = _write_analysis_and_segments(
+            data, out_dir, run=run, settings=settings, root=root, shown=shown, ids=ids
+        )
+        timings.update(analysis_timings)
+        remember_month_data(data, prepared, settings=settings, root=root)
+        # The notebooks read everything back from prepared/: release the tables and the
+        # analysis (gigabytes at a million customers) before the kernels start, so peak
+        # memory is one process's, not two.
+        month, as_of, source, quality = data.month, data.as_of, data.source, data.quality
+        del data
+        _release_memory()
 
-    out_dir = Path(reports_dir) / data.month
-    prepared = _write_tables(data, out_dir)
-    timings.update(
-        _write_analysis_and_segments(data, out_dir, run=run, settings=settings, root=root)
-    )
-    # The notebooks read everything back from prepared/: release the tables and the analysis
-    # (gigabytes at a million customers) before the kernels start, so peak memory is one
-    # process's, not two.
-    month, as_of, source, quality = data.month, data.as_of, data.source, data.quality
-    del data
-    _release_memory()
-
-    executed = _run_report_notebooks(
-        [source_dir / name for name in available],
-        out_dir,
-        parameters=run.notebook_parameters(prepared_dir=prepared, month=month),
-        root=root,
-        workers=notebook_workers,
-        progress=progress,
-        timings=timings,
-    )
-    index_html = _write_index_html(
-        executed, out_dir, title=report_title(month, source, lang=lang), lang=lang, timings=timings
-    )
-    # Wall time: the notebooks run two at a time, so their own seconds overlap.
-    timings["total"] = time.perf_counter() - started
-    manifest = write_manifest(
-        out_dir,
-        month=month,
-        as_of=as_of,
-        source=source,
-        parameters=run.manifest(month=month),
-        quality=quality,
-        executed=executed,
-        root=root,
-        timings=timings,
-    )
+        executed = _run_report_notebooks(
+            [source_dir / name for name in available],
+            out_dir,
+            parameters=run.notebook_parameters(prepared_dir=prepared, month=month),
+            root=root,
+            workers=notebook_workers,
+            shown=shown,
+            timings=timings,
+            final_dir=final_dir,
+        )
+        _write_index_html(
+            executed,
+            out_dir,
+            title=report_title(month, source, lang=lang),
+            lang=lang,
+            timings=timings,
+            shown=shown,
+        )
+        # Wall time of the whole run: the notebooks run side by side, so their own seconds
+        # overlap and their sum would overstate it.
+        timings["total"] = time.perf_counter() - started
+        manifest = write_manifest(
+            out_dir,
+            month=month,
+            as_of=as_of,
+            source=source,
+            parameters=run.manifest(month=month),
+            quality=quality,
+            executed=executed,
+            root=root,
+            timings=timings,
+            exports=_with_files(crm.manifest_entry(), moves),
+        )
+    out_dir, index_html = final_dir, final_dir / "index.html"  # now swapped into place
     return ReportResult(
         out_dir=out_dir, index_html=index_html, month=month, manifest=manifest, timings=timings
     )
 
 
-def _check_options(*, lang: str, notebook_workers: int, month: str | None) -> None:
+def _with_files(entry: dict[str, Any], files: Mapping[str, Any]) -> dict[str, Any]:
+    """The CRM export's manifest entry with more files beside segments.csv."""
+    return {**entry, "files": {**entry["files"], **files}}
+
+
+def _check_options(*, lang: str, notebook_workers: int, month: str | None, ids: str | None) -> None:
     """Fail on a malformed option before any work."""
+    from segmentation.export import ID_CHOICES
+
     check_lang(lang, where="LANG")
+    if ids is not None and ids not in ID_CHOICES:
+        raise SegmentationInputError(f"ids: found {ids!r}; give one of {list(ID_CHOICES)}.")
     if isinstance(notebook_workers, bool) or not isinstance(notebook_workers, int):
         raise SegmentationInputError(
             f"notebook_workers: found {notebook_workers!r}; give a whole number, 1 or more."
@@ -197,6 +239,59 @@ def _check_options(*, lang: str, notebook_workers: int, month: str | None) -> No
         )
     if month:
         month_end(month)  # a malformed MONTH fails now, not after ingesting
+
+
+def _with_engine(settings: dict[str, Any], engine: str | None) -> dict[str, Any]:
+    """The settings with ``engine`` as ``engine.report_engine`` (the config's when None),
+    checked: an unknown engine, or Spark without pyspark or Java, fails before any work."""
+    from segmentation.config import Settings, merge_config
+
+    chosen = engine or str(settings["engine"]["report_engine"])
+    if chosen != "pandas":
+        from segmentation.engine import check_engine  # imports ibis: only when asked for
+
+        check_engine(chosen)
+    if engine is None:
+        return settings
+    return Settings(merge_config(settings, {"engine": {"report_engine": chosen}}))
+
+
+def _ingest(
+    run: RunParameters,
+    *,
+    root: Path,
+    shown: Progress,
+    timings: dict[str, float],
+    settings: Mapping[str, Any],
+) -> MonthData:
+    """The month's tables, ingested (timed, shown), with what the reader must know shown as
+    warnings."""
+    time_zone = settings["ingest"]["shop_time_zone"]
+    shown.start("ingest")
+    began = time.perf_counter()
+    paths, source = resolve_input(
+        run.input_path, run.dataset, root=root, demo_customers=run.demo_customers
+    )
+    data = ingest_month(
+        paths,
+        source=source,
+        month=run.month,
+        mapping=run.mapping,
+        time_zone=time_zone,
+        digest=inputs_digest(paths, mapping=run.mapping, time_zone=time_zone),
+        on_warning=shown.warning,
+    )
+    timings["ingest"] = time.perf_counter() - began
+    quality = data.quality
+    shown.done(
+        "ingest",
+        timings["ingest"],
+        f"{quality['rows_kept']:,} rows kept of {quality['rows_in']:,}, "
+        f"{quality['customers']:,} customers; month {data.month} (as of {data.as_of:%Y-%m-%d})",
+    )
+    for note in data.notes:
+        shown.warning(note)
+    return data
 
 
 def _write_tables(data: MonthData, out_dir: Path) -> Path:
@@ -215,29 +310,92 @@ def _write_analysis_and_segments(
     run: RunParameters,
     settings: Mapping[str, Any],
     root: Path,
-) -> dict[str, float]:
-    """Analyse the month into ``out_dir/data`` and write segments.csv; seconds per stage."""
-    from segmentation.export import write_segments_csv
-    from segmentation.privacy import load_pii_key, pseudonymise_customer_ids
+    shown: Progress,
+    ids: str | None,
+) -> tuple[dict[str, float], CrmExport, dict[str, Any]]:
+    """Analyse the month into ``out_dir/data`` and write the CRM export and the grade moves;
+    seconds per stage, the export, and the moves' manifest entry."""
+    from segmentation.export import write_crm_export
 
+    shown.start("analysis")
+    began = time.perf_counter()
     analysis = analyse_month_data(
-        data, config=settings, horizon_days=run.horizon_days, random_state=run.random_state
+        data,
+        config=settings,
+        horizon_days=run.horizon_days,
+        random_state=run.random_state,
+        on_warning=shown.warning,
+        engine=str(settings["engine"]["report_engine"]),
     )
     timings = dict(analysis.timings)
-    dump_pickle(analysis, out_dir / "data" / ANALYSIS_FILE)
+    written = out_dir / "data" / ANALYSIS_FILE
+    dump_pickle(analysis, written)
+    timings["analysis"] = time.perf_counter() - began
+    shown.done("analysis", timings["analysis"], _analysis_detail(analysis))
+    remember_analysis(
+        data,
+        written,
+        settings=settings,
+        horizon_days=run.horizon_days,
+        random_state=run.random_state,
+        root=root,
+    )
+    shown.start("export")
     began = time.perf_counter()
-    write_segments_csv(
+    crm = write_crm_export(
         list(analysis.current.segmentations.values()),
         out_dir,
+        config=settings,
         lang=run.lang,
-        action_scheme=str(settings["export"]["action_scheme"]),
-        # Customer ids leave the project only as keyed pseudonyms.
-        id_transform=functools.partial(
-            pseudonymise_customer_ids, key=load_pii_key(project_dir=root)
-        ),
+        recommended=analysis.verdict.scheme,
+        recommendation=analysis.recommendation[run.lang],
+        ids=ids,
+        project_dir=root,
+        as_of=analysis.as_of,
     )
-    timings["segments_csv"] = time.perf_counter() - began
-    return timings
+    moves = _write_grade_moves(
+        analysis, out_dir, crm=crm, settings=settings, lang=run.lang, root=root
+    )
+    timings["crm_export"] = time.perf_counter() - began
+    shown.done("export", timings["crm_export"])
+    return timings, crm, moves
+
+
+def _write_grade_moves(
+    analysis: MonthAnalysis,
+    out_dir: Path,
+    *,
+    crm: CrmExport,
+    settings: Mapping[str, Any],
+    lang: str,
+    root: Path,
+) -> dict[str, Any]:
+    """grade_moves.csv beside segments.csv, with segments.csv's ids; its manifest entry
+    (none without a segment history)."""
+    from segmentation.export import GRADE_MOVES_FILE, write_grade_moves
+
+    if analysis.history is None:
+        return {}
+    _, rows, _ = write_grade_moves(
+        analysis.history,
+        out_dir,
+        config=settings,
+        lang=lang,
+        ids=crm.ids.written,
+        project_dir=root,
+    )
+    return {GRADE_MOVES_FILE: {"rows": rows, "columns": 6}}
+
+
+def _analysis_detail(analysis: MonthAnalysis) -> str:
+    """What the analysis line says: the schemes compared and the one recommended."""
+    compared = len(analysis.scores)
+    chosen = analysis.verdict.scheme
+    return (
+        f"{compared} schemes compared; recommended: {chosen}"
+        if chosen
+        else f"{compared} schemes compared; none could be ranked"
+    )
 
 
 def _run_report_notebooks(
@@ -247,29 +405,48 @@ def _run_report_notebooks(
     parameters: dict[str, Any],
     root: Path,
     workers: int,
-    progress: bool,
+    shown: Progress,
     timings: dict[str, float],
+    final_dir: Path,
 ) -> list[Path]:
-    """Run the notebooks into ``out_dir/notebooks``; the executed ones, each timed."""
+    """Run the notebooks into ``out_dir/notebooks``; the executed ones, each timed, with
+    ``final_dir`` (where ``out_dir`` will be renamed) in place of ``out_dir`` in them."""
     began = time.perf_counter()
     executed = [out_dir / "notebooks" / source.name for source in sources]
     seconds = run_notebooks(
-        sources, executed, parameters=parameters, cwd=root, workers=workers, progress=progress
+        sources,
+        executed,
+        parameters=parameters,
+        cwd=root,
+        workers=workers,
+        on_start=lambda source: shown.start(source.stem),
+        on_done=lambda source, took: shown.done(source.stem, took),
     )
     for source, took in zip(sources, seconds, strict=True):
         timings[source.stem] = took
+    replace_in_notebooks(executed, str(out_dir.resolve()), str(final_dir.resolve()))
     timings["notebooks"] = time.perf_counter() - began
     return executed
 
 
 def _write_index_html(
-    executed: list[Path], out_dir: Path, *, title: str, lang: str, timings: dict[str, float]
+    executed: list[Path],
+    out_dir: Path,
+    *,
+    title: str,
+    lang: str,
+    timings: dict[str, float],
+    shown: Progress,
 ) -> Path:
     """Join the executed notebooks into ``out_dir/index.html`` (returned), timed."""
+    shown.start("index.html")
     began = time.perf_counter()
     index_html = out_dir / "index.html"
-    export_html(combine_notebooks(executed, title=title, lang=lang), index_html, title=title)
+    export_html(
+        combine_notebooks(executed, title=title, lang=lang), index_html, title=title, lang=lang
+    )
     timings["html"] = time.perf_counter() - began
+    shown.done("index.html", timings["html"])
     return index_html
 
 

@@ -1,10 +1,11 @@
 """One report month's canonical tables: the input resolved, ingested once, or read back from
-a report's ``data/`` folder."""
+a report's ``data/`` folder or from the cache of a notebook opened on its own."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,20 +15,46 @@ import pandas as pd
 from segmentation.datasets import DEMO_LABEL, cdnow_file, write_demo_export
 from segmentation.errors import SegmentationInputError
 from segmentation.paths import data_dir, project_root
-from segmentation.report._prepared import read_prepared, write_prepared
+from segmentation.report._prepared import (
+    TABLES_FILE,
+    cache_folder,
+    file_digest,
+    is_prepared,
+    kit_digest,
+    link_into,
+    read_prepared,
+    touch,
+    trim_cache,
+    write_prepared,
+)
+from segmentation.report._progress import RunWarning, capture_warnings
 
 __all__ = [
     "MonthData",
+    "cached_month_data",
+    "cut_month_note",
     "ingest_month",
+    "inputs_digest",
     "last_complete_month",
     "load_month_data",
     "month_end",
+    "read_month_data",
+    "remember_month_data",
     "resolve_input",
+    "source_label",
     "write_month_data",
 ]
 
 DATASETS = ("demo", "cdnow")
 _DEMO_CUSTOMERS = 5000
+# How the report names a built-in dataset, in each language.
+_DATASET_LABELS: dict[str, dict[str, str]] = {
+    "demo": DEMO_LABEL,
+    "cdnow": {
+        "zh": "CDNOW 原始数据（Fader & Hardie），23,570 名客户",
+        "en": "CDNOW master (Fader & Hardie), 23,570 customers",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,14 @@ class MonthData:
     notes : tuple of str
         What the reader must know about the month (e.g. the data ends inside it, so the
         month is cut at its last day), in English and Chinese.
+    warnings : tuple of (str, str)
+        The Python warnings ingest raised, as (report section, message); the section is
+        ``"data_quality"`` for ingest's own.
+    digest : str
+        The inputs' content hash the tables came from (:func:`inputs_digest`); "" when
+        unknown.
+    campaigns : pandas.DataFrame or None
+        The campaign log (:data:`segmentation.schema.CAMPAIGNS`); None without one.
     """
 
     orders: pd.DataFrame
@@ -63,6 +98,9 @@ class MonthData:
     as_of: pd.Timestamp
     source: str
     notes: tuple[str, ...] = ()
+    warnings: tuple[RunWarning, ...] = ()
+    digest: str = ""
+    campaigns: pd.DataFrame | None = None
 
 
 def month_end(month: str) -> pd.Timestamp:
@@ -114,7 +152,7 @@ def resolve_input(
             )
         return [path], str(path)
     if dataset == "cdnow":
-        return [cdnow_file()], "CDNOW master (Fader & Hardie), 23,570 customers"
+        return [cdnow_file()], _both(_DATASET_LABELS["cdnow"])
     if dataset != "demo":
         raise SegmentationInputError(
             f"DATASET={dataset!r} is not a built-in dataset; use one of {list(DATASETS)}, "
@@ -123,9 +161,24 @@ def resolve_input(
     demo_dir = data_dir(root) / (
         "demo" if demo_customers == _DEMO_CUSTOMERS else f"demo-{demo_customers}"
     )
-    if not (demo_dir / "README.txt").is_file():
+    # A demo written before it had a campaign log is written again.
+    if not (demo_dir / "README.txt").is_file() or not (demo_dir / "campaigns.csv").is_file():
         write_demo_export(demo_dir, seed=0, n_customers=demo_customers)
-    return [demo_dir], f"{DEMO_LABEL['zh']} / {DEMO_LABEL['en']}"
+    return [demo_dir], _both(_DATASET_LABELS["demo"])
+
+
+def _both(label: dict[str, str]) -> str:
+    return f"{label['zh']} / {label['en']}"
+
+
+def source_label(source: str, lang: str) -> str:
+    """What the report calls the data of :func:`resolve_input`'s ``source`` in ``lang``: a
+    built-in dataset's name in that language, an export by its file or folder name (never
+    the full path of the machine it ran on)."""
+    for label in _DATASET_LABELS.values():
+        if source == _both(label):
+            return label[lang]
+    return Path(source).name or source
 
 
 def load_month_data(
@@ -136,8 +189,14 @@ def load_month_data(
     mapping: str | Path | None = None,
     prepared_dir: str | Path | None = "",
     demo_customers: int = _DEMO_CUSTOMERS,
+    config: str | Path | Mapping[str, Any] | None = None,
 ) -> MonthData:
-    """Ingest the input of one report month, or read back the tables a report ingested.
+    """Ingest the input of one report month, or read back the tables ingested before.
+
+    The tables of the same inputs are ingested once: a notebook opened on its own keeps them
+    in the cache (config ``report.cache_dir``, ``data/interim/``), keyed by the bytes of every
+    input file and of the mapping, the PII key and the kit's code, and the next notebook
+    reads them back (``segmentation report`` fills the cache too).
 
     Parameters
     ----------
@@ -156,44 +215,170 @@ def load_month_data(
         other inputs are ignored.
     demo_customers : int, default 5000
         Size of the demo export (smaller runs faster, e.g. in CI).
+    config : path or mapping, optional
+        A config override (see :func:`segmentation.config.load_config`); only its
+        ``report.cache_dir`` and ``report.cache_keep`` matter here.
 
     Returns
     -------
     MonthData
     """
+    from segmentation.config import load_config
+
     if prepared_dir:
-        return _read_month_data(Path(prepared_dir), month=month)
-    paths, source = resolve_input(
-        input_path, dataset, root=project_root(), demo_customers=demo_customers
+        return read_month_data(Path(prepared_dir), month=month)
+    root = project_root()
+    paths, source = resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
+    return cached_month_data(
+        paths, source=source, month=month, mapping=mapping, settings=load_config(config or None)
     )
-    return ingest_month(paths, source=source, month=month, mapping=mapping)
+
+
+def cached_month_data(
+    paths: Sequence[Path],
+    *,
+    source: str,
+    month: str,
+    mapping: str | Path | None,
+    settings: Mapping[str, Any],
+    digest: str = "",
+) -> MonthData:
+    """The tables of ``paths`` from the cache, or ingested and cached; cut at ``month``.
+
+    ``digest`` is :func:`inputs_digest` of ``paths`` and ``mapping`` when already known.
+    """
+    time_zone = settings["ingest"]["shop_time_zone"]
+    digest = digest or inputs_digest(paths, mapping=mapping, time_zone=time_zone)
+    cache = cache_folder(settings, project_root())
+    entry = cache / f"tables-{digest}" if cache is not None else None
+    if entry is not None and is_prepared(entry):
+        touch(entry)
+        return read_month_data(entry, month=month, source=source)
+    tables, meta = _ingest_tables(
+        paths, source=source, mapping=mapping, digest=digest, time_zone=time_zone
+    )
+    if cache is not None:
+        entry = cache / f"tables-{meta['digest']}"
+        write_prepared(entry, tables, meta)
+        trim_cache(cache, "tables-*", keep=int(settings["report"]["cache_keep"]))
+    return _month_of(tables, meta, month=month)
+
+
+def inputs_digest(paths: Sequence[Path], *, mapping: str | Path | None, time_zone: str) -> str:
+    """The content hash of what ingest makes tables from: the bytes of every file it reads
+    of ``paths`` (as :func:`segmentation.ingest.expand_inputs` finds them), of the
+    ``mapping`` file, the PII key the pseudonyms are made with, the shop's time zone and the
+    kit's code."""
+    from segmentation.ingest import expand_inputs
+
+    files, _ = expand_inputs(list(paths))
+    extra = [kit_digest(), _pii_key_identity(), f"time_zone={time_zone}"]
+    if mapping:
+        files = [*files, Path(mapping)]
+        extra.append("mapping")
+    return file_digest(files, *extra)
+
+
+def _pii_key_identity() -> str:
+    """Which PII key ingest would use, as a hash (never the key), without creating one."""
+    from segmentation.privacy import PII_KEY_ENV, PII_KEY_FILE, find_project_dir
+
+    key = os.environ.get(PII_KEY_ENV, "").strip()
+    if not key:
+        path = find_project_dir() / PII_KEY_FILE
+        key = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    return file_digest((), "pii-key", key)
 
 
 def ingest_month(
-    paths: Sequence[Path], *, source: str, month: str, mapping: str | Path | None
+    paths: Sequence[Path],
+    *,
+    source: str,
+    month: str,
+    mapping: str | Path | None,
+    time_zone: str,
+    digest: str = "",
+    on_warning: Callable[[str], None] | None = None,
 ) -> MonthData:
     """Ingest ``paths`` into the tables of ``month`` (empty: the last complete month).
+
+    Python warnings raised while ingesting are kept in :attr:`MonthData.warnings` (and passed
+    to ``on_warning`` as they come) instead of printed.
 
     Raises
     ------
     SegmentationInputError
         When the data starts after ``month``.
     """
+    tables, meta = _ingest_tables(
+        paths,
+        source=source,
+        mapping=mapping,
+        digest=digest,
+        time_zone=time_zone,
+        on_warning=on_warning,
+    )
+    return _month_of(tables, meta, month=month)
+
+
+def _ingest_tables(
+    paths: Sequence[Path],
+    *,
+    source: str,
+    mapping: str | Path | None,
+    digest: str,
+    time_zone: str,
+    on_warning: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tables of ``paths`` and their description, as the data/ folders keep them."""
     from segmentation.ingest import ingest
 
-    result = ingest(paths, mapping=mapping or None)  # a notebook passes "" for none
-    month = month or last_complete_month(result.orders)
-    as_of, notes = month_as_of(month, result.orders["order_ts"])
+    key_before = _pii_key_identity()
+    with capture_warnings(default_section="data_quality", on_warning=on_warning) as caught:
+        # A notebook passes "" for no mapping.
+        result = ingest(paths, mapping=mapping or None, time_zone=time_zone)
+    if _pii_key_identity() != key_before:
+        # This ingest made the project's PII key (its first export with personal data): the
+        # tables are named by the key they were pseudonymised with, the one every later run
+        # finds, so the next load of the same inputs reads the cache.
+        digest = inputs_digest(paths, mapping=mapping, time_zone=time_zone)
+    tables = {
+        "orders": result.orders,
+        "customers": result.customers,
+        "interactions": result.interactions,
+        "quarantine": result.quarantine,
+        "campaigns": result.campaigns,
+    }
+    meta = {
+        "month": last_complete_month(result.orders),
+        "source": source,
+        "quality": result.quality,
+        "warnings": caught,
+        "digest": digest,
+    }
+    return tables, meta
+
+
+def _month_of(
+    tables: Mapping[str, Any], meta: Mapping[str, Any], *, month: str, source: str = ""
+) -> MonthData:
+    """One month of the tables (empty ``month``: the one ``meta`` names)."""
+    month = month or str(meta["month"])
+    as_of, notes = month_as_of(month, tables["orders"]["order_ts"])
     return MonthData(
-        orders=result.orders,
-        customers=result.customers,
-        interactions=result.interactions,
-        quarantine=result.quarantine,
-        quality=result.quality,
+        orders=tables["orders"],
+        customers=tables["customers"],
+        interactions=tables["interactions"],
+        quarantine=tables["quarantine"],
+        quality=meta["quality"],
         month=month,
         as_of=as_of,
-        source=source,
+        source=source or str(meta["source"]),
         notes=notes,
+        warnings=tuple((str(section), str(text)) for section, text in meta["warnings"]),
+        digest=str(meta["digest"]),
+        # Tables cached before campaign logs were read have none.
+        campaigns=tables.get("campaigns"),
     )
 
 
@@ -220,56 +405,81 @@ def month_as_of(month: str, order_ts: pd.Series) -> tuple[pd.Timestamp, tuple[st
     SegmentationInputError
         When the month ends before the data starts or starts after the data ends.
     """
+    from segmentation.features import check_within_data
+
     end = month_end(month)
-    first, last = order_ts.min().normalize(), order_ts.max().normalize()
-    if end < first:
-        raise SegmentationInputError(
-            f"MONTH={month}: the data starts on {first:%Y-%m-%d}, after that month; pick a "
-            "month the data covers."
-        )
-    if end.replace(day=1) > last:
-        raise SegmentationInputError(
-            f"MONTH={month}: the data ends on {last:%Y-%m-%d}, before that month starts; "
-            f"pick {last:%Y-%m} or earlier."
-        )
+    _, last = check_within_data(
+        order_ts, start=end.replace(day=1), end=end, option=f"MONTH={month}", period="month"
+    )
     if last < end:
         return last, (
-            f"The data ends on {last:%Y-%m-%d}, inside {month}: the month is cut at that day, "
-            f"so recency and tenure are counted to {last:%Y-%m-%d}, not {end:%Y-%m-%d}. "
-            f"数据截至 {last:%Y-%m-%d}，{month} 不完整：本月按该日截止计算。",
+            f"{cut_month_note(month, last, lang='en')} {cut_month_note(month, last, lang='zh')}",
         )
     return end, ()
 
 
+def cut_month_note(month: str, as_of: pd.Timestamp, *, lang: str) -> str:
+    """The note of a month the data ends inside, cut at ``as_of``, in ``lang``; "" when the
+    month is whole."""
+    end = month_end(month)
+    if as_of >= end:
+        return ""
+    if lang == "zh":
+        return (
+            f"数据截至 {as_of:%Y-%m-%d}，{month} 不完整：本月按该日截止计算，"
+            f"距上次购买天数和客户时长都算到 {as_of:%Y-%m-%d}，而不是 {end:%Y-%m-%d}。"
+        )
+    return (
+        f"The data ends on {as_of:%Y-%m-%d}, inside {month}: the month is cut at that day, "
+        f"so recency and tenure are counted to {as_of:%Y-%m-%d}, not {end:%Y-%m-%d}."
+    )
+
+
 def write_month_data(data: MonthData, folder: Path) -> None:
     """Write ``data`` into a report's ``data/`` folder for :func:`load_month_data`."""
-    tables = {
+    write_prepared(folder, _tables(data), _meta(data, month=data.month))
+
+
+def remember_month_data(
+    data: MonthData, prepared: Path, *, settings: Mapping[str, Any], root: Path
+) -> None:
+    """Enter the tables a report wrote into ``prepared`` in the notebooks' cache.
+
+    The tables file is hard-linked, so this costs neither time nor space; where the file
+    system cannot link, the cache is left as it was.
+    """
+    cache = cache_folder(settings, root)
+    if cache is None or not data.digest:
+        return
+    entry = cache / f"tables-{data.digest}"
+    if link_into(prepared / TABLES_FILE, entry / TABLES_FILE):
+        # The cache's month is the data's default one, whatever month the report is for.
+        write_prepared(entry, None, _meta(data, month=last_complete_month(data.orders)))
+        trim_cache(cache, "tables-*", keep=int(settings["report"]["cache_keep"]))
+
+
+def _tables(data: MonthData) -> dict[str, pd.DataFrame | None]:
+    return {
         "orders": data.orders,
         "customers": data.customers,
         "interactions": data.interactions,
         "quarantine": data.quarantine,
+        "campaigns": data.campaigns,
     }
-    meta = {
-        "month": data.month,
-        "as_of": f"{data.as_of:%Y-%m-%d}",
+
+
+def _meta(data: MonthData, *, month: str) -> dict[str, Any]:
+    return {
+        "month": month,
         "source": data.source,
         "quality": data.quality,
-        "notes": list(data.notes),
+        "warnings": [list(item) for item in data.warnings],
+        "digest": data.digest,
     }
-    write_prepared(folder, tables, meta)
 
 
-def _read_month_data(folder: Path, *, month: str) -> MonthData:
+def read_month_data(folder: Path, *, month: str, source: str = "") -> MonthData:
+    """The month's tables from a folder :func:`write_month_data` wrote (a report's data/ or
+    a cache entry); ``month`` empty for the one it was written for."""
     tables, meta = read_prepared(folder)
-    month = month or meta["month"]
-    return MonthData(
-        orders=tables["orders"],
-        customers=tables["customers"],
-        interactions=tables["interactions"],
-        quarantine=tables["quarantine"],
-        quality=meta["quality"],
-        month=month,
-        as_of=pd.Timestamp(meta["as_of"]) if month == meta["month"] else month_end(month),
-        source=meta["source"],
-        notes=tuple(meta["notes"]) if month == meta["month"] else (),
-    )
+    return _month_of(tables, meta, month=month, source=source)

@@ -53,6 +53,7 @@ def write_manifest(
     executed: Sequence[Path],
     root: Path,
     timings: Mapping[str, float],
+    exports: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Write ``out_dir/manifest.json`` and return what it holds.
 
@@ -72,6 +73,9 @@ def write_manifest(
         The project folder: input paths inside it are written relative to it.
     timings : mapping of str to float
         Seconds per stage.
+    exports : mapping
+        The CRM export's files with their rows, the ids written and the scheme behind the
+        recommended action (:meth:`segmentation.export.CrmExport.manifest_entry`).
 
     Returns
     -------
@@ -91,6 +95,7 @@ def write_manifest(
             {str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()}
             | {"manifest.json", "index.html"}
         ),
+        "exports": dict(exports),
         "packages": {name: _version(name) for name in MANIFEST_PACKAGES},
         "python": platform.python_version(),
         "git_commit": _git_commit(root),

@@ -1,21 +1,37 @@
-"""The report's ``data/`` folder: the month's tables and analysis, pickled once for every
-notebook to read back."""
+"""The month's tables and analysis on disk: a report's ``data/`` folder, pickled once for every
+notebook to read back, and the cache a notebook opened on its own reuses between runs."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import pickle
-from collections.abc import Mapping
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from segmentation import __version__
+
 __all__ = [
     "ANALYSIS_FILE",
+    "TABLES_FILE",
+    "cache_folder",
     "dump_pickle",
+    "file_digest",
+    "is_prepared",
+    "kit_digest",
+    "link_into",
     "load_pickle",
     "read_prepared",
+    "read_prepared_meta",
+    "touch",
+    "trim_cache",
     "write_prepared",
 ]
 
@@ -24,7 +40,7 @@ ANALYSIS_FILE = "analysis.pkl"
 # The month's canonical tables, as ingest gave them, for the notebooks to read back. A pickle
 # keeps the dictionary-encoded ids as they are: Parquet holds a million order ids as plain
 # text and reading it back hashes them all again (7 s against 0.2 s at a million customers).
-_TABLES_FILE = "tables.pkl"
+TABLES_FILE = "tables.pkl"
 _META_FILE = "prepared.json"
 
 
@@ -32,13 +48,22 @@ def dump_pickle(value: Any, path: Path) -> None:
     """Pickle ``value`` to ``path``, written aside and renamed into place."""
     # The standard pickle at protocol 5: every object of the analysis is plain data (the CLV
     # fits keep no lambdas), and it is several times faster than dill at a million
-    # customers. Written aside and renamed, so an interrupted run never leaves a
-    # half-written cache behind.
+    # customers. Written to a file of its own and renamed, so an interrupted run, or two
+    # notebooks filling the same cache at once, never leave a half-written file behind.
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as handle:
-        _SharedIndexPickler(handle, protocol=5).dump(value)
-    partial.replace(path)
+    partial = _aside(path)
+    try:
+        with partial.open("xb") as handle:
+            _SharedIndexPickler(handle, protocol=5).dump(value)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _aside(path: Path) -> Path:
+    """A name beside ``path`` no other writer uses (another process, another thread)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
 
 
 def load_pickle(path: Path) -> Any:
@@ -68,17 +93,111 @@ def _series(values: Any, index: pd.Index, name: Any) -> pd.Series:
 
 
 def write_prepared(
-    folder: Path, tables: Mapping[str, pd.DataFrame | None], meta: Mapping[str, Any]
+    folder: Path,
+    tables: Mapping[str, pd.DataFrame | None] | None,
+    meta: Mapping[str, Any],
 ) -> None:
-    """Write the month's tables (pickled) and their description (JSON) into ``folder``."""
+    """Write the month's tables (pickled) and their description (JSON) into ``folder``.
+
+    ``tables`` None keeps the tables file already there (a link, see :func:`link_into`). The
+    description is written last, so a folder with one holds its tables whole
+    (:func:`is_prepared`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    dump_pickle(dict(tables), folder / _TABLES_FILE)
-    (folder / _META_FILE).write_text(
-        json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-    )
+    if tables is not None:
+        dump_pickle(dict(tables), folder / TABLES_FILE)
+    text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
+    partial = _aside(folder / _META_FILE)
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(folder / _META_FILE)
+
+
+def is_prepared(folder: Path) -> bool:
+    """Whether ``folder`` holds what :func:`write_prepared` writes, whole."""
+    return (folder / _META_FILE).is_file() and (folder / TABLES_FILE).is_file()
 
 
 def read_prepared(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The tables and the description :func:`write_prepared` wrote into ``folder``."""
-    meta = json.loads((folder / _META_FILE).read_text(encoding="utf-8"))
-    return load_pickle(folder / _TABLES_FILE), meta
+    return load_pickle(folder / TABLES_FILE), read_prepared_meta(folder)
+
+
+def read_prepared_meta(folder: Path) -> dict[str, Any]:
+    """The description :func:`write_prepared` wrote into ``folder``, without the tables."""
+    meta: dict[str, Any] = json.loads((folder / _META_FILE).read_text(encoding="utf-8"))
+    return meta
+
+
+def cache_folder(settings: Mapping[str, Any], root: Path) -> Path | None:
+    """The folder of the notebooks' cache (config ``report.cache_dir``, relative to the
+    project ``root``), or None when the config turns the cache off with ""."""
+    value = str(settings["report"]["cache_dir"] or "")
+    return (root / value) if value else None
+
+
+def file_digest(paths: Iterable[Path], *extra: str | bytes) -> str:
+    """SHA-256 of each file's resolved path and bytes, in order, then ``extra``: 16 hex digits.
+
+    The bytes themselves, not sizes and times, so a copy or a touched file is the same input
+    and one changed byte is another.
+    """
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{Path(path).resolve()}\0".encode())
+        with Path(path).open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    for item in extra:
+        digest.update(item if isinstance(item, bytes) else item.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def kit_digest() -> str:
+    """SHA-256 of the kit's version, code and default config, so an edited scheme never reads
+    a cache an older one wrote (about 6 ms for the 100 files)."""
+    package = Path(__file__).resolve().parents[1]
+    sources = sorted([*package.rglob("*.py"), *package.rglob("*.yaml")])
+    return file_digest(sources, __version__)
+
+
+def link_into(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` as ``target`` (replacing it); False where the file system cannot.
+
+    A report's tables and analysis enter the cache this way at no cost in space or time; a
+    later rewrite of either file replaces it, so the other name keeps the old content whole.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = _aside(target)
+    try:
+        partial.unlink(missing_ok=True)
+        os.link(source, partial)
+        partial.replace(target)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def touch(path: Path) -> None:
+    """Mark a cache entry as just used, so :func:`trim_cache` keeps it longest."""
+    # A read-only cache still serves; it is only trimmed in another order.
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def trim_cache(folder: Path, pattern: str, *, keep: int) -> None:
+    """Remove all but the ``keep`` most recently used entries matching ``pattern``."""
+    entries = sorted(folder.glob(pattern), key=_last_used, reverse=True)
+    for entry in entries[keep:]:
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _last_used(entry: Path) -> float:
+    # An entry another process removes meanwhile counts as the oldest.
+    try:
+        return entry.stat().st_mtime
+    except OSError:
+        return 0.0

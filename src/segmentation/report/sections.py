@@ -9,14 +9,17 @@ show, or None when the data cannot support it (a cell showing None shows nothing
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 from matplotlib.figure import Figure
 
 from segmentation.analysis import MonthAnalysis
-from segmentation.evaluate import crosstab, scores_table
+from segmentation.clv import MODEL_TITLES, CLVBacktest
+from segmentation.config import load_config
+from segmentation.evaluate import SHAPE_SCORES, crosstab, scores_table
 from segmentation.plots.clustering import (
     plot_cluster_profiles,
     plot_cluster_projection,
@@ -29,11 +32,34 @@ from segmentation.plots.clv import (
 )
 from segmentation.plots.compare import plot_agreement, plot_lift_curves
 from segmentation.plots.schemes import plot_migration, plot_segment_profile
+from segmentation.report._numbers import count
+from segmentation.report._rules import scheme_rules
+from segmentation.report._tables import (
+    agreement_table,
+    backtest_metrics_table,
+    cluster_medians_table,
+    cluster_stability_table,
+    clv_forecast_table,
+    crosstab_table,
+    fitted_parameters_table,
+    k_choice_table,
+    migration_table,
+)
+from segmentation.report.campaign_sections import measured_effects
+from segmentation.report.playbook import (
+    attribute_highlights,
+    contact_plan,
+    playbook_table,
+    value_rule,
+)
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.clusters import POTENTIAL_KEY
 from segmentation.schemes.clv_tiers import CLV_SCHEMES
 from segmentation.schemes.migration import migration_between
-from segmentation.schemes.rules import ATTRIBUTE_NAMES, RULE_SCHEMES, attribute_cut
+from segmentation.schemes.rules import RULE_SCHEMES
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 __all__ = [
     "agreement_ami_table",
@@ -49,6 +75,7 @@ __all__ = [
     "lift_curves_plot",
     "p_alive_plot",
     "ranking_table",
+    "scheme_shape_table",
     "show_attribute_cuts",
     "show_cluster_profiles",
     "show_clv_backtest",
@@ -66,6 +93,52 @@ __all__ = [
 _LIFECYCLE = "lifecycle"
 _CLUSTERS = "clusters"
 
+# A scheme the data cannot support has no result to take its title from: its default title,
+# and what a reader is told. Where the reason carries the data's own numbers (too few repeat
+# buyers, too few buyers), the en report gives SchemeUnavailable's message.
+_UNAVAILABLE: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "interaction_tier": (
+        {"zh": "互动分层", "en": "Interaction tiers"},
+        {
+            "zh": "没有互动记录：导入互动表（客户ID、时间、类型）后可用。",
+            "en": "no interaction log: load the interactions (customer id, time, kind) to use "
+            "this scheme.",
+        },
+    ),
+    "needs": (
+        {"zh": "需求分类", "en": "Needs"},
+        {
+            "zh": "订单没有单价或品类：映射单价、品类列后可用。",
+            "en": "the orders have no unit price or category: map those columns to use this "
+            "scheme.",
+        },
+    ),
+    "clv_tier": (
+        {"zh": "CLV价值分层", "en": "CLV tiers"},
+        {"zh": "CLV 模型不可用：复购客户太少，或模型无法拟合。"},
+    ),
+    "churn_risk": (
+        {"zh": "流失风险分层", "en": "Churn risk"},
+        {"zh": "CLV 模型不可用：复购客户太少，或模型无法拟合。"},
+    ),
+    "clusters": (
+        {"zh": "聚类分群", "en": "Behavioural clusters"},
+        {"zh": "购买客户太少，无法聚类。"},
+    ),
+}
+_UNAVAILABLE_OTHER = {"zh": "数据不足以计算该方案。"}
+
+
+def _unavailable(analysis: MonthAnalysis, scheme: str, lang: str) -> str:
+    """Why the data could not support ``scheme``, in ``lang``, after the scheme's title."""
+    default_title, reasons = _UNAVAILABLE.get(scheme, ({}, _UNAVAILABLE_OTHER))
+    title = analysis.scheme_titles().get(scheme, default_title).get(lang, scheme)
+    if lang in reasons:
+        return f"{title}{'：' if lang == 'zh' else ': '}{reasons[lang]}"
+    # SchemeUnavailable says "<scheme>: unavailable: <reason>"; the reader knows the title.
+    message = analysis.current.unavailable.get(scheme, "")
+    return f"{title}: {message.removeprefix(f'{scheme}: unavailable: ')}"
+
 
 # --- any section ------------------------------------------------------------------------------
 
@@ -77,9 +150,11 @@ def show_scheme_section(
     lang: str,
     plot_lang: str | None = None,
     with_note: bool = False,
+    with_rules: bool = False,
     say_if_unavailable: bool = False,
 ) -> None:
-    """Show one scheme of this month: its title and profile, and its plot and note if asked.
+    """Show one scheme of this month: its title and profile, and its rule, plot and note if
+    asked.
 
     Parameters
     ----------
@@ -90,33 +165,45 @@ def show_scheme_section(
     plot_lang : {"zh", "en"}, optional
         Draw the profile plot in this language; no plot when omitted.
     with_note : bool, default False
-        Show the scheme's note on how to read it, when it has one (the CLV schemes do).
+        Show the scheme's note on how to read it, when it has one (ties of the RFM scores,
+        the churn risk of BG/NBD's one-time buyers).
+    with_rules : bool, default False
+        Show the rule, thresholds and fitted parameters the scheme used.
     say_if_unavailable : bool, default False
         When the data could not support the scheme, show why (else show nothing).
     """
     segmentation = analysis.current.segmentations.get(scheme)
     if segmentation is None:
         if say_if_unavailable:
-            display(Markdown(f"- {analysis.current.unavailable.get(scheme, scheme)}"))
+            display(Markdown(f"- {_unavailable(analysis, scheme, lang)}"))
         return
     display(Markdown(f"#### {segmentation.display_title(lang)}"))
+    if with_rules:
+        display(Markdown(scheme_rules(segmentation, lang)))
     display(segmentation.profile_table(lang))
     if plot_lang is not None:
         display(plot_segment_profile(segmentation, lang=plot_lang))
     if with_note and f"note_{lang}" in segmentation.details:
-        display(Markdown(f"**{segmentation.details[f'note_{lang}']}**"))
+        display(Markdown(f"> ⚠ {segmentation.details[f'note_{lang}']}"))
 
 
-def unavailable_schemes(analysis: MonthAnalysis) -> Markdown:
+def unavailable_schemes(analysis: MonthAnalysis, *, lang: str) -> Markdown:
     """The schemes the data could not support, each with the reason, as a list."""
-    reasons = analysis.current.unavailable.values()
-    return Markdown("\n".join(f"- {reason}" for reason in reasons) or "—")
+    reasons = [_unavailable(analysis, scheme, lang) for scheme in analysis.current.unavailable]
+    none = {"zh": "无：数据支持全部方案。", "en": "None: the data supports every scheme."}
+    return Markdown("\n".join(f"- {reason}" for reason in reasons) or none[lang])
 
 
-def as_of_heading(analysis: MonthAnalysis) -> Markdown:
+_AS_OF = {
+    "zh": "截至 **{as_of}** · {customers:,} 名客户",
+    "en": "As of **{as_of}** · {customers:,} customers",
+}
+
+
+def as_of_heading(analysis: MonthAnalysis, *, lang: str) -> Markdown:
     """The as-of day and the number of customers."""
     return Markdown(
-        f"截至 / as of **{analysis.as_of:%Y-%m-%d}** · {len(analysis.snapshot):,} customers"
+        _AS_OF[lang].format(as_of=f"{analysis.as_of:%Y-%m-%d}", customers=len(analysis.snapshot))
     )
 
 
@@ -124,27 +211,40 @@ def as_of_heading(analysis: MonthAnalysis) -> Markdown:
 
 
 def show_rule_schemes(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> None:
-    """Show every rule-based scheme the data supports but the lifecycle, in report order."""
+    """Show every rule-based scheme the data supports but the lifecycle, in report order,
+    each with its rule and thresholds."""
     for scheme in RULE_SCHEMES:
         if scheme != _LIFECYCLE:
-            show_scheme_section(analysis, scheme, lang=lang, plot_lang=plot_lang)
+            show_scheme_section(
+                analysis, scheme, lang=lang, plot_lang=plot_lang, with_note=True, with_rules=True
+            )
+
+
+_MIGRATION_LINE = {
+    "zh": "留在原阶段 **{stayed}** · 上升 **{up}** · 下降 **{down}** · 本月新增客户 {new:,}",
+    "en": "Stayed **{stayed}** · moved up **{up}** · moved down **{down}** · new customers {new:,}",
+}
 
 
 def show_lifecycle(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> None:
-    """Show the lifecycle's profile and how customers moved between stages since last month:
-    the shares that stayed, moved up and down, the migration plot and its counts."""
+    """Show the lifecycle's rules and profile, and how customers moved between stages since
+    last month: the shares that stayed, moved up and down, the migration plot and counts."""
     lifecycle = analysis.current.segmentations[_LIFECYCLE]
+    display(Markdown(scheme_rules(lifecycle, lang)))
     display(lifecycle.profile_table(lang))
     migration = migration_between(analysis.previous.segmentations[_LIFECYCLE], lifecycle)
     display(
         Markdown(
-            f"留存原阶段 / stayed **{migration.stayed:.1%}** · 上升 / moved up "
-            f"**{migration.moved_up:.1%}** · 下降 / moved down **{migration.moved_down:.1%}** "
-            f"· 新增 / new {migration.n_new:,}"
+            _MIGRATION_LINE[lang].format(
+                stayed=f"{migration.stayed:.1%}",
+                up=f"{migration.moved_up:.1%}",
+                down=f"{migration.moved_down:.1%}",
+                new=migration.n_new,
+            )
         )
     )
     display(plot_migration(migration, lang=plot_lang))
-    display(migration.named("counts", lang))
+    display(migration_table(migration, lang=lang))
 
 
 # --- 03 clusters ------------------------------------------------------------------------------
@@ -155,20 +255,23 @@ def _clusters(analysis: MonthAnalysis) -> Segmentation | None:
 
 
 def cluster_heading(analysis: MonthAnalysis, *, lang: str) -> Markdown:
-    """The chosen k and the rule that chose it, or why there are no clusters."""
+    """The algorithm, features and chosen k and the rule that chose it, or why there are no
+    clusters."""
     clusters = _clusters(analysis)
     if clusters is None:
-        reason = analysis.current.unavailable.get(_CLUSTERS, "clusters unavailable")
-        return Markdown(f"**{reason}**")
-    return Markdown(f"k = **{clusters.details['k']}** · {clusters.details['k_rule'][lang]}")
+        return Markdown(f"**{_unavailable(analysis, _CLUSTERS, lang)}**")
+    return Markdown(
+        f"k = **{clusters.details['k']}** · {clusters.details['k_rule'][lang]}\n\n"
+        f"{scheme_rules(clusters, lang)}"
+    )
 
 
-def show_k_choice(analysis: MonthAnalysis, *, plot_lang: str) -> None:
+def show_k_choice(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> None:
     """Show the scores of every k tried, as a table and as a plot."""
     clusters = _clusters(analysis)
     if clusters is None:
         return
-    display(clusters.details["k_table"])
+    display(k_choice_table(clusters, lang=lang))
     display(plot_k_selection(clusters.details["k_table"], lang=plot_lang))
 
 
@@ -179,15 +282,15 @@ def show_cluster_profiles(analysis: MonthAnalysis, *, lang: str, plot_lang: str)
         return
     display(clusters.profile_table(lang))
     display(plot_cluster_profiles(clusters, lang=plot_lang))
-    display(clusters.details["feature_profile"])
+    display(cluster_medians_table(clusters, lang=lang))
 
 
-def cluster_stability(analysis: MonthAnalysis) -> pd.DataFrame | None:
+def cluster_stability(analysis: MonthAnalysis, *, lang: str) -> Styler | None:
     """Each cluster's mean bootstrap Jaccard and its stability verdict."""
     clusters = _clusters(analysis)
     if clusters is None:
         return None
-    return clusters.details["jaccard"].to_frame().join(clusters.details["stability"])
+    return cluster_stability_table(clusters, lang=lang)
 
 
 def cluster_projection(analysis: MonthAnalysis, *, plot_lang: str) -> Figure | None:
@@ -198,7 +301,14 @@ def cluster_projection(analysis: MonthAnalysis, *, plot_lang: str) -> Figure | N
     return plot_cluster_projection(clusters, analysis.snapshot, lang=plot_lang)
 
 
-def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame | Markdown | None:
+_NO_CLUSTER_MIGRATION = {
+    "zh": "上月 {n_before} 个聚类（{before}），本月 {n_now} 个（{now}），不能一一对应，因此不展示迁移。",
+    "en": "Last month had {n_before} clusters ({before}) and this month {n_now} ({now}): they "
+    "do not match one to one, so no migration is shown.",
+}
+
+
+def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> Styler | Markdown | None:
     """Customers by last month's cluster and this month's, when both months have the same
     clusters; a line saying why not when this month's clusters are not last month's."""
     clusters = _clusters(analysis)
@@ -208,33 +318,86 @@ def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame | M
     before = [str(c) for c in previous.labels.cat.categories if c != POTENTIAL_KEY]
     now = [str(c) for c in clusters.labels.cat.categories if c != POTENTIAL_KEY]
     if before != now:
+        names = {"zh": "、", "en": ", "}[lang]
         return Markdown(
-            f"上月 {len(before)} 个聚类（{', '.join(before)}），本月 {len(now)} 个"
-            f"（{', '.join(now)}），不能一一对应，因此不展示迁移。 / Last month had "
-            f"{len(before)} clusters and this month {len(now)}: they do not match one to one, "
-            "so no migration is shown."
+            _NO_CLUSTER_MIGRATION[lang].format(
+                n_before=len(before),
+                before=names.join(previous.profile.loc[before, f"name_{lang}"]),
+                n_now=len(now),
+                now=names.join(clusters.profile.loc[now, f"name_{lang}"]),
+            )
         )
-    return migration_between(previous, clusters).named("counts", lang)
+    return migration_table(migration_between(previous, clusters), lang=lang)
 
 
 # --- 04 CLV -----------------------------------------------------------------------------------
 
 
-def clv_heading(analysis: MonthAnalysis) -> Markdown:
-    """Which purchase model the backtest chose and why, or why CLV is unavailable."""
-    used = f"\n\nCLV 分层所用模型 / model of the CLV schemes: **{analysis.clv_model_reason}**"
+def _clv_choice_zh(backtest: CLVBacktest) -> str:
+    """Why the backtest chose its model, in Chinese (the English is the backtest's reason)."""
+    mae = backtest.metrics["mae"].astype(float)
+    period = {7: "周", 1: "天"}.get(backtest.period_days, "期")
+    others = "、".join(
+        f"{MODEL_TITLES[str(name)]} {value:.3f}"
+        for name, value in mae.items()
+        if name != backtest.chosen
+    )
+    baseline = float(backtest.metrics["baseline_mae"].iloc[0])
+    chosen = float(mae[backtest.chosen])
+    text = (
+        f"回测选出 {MODEL_TITLES[backtest.chosen]}：预测期 {backtest.holdout_days} 天内，每位客户复购"
+        f"{period}数的平均绝对误差（MAE）为 {chosen:.3f}"
+        + (f"，其他模型 {others}" if others else "（唯一拟合成功的模型）")
+        + f"（越低越好）；{'优于' if chosen < baseline else '不如'}朴素基线（每位客户过去的购买频率 × 预测期）"
+        f"的 MAE {baseline:.3f}"
+    )
+    if backtest.failures:
+        text += "；未能拟合：" + "、".join(MODEL_TITLES[name] for name in backtest.failures)
+    return text + "。"
+
+
+def _clv_model_zh(analysis: MonthAnalysis) -> str:
+    """Which model the CLV schemes used and on what grounds, in Chinese."""
+    title = MODEL_TITLES.get(analysis.clv_model, analysis.clv_model)
+    backtest = analysis.clv_backtest
+    if backtest is not None and backtest.chosen == analysis.clv_model:
+        return f"{title}（回测选出的模型）"
+    if backtest is not None:
+        return f"{title}（配置 clv.model 指定，未采用回测的选择）"
+    return f"{title}（没有可用的回测，使用配置中的模型）"
+
+
+def clv_heading(analysis: MonthAnalysis, *, lang: str) -> Markdown:
+    """Which purchase model the backtest chose and why, and the model of the CLV schemes, or
+    why CLV is unavailable."""
+    if lang == "zh":
+        used = f"\n\nCLV 分层所用模型：**{_clv_model_zh(analysis)}**"
+        if analysis.clv_backtest is None:
+            return Markdown(f"CLV 回测不可用：**复购客户太少或历史太短，模型无法回测。**{used}")
+        return Markdown(f"**{_clv_choice_zh(analysis.clv_backtest)}**{used}")
+    used = f"\n\nModel of the CLV schemes: **{analysis.clv_model_reason}**"
     if analysis.clv_backtest is None:
-        return Markdown(f"CLV 不可用 / unavailable: **{analysis.clv_unavailable}**{used}")
+        return Markdown(f"CLV backtest unavailable: **{analysis.clv_unavailable}**{used}")
     return Markdown(f"**{analysis.clv_backtest.reason}**{used}")
 
 
-def show_clv_backtest(analysis: MonthAnalysis, *, plot_lang: str) -> None:
-    """Show the purchase models' holdout metrics, the cumulative tracking plot and the
-    conditional expectations by calibration frequency."""
+_PARAMETERS_HEADING = {
+    "zh": "#### 拟合参数（校准期，时间单位：{unit}）",
+    "en": "#### Fitted parameters (calibration, time unit: {unit})",
+}
+_UNITS = {7: {"zh": "周", "en": "weeks"}, 1: {"zh": "天", "en": "days"}}
+
+
+def show_clv_backtest(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> None:
+    """Show the purchase models' holdout metrics and fitted parameters, the cumulative
+    tracking plot and the conditional expectations by calibration frequency."""
     backtest = analysis.clv_backtest
     if backtest is None:
         return
-    display(backtest.metrics.T.round(3))
+    display(backtest_metrics_table(backtest, lang=lang))
+    unit = _UNITS.get(round(backtest.time_unit_days), {"zh": "期", "en": "periods"})[lang]
+    display(Markdown(_PARAMETERS_HEADING[lang].format(unit=unit)))
+    display(fitted_parameters_table(backtest, lang=lang))
     display(plot_tracking(backtest, lang=plot_lang))
     display(plot_conditional_expectations(backtest, lang=plot_lang))
 
@@ -253,7 +416,8 @@ def p_alive_plot(analysis: MonthAnalysis, *, plot_lang: str) -> Figure | None:
 
 
 def show_clv_schemes(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> None:
-    """Show the CLV tiers and churn risk, or why the data could not support them."""
+    """Show the CLV tiers and churn risk with their model, parameters and cut values, or why
+    the data could not support them."""
     for scheme in CLV_SCHEMES:
         show_scheme_section(
             analysis,
@@ -261,44 +425,46 @@ def show_clv_schemes(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> N
             lang=lang,
             plot_lang=plot_lang,
             with_note=True,
+            with_rules=True,
             say_if_unavailable=True,
         )
 
 
-def clv_summary(analysis: MonthAnalysis) -> pd.DataFrame | None:
-    """Count, mean, spread and quartiles of the customers' predicted CLV."""
+def clv_summary(analysis: MonthAnalysis, *, lang: str) -> Styler | None:
+    """The buyers' predicted CLV, purchases, spend per purchase and P(alive): mean,
+    quartiles and highest."""
     clv_tier = analysis.current.segmentations.get("clv_tier")
     if clv_tier is None:
         return None
-    return clv_tier.details["customer_clv"].describe().T.round(2)
+    return clv_forecast_table(clv_tier, lang=lang)
 
 
 # --- 05 comparison ----------------------------------------------------------------------------
 
 
+_BACKTEST = {"zh": "回测：{start} → {end}", "en": "Backtest: {start} → {end}"}
+
+
 def backtest_heading(analysis: MonthAnalysis, *, lang: str) -> Markdown:
     """The backtest's window and the month's recommendation."""
+    window = _BACKTEST[lang].format(
+        start=f"{analysis.calibration_end:%Y-%m-%d}", end=f"{analysis.outcomes_end:%Y-%m-%d}"
+    )
     return Markdown(
-        f"回测 / backtest: {analysis.calibration_end:%Y-%m-%d} → {analysis.outcomes_end:%Y-%m-%d}"
-        f"\n\n**{analysis.recommendation[lang]}**\n\n{_RANKING_RULE[lang]}"
+        f"{window}\n\n**{analysis.recommendation[lang]}**\n\n{analysis.verdict.rule[lang]}"
     )
 
 
-# The rule of segmentation.ranking, in the words the report uses.
-_RANKING_RULE = {
-    "zh": "排名规则：按每个方案在三项回测指标（eta²、前20%客户未来收入占比、购买预测 AUC）上的平均"
-    "名次排序；单调性只有有序方案才有，只展示不计入排名；最大分层超过买家 95% 或指标无法计算的方案"
-    "不参与排名，并写明原因。",
-    "en": "Ranking rule: schemes are ordered by their mean rank over the three backtest scores "
-    "(eta², top-20% share of future revenue, purchase AUC); monotonicity exists only for ordered "
-    "schemes, so it is shown but not ranked; a scheme whose largest segment holds over 95% of "
-    "buyers, or whose scores cannot be computed, is not ranked, with the reason.",
-}
+def ranking_table(analysis: MonthAnalysis, *, lang: str) -> Styler:
+    """The schemes ranked by their backtest scores ("—": monotonicity of an unordered
+    scheme)."""
+    return scores_table(analysis.scores, analysis.scheme_titles(), lang=lang)
 
 
-def ranking_table(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame:
-    """The schemes ranked by their backtest scores, for display."""
-    return scores_table(analysis.scores, analysis.scheme_titles(), lang=lang).round(3)
+def scheme_shape_table(analysis: MonthAnalysis, *, lang: str) -> Styler:
+    """Each ranked scheme's month-to-month stability, bootstrap Jaccard (clusters only; "—"
+    elsewhere), number of segments, smallest segment and entropy."""
+    return scores_table(analysis.scores, analysis.scheme_titles(), lang=lang, columns=SHAPE_SCORES)
 
 
 def lift_curves_plot(analysis: MonthAnalysis, *, plot_lang: str, top: int = 5) -> Figure:
@@ -311,44 +477,100 @@ def agreement_plot(analysis: MonthAnalysis, *, plot_lang: str) -> Figure:
     return plot_agreement(analysis.agreement_ari, analysis.scheme_titles(), lang=plot_lang)
 
 
-def agreement_ami_table(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame:
-    """The adjusted mutual information between every two schemes, by scheme title."""
+def agreement_ami_table(analysis: MonthAnalysis, *, lang: str) -> Styler:
+    """The adjusted mutual information between every two schemes: rows by number and title,
+    columns by number."""
     titles = analysis.scheme_titles()
     names = {name: titles[name].get(lang, name) for name in analysis.agreement_ami.index}
-    return analysis.agreement_ami.rename(index=names, columns=names).round(2)
+    return agreement_table(analysis.agreement_ami, names)
 
 
-def top_two_crosstab(analysis: MonthAnalysis, *, lang: str) -> pd.DataFrame | None:
+def top_two_crosstab(analysis: MonthAnalysis, *, lang: str) -> Styler | None:
     """Customers by segment of the first-ranked scheme against the second's."""
     if len(analysis.scores) < 2:
         return None
     schemes = analysis.current.segmentations
     first, second = analysis.scores.index[:2]
-    return crosstab(schemes[first], schemes[second], lang=lang)
+    return crosstab_table(crosstab(schemes[first], schemes[second], lang=lang), lang=lang)
 
 
-def show_attribute_cuts(analysis: MonthAnalysis, *, lang: str) -> None:
-    """Show the recommended scheme's segments by each customer attribute the data has."""
+def show_attribute_cuts(
+    analysis: MonthAnalysis, *, lang: str, config: str | Path | Mapping[str, Any] | None = None
+) -> None:
+    """Show, per customer attribute, the recommended scheme's cells that differ most from the
+    base (:func:`segmentation.report.playbook.attribute_highlights`), with counts.
+
+    Parameters
+    ----------
+    analysis : MonthAnalysis
+    lang : {"zh", "en"}
+    config : path or mapping, optional
+        A config override (its ``contact.attribute_cuts``); the defaults when omitted.
+    """
     best = analysis.best_scheme
     if best is None:
         return
-    for attribute, names in ATTRIBUTE_NAMES.items():
-        if attribute in analysis.snapshot and analysis.snapshot[attribute].notna().any():
-            display(Markdown(f"#### {names[lang]}"))
-            cut = attribute_cut(
-                analysis.current.segmentations[best], analysis.snapshot, by=attribute, lang=lang
-            )
-            display(cut.row_shares.round(3))
+    settings = load_config(config or None)
+    highlights = attribute_highlights(analysis, best, settings=settings, lang=lang)
+    cuts = settings["contact"]["attribute_cuts"]
+    top, least = int(cuts["top"]), count(cuts["min_customers"])
+    title = analysis.current.segmentations[best].display_title(lang)
+    if lang == "zh":
+        intro = (
+            f"「{title}」各分层在某一属性取值内的占比，与该分层在全体客户中的占比相差最大的 {top} 格"
+            f"（只看至少 {least} 名客户的取值）。差异为百分点：正数表示该取值里这一分层更多。"
+        )
+    else:
+        intro = (
+            f"The {top} cells of {title} whose share within an attribute value differs most from "
+            f"the segment's share overall (values with at least {least} customers). The "
+            "difference is in percentage points: positive means more of that segment there."
+        )
+    display(Markdown(intro if highlights else f"{intro}\n\n—"))
+    for attribute, cells in highlights.items():
+        display(Markdown(f"#### {attribute}"))
+        display(HTML(cells.to_html(index=False, border=0, escape=True)))
 
 
 def show_playbook(
     analysis: MonthAnalysis,
     *,
     lang: str,
-    schemes: Sequence[str] = ("value_tier", _LIFECYCLE),
+    config: str | Path | Mapping[str, Any] | None = None,
+    schemes: Sequence[str] = (),
 ) -> None:
-    """Show the recommended action of every segment: of the recommended scheme, then of
-    ``schemes``."""
-    for scheme in (analysis.best_scheme, *schemes):
-        if scheme is not None:
-            show_scheme_section(analysis, scheme, lang=lang)
+    """Show who to contact first: the recommended scheme's segments by value at stake, each
+    with its action, channel, cadence and expected value
+    (:func:`segmentation.report.playbook.contact_plan`); the runner-up's too when the two
+    cannot be told apart, then those of ``schemes``, and the scheme last month's campaigns
+    were measured in (config ``campaigns.scheme``), with each action's measured effect.
+
+    Parameters
+    ----------
+    analysis : MonthAnalysis
+    lang : {"zh", "en"}
+    config : path or mapping, optional
+        A config override (its ``playbook`` and ``contact``); the defaults when omitted.
+    schemes : sequence of str, default ()
+        More schemes to show a playbook for, when the data supports them.
+    """
+    verdict = analysis.verdict
+    if verdict.scheme is None:
+        display(Markdown(verdict.sentence[lang]))
+        return
+    settings = load_config(config or None)
+    shown = [verdict.scheme]
+    if verdict.runner_up is not None and not verdict.clear:
+        shown.append(verdict.runner_up)
+    shown += [s for s in schemes if s not in shown and s in analysis.current.segmentations]
+    # The scheme last month's campaigns were measured in, so its actions show their effect.
+    measured = analysis.campaigns.segments.scheme if analysis.campaigns is not None else None
+    if measured in analysis.current.segmentations and measured not in shown:
+        shown.append(str(measured))
+    display(Markdown(value_rule(analysis, lang=lang)))
+    for scheme in shown:
+        display(Markdown(f"#### {analysis.current.segmentations[scheme].display_title(lang)}"))
+        plan = contact_plan(analysis, scheme, settings=settings)
+        effects = measured_effects(analysis, scheme, lang=lang, settings=settings)
+        table = playbook_table(plan, lang=lang, effects=effects)
+        display(HTML(table.to_html(index=False, border=0, escape=True)))

@@ -40,8 +40,9 @@ class AttributeCut:
     by : str
         The snapshot column cut by (``region``, ``city_tier``, ``source_channel``, ...).
     counts : pandas.DataFrame
-        One row per attribute value (most customers first, missing last), one column per
-        segment in category order (display names), and a total column. With ``tags`` a
+        One row per attribute value (most customers first, missing last; the index named by
+        the attribute's display name in ``lang``), one column per segment in category order
+        (display names), and a total column. With ``tags`` a
         customer counts once under each of their tags.
     row_shares : pandas.DataFrame
         ``counts`` divided by each row's total: the segment mix of each attribute value.
@@ -99,7 +100,7 @@ def attribute_cut(
     table = pd.crosstab(values, labels.reindex(values.index), dropna=False)
     table = table.reindex(columns=labels.cat.categories, fill_value=0)
     table.columns = pd.Index(list(table.columns), name=segmentation.display_title(lang))
-    table.index.name = column
+    table.index.name = ATTRIBUTE_NAMES.get(column, {}).get(lang, column)
     total = table.sum(axis=1)
     is_missing = table.index == _MISSING_VALUE[lang]
     order = pd.DataFrame({"missing": is_missing, "total": -total.to_numpy(), "value": table.index})

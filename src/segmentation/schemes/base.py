@@ -15,13 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from segmentation.config import config_section
 from segmentation.errors import SchemeUnavailable, SegmentationInputError
+from segmentation.features import FULLY_REFUNDED, customer_states
+from segmentation.formatting import styled
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 __all__ = [
     "PROFILE_COLUMNS",
@@ -32,9 +37,12 @@ __all__ = [
     "common_positions",
     "config_section",
     "config_segments",
+    "fully_refunded_segment",
     "make_segmentation",
     "segment_profile",
 ]
+
+_POTENTIAL = "potential"  # the segment key of customers who never bought
 
 PROFILE_COLUMNS = [
     "name_zh",
@@ -50,25 +58,39 @@ PROFILE_COLUMNS = [
 ]
 
 
+# Each profile column's header in the report's language and its kind of value
+# (segmentation.formatting); the segment's name heads the first column.
 _PROFILE_HEADERS: dict[str, dict[str, str]] = {
     "zh": {
+        "segment": "分层",
         "size": "人数",
-        "share": "人数占比 %",
+        "share": "人数占比",
         "recency_days_mean": "平均距上次购买天数",
         "frequency_mean": "平均复购次数",
         "monetary_total_mean": "平均累计消费",
-        "revenue_share": "收入占比 %",
+        "revenue_share": "收入占比",
         "action_zh": "推荐动作",
     },
     "en": {
+        "segment": "segment",
         "size": "customers",
-        "share": "share %",
+        "share": "share of customers",
         "recency_days_mean": "mean days since last purchase",
         "frequency_mean": "mean repeat purchases",
         "monetary_total_mean": "mean total spend",
-        "revenue_share": "revenue share %",
+        "revenue_share": "share of revenue",
         "action_en": "recommended action",
     },
+}
+_PROFILE_KINDS = {
+    "size": "count",
+    "share": "percent",
+    "recency_days_mean": "days",
+    "frequency_mean": "decimal",
+    "monetary_total_mean": "money",
+    "revenue_share": "percent",
+    "action_zh": "text",
+    "action_en": "text",
 }
 
 
@@ -131,19 +153,16 @@ class Segmentation:
         """The title in ``lang``, falling back to English."""
         return self.title.get(lang) or self.title["en"]
 
-    def profile_table(self, lang: str = "zh") -> pd.DataFrame:
-        """The profile for display: segment names, headers and actions in ``lang``."""
+    def profile_table(self, lang: str = "zh") -> Styler:
+        """The profile for display: segment names, headers and actions in ``lang``, sizes as
+        counts, shares as percentages, spend as money, no value shown as "—" (mean days since
+        the last purchase of customers who never bought)."""
         headers = _PROFILE_HEADERS[lang]
         table = self.profile.set_index(f"name_{lang}")
-        table = table[[c for c in headers if c in table.columns]].copy()
-        # Shares as percentages and means to one decimal: what a reader compares at a glance.
-        for column in ("share", "revenue_share"):
-            table[column] = (100 * table[column]).round(1)
-        for column in ("recency_days_mean", "frequency_mean", "monetary_total_mean"):
-            table[column] = table[column].round(1)
-        table = table.rename(columns=headers)
-        table.index.name = self.display_title(lang)
-        return table
+        table = table[[c for c in headers if c in table.columns]]
+        kinds = {headers[c]: _PROFILE_KINDS[c] for c in table.columns}
+        table = table.rename(columns=headers).rename_axis(headers["segment"])
+        return styled(table, kinds)
 
 
 class Scheme(Protocol):
@@ -258,6 +277,11 @@ def make_segmentation(
     """
     categories = [s.key for s in segments]
     values = np.asarray(keys)
+    if FULLY_REFUNDED in categories:
+        # Customers who never bought are potential unless they refunded everything: the one
+        # definition of the states (segmentation.features.customer_states) tells them apart.
+        refunded = (customer_states(snapshot) == FULLY_REFUNDED).to_numpy()
+        values = np.where(refunded & (values == _POTENTIAL), FULLY_REFUNDED, values)
     if values.dtype.kind != "U":
         values = values.astype(object)
     if len(values) != len(snapshot):
@@ -311,23 +335,56 @@ def config_segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str])
     actions = (config.get("playbook") or {}).get(scheme) or {}
     segments = []
     for key in keys:
-        name = names.get(key) or {}
-        action = actions.get(key) or {}
-        if not name.get("zh") or not name.get("en"):
-            raise SegmentationInputError(
-                f"config {scheme}.segments.{key}: needs both a zh and an en name, found "
-                f"{dict(name)!r}."
-            )
-        segments.append(
-            Segment(
-                key=key,
-                name_zh=str(name["zh"]),
-                name_en=str(name["en"]),
-                action_zh=str(action.get("zh", "")),
-                action_en=str(action.get("en", "")),
-            )
-        )
+        segments.append(_segment(scheme, key, names, actions))
+        if key == _POTENTIAL and FULLY_REFUNDED not in keys:
+            # Customers who refunded every purchase are not potential: their own segment
+            # follows, named once for every scheme (customer_states) with its own action.
+            segments.append(fully_refunded_segment(config))
     return segments
+
+
+def fully_refunded_segment(config: Mapping[str, Any]) -> Segment:
+    """The segment of customers who refunded every purchase, as every scheme with a potential
+    segment has it: named in ``customer_states.names``, its action in
+    ``playbook.customer_states``.
+
+    Parameters
+    ----------
+    config : mapping
+        The config.
+
+    Returns
+    -------
+    Segment
+    """
+    name = config_section(config, "customer_states")["names"][FULLY_REFUNDED]
+    action = config_section(config, "playbook")["customer_states"][FULLY_REFUNDED]
+    return Segment(
+        key=FULLY_REFUNDED,
+        name_zh=str(name["zh"]),
+        name_en=str(name["en"]),
+        action_zh=str(action["zh"]),
+        action_en=str(action["en"]),
+    )
+
+
+def _segment(
+    scheme: str, key: str, names: Mapping[str, Any], actions: Mapping[str, Any]
+) -> Segment:
+    """One segment of ``scheme`` with its names and action from the config."""
+    name = names.get(key) or {}
+    action = actions.get(key) or {}
+    if not name.get("zh") or not name.get("en"):
+        raise SegmentationInputError(
+            f"config {scheme}.segments.{key}: needs both a zh and an en name, found {dict(name)!r}."
+        )
+    return Segment(
+        key=key,
+        name_zh=str(name["zh"]),
+        name_en=str(name["en"]),
+        action_zh=str(action.get("zh", "")),
+        action_en=str(action.get("en", "")),
+    )
 
 
 def common_positions(a: pd.Index, b: pd.Index) -> tuple[np.ndarray, np.ndarray]:

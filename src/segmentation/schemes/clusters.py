@@ -14,8 +14,9 @@ models of :mod:`segmentation.clustering`:
 3. **Choice of k** (:func:`~segmentation.clustering.choose_k`): silhouette, Calinski-Harabasz
    and Davies-Bouldin on one fixed-seed sample, and Hennig's bootstrap stability
    (:func:`~segmentation.clustering.bootstrap_jaccard`) on the same sample;
-   :func:`~segmentation.clustering.select_k` takes the best silhouette among the k whose mean
-   cluster-wise Jaccard is at least 0.6.
+   :func:`~segmentation.clustering.select_k` leaves out every k whose smallest cluster holds
+   under ``clustering.min_cluster_share`` of the sample, then takes the best silhouette among
+   the k whose mean cluster-wise Jaccard is at least ``clustering.unstable_below``.
 4. **Fit and assignment** (:func:`~segmentation.clustering.fit_clusters`): the chosen model is
    fitted on the sample; everyone is assigned to the nearest centroid (GaussianMixture: the
    most likely component).
@@ -54,7 +55,12 @@ from segmentation.clustering import (
     name_clusters,
 )
 from segmentation.errors import SchemeUnavailable, SegmentationInputError
-from segmentation.schemes.base import Segment, Segmentation, make_segmentation
+from segmentation.schemes.base import (
+    Segment,
+    Segmentation,
+    fully_refunded_segment,
+    make_segmentation,
+)
 
 __all__ = ["CLUSTER_SCHEMES", "POTENTIAL_KEY", "cluster_scheme", "standardized_features"]
 
@@ -73,6 +79,7 @@ class _Settings:
     n_bootstrap: int
     unstable_below: float
     stable_above: float
+    min_cluster_share: float
     min_customers: int
     options: dict[str, Any]
 
@@ -89,18 +96,28 @@ class _Settings:
         k_range = check_k_range([int(k), int(k)] if k is not None else list(settings["k_range"]))
         numbers = {
             name: settings[name]
-            for name in ("sample_size", "n_bootstrap", "min_customers", "n_init")
+            for name in (
+                "sample_size",
+                "n_bootstrap",
+                "min_customers",
+                "n_init",
+                "kmeans_max_iterations",
+                "gmm_max_iterations",
+            )
         }
         if not all(isinstance(v, int | np.integer) for v in numbers.values()) or not (
             numbers["sample_size"] >= 10
             and numbers["n_bootstrap"] >= 0
             and numbers["min_customers"] >= 3
             and numbers["n_init"] >= 1
+            and numbers["kmeans_max_iterations"] >= 1
+            and numbers["gmm_max_iterations"] >= 1
         ):
             raise SegmentationInputError(
                 f"config clustering: found {numbers}; use whole numbers with sample_size "
                 f">= 10, n_bootstrap >= 0 (20 or more for Hennig's thresholds), "
-                f"min_customers >= 3 and n_init >= 1."
+                f"min_customers >= 3, n_init >= 1 and kmeans_max_iterations and "
+                f"gmm_max_iterations >= 1."
             )
         unstable_below = float(settings["unstable_below"])
         stable_above = float(settings["stable_above"])
@@ -110,6 +127,13 @@ class _Settings:
                 f"{stable_above}; use 0 < unstable_below <= stable_above <= 1 (Hennig: 0.6, "
                 f"0.75)."
             )
+        min_cluster_share = float(settings["min_cluster_share"])
+        if not 0 <= min_cluster_share < 1:
+            raise SegmentationInputError(
+                f"config clustering.min_cluster_share: found {min_cluster_share}; give the "
+                f"share of buyers a k's smallest cluster needs, at least 0 and below 1 "
+                f"(e.g. 0.05; 0 asks nothing of the size)."
+            )
         return cls(
             algorithm=algorithm,
             k_range=k_range,
@@ -118,11 +142,14 @@ class _Settings:
             n_bootstrap=int(numbers["n_bootstrap"]),
             unstable_below=unstable_below,
             stable_above=stable_above,
+            min_cluster_share=min_cluster_share,
             min_customers=int(numbers["min_customers"]),
             options={
                 "n_init": int(numbers["n_init"]),
                 "gmm_covariance_type": str(settings["gmm_covariance_type"]),
                 "ward_sample_size": int(settings["ward_sample_size"]),
+                "kmeans_max_iterations": int(numbers["kmeans_max_iterations"]),
+                "gmm_max_iterations": int(numbers["gmm_max_iterations"]),
             },
         )
 
@@ -177,6 +204,7 @@ def cluster_scheme(
         sample_size=checked.sample_size,
         n_bootstrap=checked.n_bootstrap,
         min_jaccard=checked.unstable_below,
+        min_cluster_share=checked.min_cluster_share,
         options=checked.options,
         random_state=random_state,
     )
@@ -197,7 +225,10 @@ def cluster_scheme(
         "k_forced": checked.k_forced,
         "k_table": fitted.table,
         "k_rule": {
-            lang: text.format(min_jaccard=checked.unstable_below) for lang, text in K_RULE.items()
+            lang: text.format(
+                min_jaccard=checked.unstable_below, min_share=checked.min_cluster_share
+            )
+            for lang, text in K_RULE.items()
         },
         "k_stable": bool(np.mean(fitted.jaccard) >= checked.unstable_below),
         "features": features.transforms,
@@ -224,7 +255,7 @@ def cluster_scheme(
         title=TITLE,
         snapshot=snapshot,
         keys=labels,
-        segments=_segments(position, keys.ordered, settings),
+        segments=_segments(position, keys.ordered, settings, config),
         ordered=True,
         details=details,
     )
@@ -288,9 +319,13 @@ def _keys_by_value(
 
 
 def _segments(
-    position: pd.DataFrame, ordered_keys: list[str], settings: Mapping[str, Any]
+    position: pd.DataFrame,
+    ordered_keys: list[str],
+    settings: Mapping[str, Any],
+    config: Mapping[str, Any],
 ) -> list[Segment]:
-    """``"potential"`` then every cluster, named from where its centroid sits."""
+    """``"potential"``, the fully refunded, then every cluster, named from where its centroid
+    sits."""
     names = name_clusters(position, naming=settings["naming"])
     potential = settings["potential"]
     return [
@@ -301,6 +336,7 @@ def _segments(
             potential.get("action_zh", ""),
             potential.get("action_en", ""),
         ),
+        fully_refunded_segment(config),
         *(
             Segment(key, *names.loc[key, ["name_zh", "name_en", "action_zh", "action_en"]])
             for key in ordered_keys

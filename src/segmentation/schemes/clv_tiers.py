@@ -191,6 +191,8 @@ def churn_risk_scheme(
     Returns
     -------
     Segmentation
+        ``details`` holds the ``p_alive_thresholds`` and the purchase ``model`` whose
+        P(alive) it used.
 
     Raises
     ------
@@ -222,6 +224,7 @@ def churn_risk_scheme(
         buyers = _buyer_positions(snapshot, forecast)
         model = forecast.purchase_fit.model
         details.update(_forecast_details(forecast))
+    details["model"] = model
     # 0, 1 or 2 thresholds not undercut (NaN undercuts none, as np.where would have it).
     reached = (~(p_alive < low)).astype(np.int8) + ~(p_alive < high)
     keys[buyers] = np.array(["high_risk", "mid_risk", "low_risk"], dtype=object)[reached]

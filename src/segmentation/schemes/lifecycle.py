@@ -57,7 +57,9 @@ def lifecycle(
     -------
     Segmentation
         Ordered potential < churned < sleeping < new < active < loyal. ``details`` holds the
-        per-customer ``sleep_limit_days`` and ``churn_limit_days``.
+        rules (``new_days``, ``loyal_min_orders``, the ``sleeping`` and ``churned`` limits'
+        ``gap_factor``, ``min_days`` and ``max_days``) and the per-customer
+        ``sleep_limit_days`` and ``churn_limit_days``.
     """
     section = config_section(config, "lifecycle")
     sleeping = _limit_rule(section, "sleeping")
@@ -75,13 +77,15 @@ def lifecycle(
     gap[repeat] = snapshot["recency"].to_numpy(dtype=float)[repeat] / frequency[repeat]
     sleep_limit = _limit(gap, sleeping)
     churn_limit = _limit(gap, churned)
+    new_days = float(section["new_days"])
+    loyal_min_orders = float(section["loyal_min_orders"])
     keys = np.select(
         [
             potential,
             recency_days > churn_limit,
             recency_days > sleep_limit,
-            snapshot["T"].to_numpy(dtype=float) <= float(section.get("new_days", 30)),
-            snapshot["n_orders"].to_numpy(dtype=float) >= float(section.get("loyal_min_orders", 4)),
+            snapshot["T"].to_numpy(dtype=float) <= new_days,
+            snapshot["n_orders"].to_numpy(dtype=float) >= loyal_min_orders,
         ],
         [POTENTIAL, "churned", "sleeping", "new", "loyal"],
         default="active",
@@ -94,6 +98,10 @@ def lifecycle(
         keys=keys,
         segment_keys=_LIFECYCLE_KEYS,
         details={
+            "new_days": new_days,
+            "loyal_min_orders": loyal_min_orders,
+            "sleeping": sleeping,
+            "churned": churned,
             "sleep_limit_days": pd.Series(sleep_limit, index=snapshot.index),
             "churn_limit_days": pd.Series(churn_limit, index=snapshot.index),
         },

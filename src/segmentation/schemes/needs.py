@@ -50,6 +50,7 @@ def needs(
     Returns
     -------
     Segmentation
+        ``details`` holds the two thresholds.
 
     Raises
     ------
@@ -65,14 +66,16 @@ def needs(
             f"no product data: the snapshot has no {' or '.join(missing)}. Map the orders' "
             "unit price (单价) and category (品类) columns to use this scheme.",
         )
+    premium_ratio = float(section["premium_min_price_ratio"])
+    personalised_categories = float(section["personalised_min_categories"])
     ratio = snapshot["avg_unit_price_ratio"].to_numpy(dtype=float)
     breadth = snapshot["category_breadth"].to_numpy(dtype=float)
     no_products = np.isnan(ratio) | snapshot["is_potential"].to_numpy(dtype=bool)
     keys = np.select(
         [
             no_products,
-            ratio >= float(section["premium_min_price_ratio"]),
-            breadth >= float(section["personalised_min_categories"]),
+            ratio >= premium_ratio,
+            breadth >= personalised_categories,
         ],
         ["no_products", "premium", "personalised"],
         default="basic",
@@ -85,4 +88,8 @@ def needs(
         keys=keys,
         segment_keys=_NEEDS_KEYS,
         ordered=False,
+        details={
+            "premium_min_price_ratio": premium_ratio,
+            "personalised_min_categories": personalised_categories,
+        },
     )

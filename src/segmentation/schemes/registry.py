@@ -7,16 +7,23 @@ clustering uses predicted CLV as a feature.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
-from segmentation.errors import DataUnavailableError
+from segmentation.errors import DataUnavailableError, InvalidOptionError
 from segmentation.schemes.base import Scheme, Segmentation
 
-__all__ = ["SchemeRun", "registry", "run_schemes"]
+__all__ = ["SCHEME_PREREQUISITES", "SchemeRun", "registry", "run_schemes", "schemes_to_run"]
+
+#: Schemes whose result depends on another's: churn risk reads the CLV tiers' P(alive) and
+#: clustering uses their predicted CLV as a feature, so naming one runs the CLV tiers too.
+SCHEME_PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "churn_risk": ("clv_tier",),
+    "clusters": ("clv_tier",),
+}
 
 
 def registry() -> dict[str, Scheme]:
@@ -66,8 +73,9 @@ def run_schemes(
     random_state: int = 0,
     previous: Mapping[str, Segmentation] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    schemes: Collection[str] | None = None,
 ) -> SchemeRun:
-    """Run every registered scheme on one snapshot.
+    """Run every registered scheme (or the ones named) on one snapshot.
 
     Parameters
     ----------
@@ -83,12 +91,21 @@ def run_schemes(
         Last month's results, so schemes that keep identities (clusters) can match them.
     overrides : mapping, optional
         Config sections to merge for this run only, e.g. ``{"clustering": {"k": 3}}``.
+    schemes : collection of str, optional
+        Registry names to run; every scheme when omitted. A named scheme's prerequisites
+        (:data:`SCHEME_PREREQUISITES`) run too, so its labels are those of a full run, but
+        only the named schemes are returned.
 
     Returns
     -------
     SchemeRun
         A scheme the data cannot support (a :class:`DataUnavailableError`) is listed in
         ``unavailable`` with its reason; any other error propagates.
+
+    Raises
+    ------
+    InvalidOptionError
+        When ``schemes`` names a scheme the registry does not have.
     """
     from segmentation.config import merge_config
 
@@ -96,7 +113,11 @@ def run_schemes(
     segmentations: dict[str, Segmentation] = {}
     unavailable: dict[str, str] = {}
     current = snapshot
-    for name, scheme in registry().items():
+    every = registry()
+    to_run = schemes_to_run(schemes, every)
+    for name, scheme in every.items():
+        if name not in to_run:
+            continue
         try:
             result = scheme(
                 current,
@@ -115,12 +136,53 @@ def run_schemes(
                 clv=forecast["clv"].reindex(current.index),
                 p_alive=forecast["p_alive"].reindex(current.index),
             ).set_axis(snapshot.index)
+    if schemes is not None:
+        # Prerequisites ran for their forecast, not to be shown.
+        segmentations = {n: s for n, s in segmentations.items() if n in schemes}
+        unavailable = {n: r for n, r in unavailable.items() if n in schemes}
     return SchemeRun(
         as_of=pd.Timestamp(as_of).normalize(),
         snapshot=current,
         segmentations=segmentations,
         unavailable=unavailable,
     )
+
+
+def schemes_to_run(schemes: Collection[str] | None, every: Mapping[str, Scheme]) -> set[str]:
+    """The registry names to run for ``schemes``: every one when None, else the named ones
+    and their prerequisites (:data:`SCHEME_PREREQUISITES`).
+
+    Parameters
+    ----------
+    schemes : collection of str or None
+        The names asked for.
+    every : mapping of str to Scheme
+        :func:`registry`.
+
+    Returns
+    -------
+    set of str
+
+    Raises
+    ------
+    InvalidOptionError
+        When a name is not in ``every`` (the message lists the names it has), or a single
+        string is given instead of a collection of names.
+    """
+    if schemes is None:
+        return set(every)
+    if isinstance(schemes, str):
+        raise InvalidOptionError(
+            f"schemes: found the string {schemes!r}; give a list of scheme names, e.g. "
+            f"[{schemes!r}]."
+        )
+    unknown = [name for name in schemes if name not in every]
+    if unknown:
+        raise InvalidOptionError(
+            f"schemes: no scheme named {', '.join(map(repr, unknown))}; the schemes are "
+            f"{', '.join(every)}."
+        )
+    return set(schemes) | {need for name in schemes for need in SCHEME_PREREQUISITES.get(name, ())}
 
 
 def _on_index(result: Segmentation, index: pd.Index) -> Segmentation:

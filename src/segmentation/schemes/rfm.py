@@ -80,6 +80,14 @@ def rfm_scores(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -> pd.DataF
     UserWarning
         When a measure's ties leave fewer than five possible scores.
     """
+    return _rfm_scores_and_edges(snapshot, config=config)[0]
+
+
+def _rfm_scores_and_edges(
+    snapshot: pd.DataFrame, *, config: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, list[float]], dict[str, list[int]]]:
+    """:func:`rfm_scores`, each measure's four quintile edges in its own units (recency in
+    days, so the R edges run from the most days down) and the scores that can occur."""
     section = config_section(config, "rfm")
     buyers = ~snapshot["is_potential"].to_numpy(dtype=bool)
     measures = {
@@ -88,20 +96,29 @@ def rfm_scores(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -> pd.DataF
         "M": numeric_column(snapshot, section["monetary_column"], scheme="rfm"),
     }
     scores = pd.DataFrame(index=snapshot.index)
+    edges: dict[str, list[float]] = {}
+    possible: dict[str, list[int]] = {}
     for letter, values in measures.items():
         score = np.zeros(len(snapshot), dtype=np.int64)
-        score[buyers] = _quintile_scores(values[buyers], label=letter)
+        score[buyers], letter_edges, possible[letter] = _quintile_scores(
+            values[buyers], label=letter
+        )
+        # R was scored on minus the days: its edges are told back in days.
+        edges[letter] = [-e if letter == "R" else e for e in letter_edges]
         scores[letter] = pd.Series(score, index=snapshot.index, dtype="Int64").mask(~buyers)
     scores["FM"] = (scores["F"] + scores["M"] + 1) // 2
     text = {letter: scores[letter].astype("string") for letter in "RFM"}
     scores["RFM"] = text["R"] + text["F"] + text["M"]
-    return scores
+    return scores, edges, possible
 
 
-def _quintile_scores(values: np.ndarray, *, label: str) -> np.ndarray:
-    """1 + the number of quintile edges strictly below each value; warns when ties bite."""
+def _quintile_scores(
+    values: np.ndarray, *, label: str
+) -> tuple[np.ndarray, list[float], list[int]]:
+    """1 + the number of quintile edges strictly below each value, the edges and the scores
+    that can occur; warns when ties leave fewer than five."""
     if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), [], []
     edges = np.quantile(values, _QUINTILES)
     scores = 1 + np.searchsorted(edges, values, side="left")
     # Just above each distinct edge the score jumps to 1 + the edges at or below it.
@@ -113,9 +130,29 @@ def _quintile_scores(values: np.ndarray, *, label: str) -> np.ndarray:
             f"occur. Ties are kept together, so each score still means 'above that many "
             f"quintile edges'.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return scores.astype(np.int64)
+    return scores.astype(np.int64), [float(e) for e in edges], possible
+
+
+def _tie_notes(possible: Mapping[str, list[int]]) -> dict[str, str]:
+    """The report's note on the measures whose ties leave fewer than five scores."""
+    tied = {letter: scores for letter, scores in possible.items() if 0 < len(scores) < 5}
+    if not tied:
+        return {}
+    return {
+        "note_zh": "；".join(
+            f"{letter} 的并列值太多，分不出五个分位，只会出现 {'、'.join(map(str, s))} 分"
+            "（并列的客户得分相同）"
+            for letter, s in tied.items()
+        )
+        + "。",
+        "note_en": " ".join(
+            f"{letter} has too many tied values for five quintiles: only scores "
+            f"{', '.join(map(str, s))} occur (tied customers share a score)."
+            for letter, s in tied.items()
+        ),
+    }
 
 
 def rfm_named(
@@ -144,9 +181,12 @@ def rfm_named(
     Returns
     -------
     Segmentation
+        ``details`` holds the ``scores``, each measure's ``quintile_edges`` (recency in days)
+        and ``possible_scores``, and a note (``note_zh``, ``note_en``) when ties leave a
+        measure fewer than five scores.
     """
     section = config_section(config, "rfm_named")
-    scores = rfm_scores(snapshot, config=config)
+    scores, edges, possible = _rfm_scores_and_edges(snapshot, config=config)
     grid = _rfm_grid(section.get("grid"))
     buyers = ~snapshot["is_potential"].to_numpy(dtype=bool)
     r = scores["R"].fillna(0).to_numpy(dtype=np.int64)
@@ -160,7 +200,12 @@ def rfm_named(
         keys=keys,
         segment_keys=_RFM_NAMED_KEYS,
         ordered=False,
-        details={"scores": scores},
+        details={
+            "scores": scores,
+            "quintile_edges": edges,
+            "possible_scores": possible,
+            **_tie_notes(possible),
+        },
     )
 
 

@@ -1,0 +1,37 @@
+"""The engine boundary: the canonical tables as Ibis tables, and the per-order and
+per-customer work as Ibis expressions that DuckDB runs in this process and Spark on a cluster.
+
+This is the only package that imports ibis. Money is carried as integer minor units (cents),
+so sums are exact in any order and every engine agrees to the bit; timestamps are naive
+local times. :func:`customer_snapshot_expr` is the snapshot's core (the repeat-purchase
+summary, value, refunds, tenure) and :func:`rfm_scores_expr` the RFM quintile scores, with
+exact quintile edges that every SQL engine can compute; :func:`rule_labels_expr` every rule
+scheme's segment keys from the same config values as the pandas schemes.
+"""
+
+from __future__ import annotations
+
+from segmentation.engine._connect import ENGINES, REPORT_ENGINES, check_engine, connect
+from segmentation.engine._existing import tables_on_engine
+from segmentation.engine._frames import snapshot_frames
+from segmentation.engine._load import EngineTables, load_tables, to_cents
+from segmentation.engine._rfm import rfm_scores_expr
+from segmentation.engine._schemes import RULE_SCHEME_NAMES, rule_labels_expr
+from segmentation.engine._snapshot import ENGINE_SNAPSHOT_COLUMNS, customer_snapshot_expr
+
+__all__ = [
+    "ENGINES",
+    "ENGINE_SNAPSHOT_COLUMNS",
+    "REPORT_ENGINES",
+    "RULE_SCHEME_NAMES",
+    "EngineTables",
+    "check_engine",
+    "connect",
+    "customer_snapshot_expr",
+    "load_tables",
+    "rfm_scores_expr",
+    "rule_labels_expr",
+    "snapshot_frames",
+    "tables_on_engine",
+    "to_cents",
+]

@@ -1,0 +1,86 @@
+"""Termination signals as an exception, so a stopped command cleans up after itself.
+
+By default SIGTERM (``kill``, a scheduler's timeout) and SIGHUP (a closed terminal) end
+Python at once: no ``finally`` runs, so notebook kernels are orphaned and a half-built folder
+stays. Inside :func:`signals_raise`, they (and Ctrl-C's SIGINT) raise
+:class:`~segmentation.errors.RunInterrupted` instead, which unwinds like
+``KeyboardInterrupt``. A few steps must not be cut in two (swapping a finished report into
+place); inside :func:`deferred_interruption` a signal waits for the step's end.
+
+Only the command line installs the handlers: a library never changes a process's signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+from segmentation.errors import RunInterrupted
+
+__all__ = ["HANDLED_SIGNALS", "deferred_interruption", "signals_raise"]
+
+#: The signals :func:`signals_raise` turns into :class:`~segmentation.errors.RunInterrupted`.
+HANDLED_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGINT")
+
+
+class _State:
+    """What the handler needs: how deep in deferred steps the main thread is, and the
+    signal that arrived meanwhile."""
+
+    depth = 0
+    pending: int | None = None
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """Within the block, SIGTERM, SIGHUP and SIGINT raise
+    :class:`~segmentation.errors.RunInterrupted` in the main thread.
+
+    The first signal raises; the handlers before the block are back from then on, so a
+    second signal ends the process as it would have (a cleanup that hangs can still be
+    stopped). Outside the main thread (where Python cannot set handlers) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = [getattr(signal, name) for name in HANDLED_SIGNALS if hasattr(signal, name)]
+    previous = {number: signal.getsignal(number) for number in numbers}
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if _State.depth:
+            _State.pending = _State.pending or signum
+            return
+        restore()
+        raise RunInterrupted(signum)
+
+    for number in numbers:
+        signal.signal(number, handle)
+    try:
+        yield
+    finally:
+        restore()
+        _State.pending = None
+
+
+@contextlib.contextmanager
+def deferred_interruption() -> Iterator[None]:
+    """A step a signal must not cut in two: one arriving meanwhile is raised at its end.
+
+    Only signals that :func:`signals_raise` handles wait; without it, the process's own
+    handlers act as ever.
+    """
+    _State.depth += 1
+    try:
+        yield
+    finally:
+        _State.depth -= 1
+    if not _State.depth and _State.pending is not None:
+        signum, _State.pending = _State.pending, None
+        signal.raise_signal(signum)  # through the handler: raises RunInterrupted
