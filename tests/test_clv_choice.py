@@ -41,3 +41,66 @@ def test_online_retail_never_chooses_a_failed_model(
     # BG/NBD gives NaN holdout predictions here: it is listed as a failure, never chosen
     if "bgnbd" in result["failures"]:
         assert chosen != "bgnbd" and "not finite" in result["failures"]["bgnbd"]
+
+
+def test_auto_passes_the_backtests_other_models_on_as_fallbacks_best_first() -> None:
+    from types import SimpleNamespace
+
+    from segmentation.clv import scheme_model_overrides
+    from segmentation.config import load_config, merge_config
+
+    backtest = SimpleNamespace(chosen="bgnbd", ranked=["bgnbd", "mbgnbd", "pareto"])
+    overrides, reason = scheme_model_overrides(load_config(), backtest)  # type: ignore[arg-type]
+    assert overrides == {"clv": {"model": "bgnbd", "fallback_models": ["mbgnbd", "pareto"]}}
+    assert reason == "BG/NBD: chosen by the backtest"
+    # A pinned model is the user's word: no fallback behind it.
+    pinned = merge_config(load_config(), {"clv": {"model": "pareto"}})
+    overrides, reason = scheme_model_overrides(pinned, backtest)  # type: ignore[arg-type]
+    assert overrides == {"clv": {"model": "pareto", "fallback_models": []}}
+    assert "pinned" in reason
+
+
+@pytest.fixture(scope="module")
+def online_retail_snapshot(online_retail_path: Path) -> pd.DataFrame:
+    from segmentation.features import customer_snapshot
+    from segmentation.ingest import ingest
+
+    data = ingest(online_retail_path)
+    return customer_snapshot(data.orders, data.customers, as_of="2011-11-30")
+
+
+def test_online_retail_falls_back_when_the_chosen_model_fails_on_purchase_days(
+    online_retail_snapshot: pd.DataFrame,
+) -> None:
+    # As of 2011-11-30 the three models tie in the backtest (MAE 1.407 each on purchase
+    # weeks) and BG/NBD, first in a tie, gives non-finite predictions for 1,126 of the
+    # 4,287 buyers on purchase days: the CLV schemes use the next best, and say why.
+    from segmentation.config import load_config, merge_config
+    from segmentation.schemes.registry import run_schemes
+
+    config = load_config()
+    wanted = ["clv_tier", "churn_risk"]
+    fallback = merge_config(config, {"clv": {"model": "bgnbd", "fallback_models": ["mbgnbd"]}})
+    run = run_schemes(online_retail_snapshot, as_of="2011-11-30", config=fallback, schemes=wanted)
+    assert run.unavailable == {}
+    details = run.segmentations["clv_tier"].details
+    assert details["purchase_model"]["model"] == "mbgnbd"
+    assert list(details["passed_over"]) == ["bgnbd"]
+    assert (
+        "predictions are not finite for 1,126 of 4,287 customers" in details["passed_over"]["bgnbd"]
+    )
+    assert run.segmentations["churn_risk"].details["model"] == "mbgnbd"
+    # Pinned with no fallback, the schemes are unavailable with the same reason.
+    pinned = merge_config(config, {"clv": {"model": "bgnbd", "fallback_models": []}})
+    run = run_schemes(online_retail_snapshot, as_of="2011-11-30", config=pinned, schemes=wanted)
+    assert set(run.unavailable) == set(wanted)
+    assert "not finite for 1,126 of 4,287" in run.unavailable["clv_tier"]
+
+
+def test_online_retail_segment_export_has_the_clv_schemes(
+    online_retail_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["segment", str(online_retail_path), "--as-of", "2011-11-30", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "as of 2011-11-30, 9 schemes; unavailable: interaction_tier, needs\n" in out

@@ -17,7 +17,12 @@ import pandas as pd
 
 from segmentation.association import AssociationResult, association_from_config
 from segmentation.campaigns import CampaignResults
-from segmentation.clv import CLVBacktest, backtest_from_config, scheme_model
+from segmentation.clv import (
+    MODEL_TITLES,
+    CLVBacktest,
+    backtest_from_config,
+    scheme_model_overrides,
+)
 from segmentation.config import Settings, merge_config
 from segmentation.drivers import DriversResult, drivers_from_config
 from segmentation.errors import SegmentationInputError
@@ -214,14 +219,19 @@ def analyse_month(
         )  # fmt: skip
     with _timed(timings, "clv_backtest"):
         backtest, clv_unavailable = _clv_backtest(orders, config=config, as_of=as_of)
-        clv_model, clv_model_reason = scheme_model(config, backtest, unavailable=clv_unavailable)
+        model_overrides, clv_model_reason = scheme_model_overrides(
+            config, backtest, unavailable=clv_unavailable
+        )
     with _timed(timings, "schemes"):
         previous, current, calibration = _scheme_runs(
             snapshots,
             (previous_as_of, as_of, calibration_end),
-            Settings(merge_config(config, {"clv": {"model": clv_model}})),
+            Settings(merge_config(config, model_overrides)),
             random_state,
         )
+    clv_model, clv_model_reason = _model_used(
+        current, model_overrides["clv"]["model"], clv_model_reason
+    )
     with _timed(timings, "compare"):
         outcomes = future_outcomes(
             orders,
@@ -309,6 +319,17 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     began = time.perf_counter()
     yield
     timings[stage] = time.perf_counter() - began
+
+
+def _model_used(current: SchemeRun, model: str, reason: str) -> tuple[str, str]:
+    """The model this month's CLV schemes used, and why: ``model`` and its ``reason``, or the
+    fallback that served when ``model`` was passed over (its reason says why)."""
+    clv_tier = current.segmentations.get("clv_tier")
+    if clv_tier is None or not clv_tier.details.get("passed_over"):
+        return model, reason
+    used = str(clv_tier.details["purchase_model"]["model"])
+    passed = "; ".join(clv_tier.details["passed_over"].values())
+    return used, f"{MODEL_TITLES[used]}: the backtest's next best, as {passed}"
 
 
 def _scheme_runs(

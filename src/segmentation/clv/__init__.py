@@ -12,7 +12,7 @@ from segmentation.clv._backtest import (
     clv_backtest,
     default_backtest_dates,
 )
-from segmentation.clv._choice import scheme_model
+from segmentation.clv._choice import scheme_model, scheme_model_overrides
 from segmentation.clv._compress import CustomerPatterns, compress_customers
 from segmentation.clv._forecast import (
     DEFAULT_MONTH_DAYS,
@@ -69,4 +69,5 @@ __all__ = [
     "import_lifetimes",
     "lifetimes_summary",
     "scheme_model",
+    "scheme_model_overrides",
 ]

@@ -96,6 +96,13 @@ class CLVBacktest:
 
     selection_metric: str = "mae"
 
+    @property
+    def ranked(self) -> list[str]:
+        """The usable models, smallest holdout MAE first (ties in ``MODEL_NAMES`` order)."""
+        return sorted(
+            self.fits, key=lambda name: (self.metrics.loc[name, "mae"], MODEL_NAMES.index(name))
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Dates, parameters, log-likelihoods and metrics as plain Python values (for JSON)."""
         models: dict[str, Any] = {}

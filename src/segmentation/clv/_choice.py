@@ -21,7 +21,13 @@ from segmentation.errors import CLVFitError
 if TYPE_CHECKING:
     from segmentation.clv._backtest import CLVBacktest
 
-__all__ = ["_against_baseline", "_choice_reason", "_usable_fits", "scheme_model"]
+__all__ = [
+    "_against_baseline",
+    "_choice_reason",
+    "_usable_fits",
+    "scheme_model",
+    "scheme_model_overrides",
+]
 
 
 def scheme_model(
@@ -58,6 +64,39 @@ def scheme_model(
         f"{MODEL_TITLES[stand_in]}: clv.model_without_backtest, as the backtest could not run"
         + (f" ({unavailable})" if unavailable else "")
     )
+
+
+def scheme_model_overrides(
+    config: Mapping[str, Any], backtest: CLVBacktest | None, *, unavailable: str = ""
+) -> tuple[dict[str, Any], str]:
+    """The ``clv`` config overrides that give the CLV schemes their model, and why.
+
+    :func:`scheme_model`'s model, and with ``clv.model: auto`` the backtest's other usable
+    models as ``clv.fallback_models``, best first: a model that fits the purchase weeks of the
+    backtest can still give non-finite predictions on the schemes' purchase days (Online
+    Retail 2011-11: the three models tie and BG/NBD, first in a tie, does), and the next best
+    is then used, with the reason (:func:`segmentation.clv.forecast_from_config`).
+
+    Parameters
+    ----------
+    config : mapping
+        :func:`segmentation.config.load_config` output.
+    backtest : CLVBacktest or None
+        The month's backtest; None when it could not run.
+    unavailable : str, optional
+        Why the backtest could not run.
+
+    Returns
+    -------
+    overrides : dict
+        ``{"clv": {"model": ..., "fallback_models": [...]}}`` for
+        :func:`segmentation.config.merge_config`.
+    reason : str
+    """
+    model, reason = scheme_model(config, backtest, unavailable=unavailable)
+    auto = str(config_section(config, "clv")["model"]) == "auto"
+    fallbacks = [name for name in backtest.ranked if name != model] if auto and backtest else []
+    return {"clv": {"model": model, "fallback_models": fallbacks}}, reason
 
 
 def _against_baseline(

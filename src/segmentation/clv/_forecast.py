@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,9 @@ class CLVForecast:
     horizon_days : float
     monthly_discount_rate : float
     month_days : float
+    passed_over : dict of str to str
+        Models tried before ``purchase_fit``'s and why each was not used
+        (``clv.fallback_models``, :func:`forecast_from_config`); empty when the first served.
     """
 
     table: pd.DataFrame
@@ -55,6 +58,7 @@ class CLVForecast:
     horizon_days: float
     monthly_discount_rate: float
     month_days: float
+    passed_over: dict[str, str] = field(default_factory=dict)
 
 
 def customer_clv(
@@ -225,7 +229,7 @@ def _check_finite(table: pd.DataFrame, purchase_fit: PurchaseModelFit) -> None:
     bad = ~np.isfinite(numeric).all(axis=1)
     if bad.any():
         raise CLVFitError(
-            f"{purchase_fit.title}: predictions are not finite for {int(bad.sum())} of "
+            f"{purchase_fit.title}: predictions are not finite for {int(bad.sum()):,} of "
             f"{len(table):,} customers (e.g. customer_id {table.index[bad][:3].tolist()}); CLV "
             "is unavailable with this model rather than returned as NaN. Try another model.",
             model=purchase_fit.model,
@@ -237,7 +241,9 @@ def forecast_from_config(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -
 
     The CLV schemes' forecast: the model is ``clv.model`` (``clv.model_without_backtest`` when
     it is ``auto`` and no backtest resolved it, see :func:`scheme_model`), checked before the
-    data is read.
+    data is read. When that model's fit fails or its predictions are not finite, the models
+    of ``clv.fallback_models`` are tried in turn, and the forecast records why each model
+    before the one used was passed over.
 
     Parameters
     ----------
@@ -253,24 +259,39 @@ def forecast_from_config(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -
     Raises
     ------
     CLVInputError
-        An unknown ``clv.model``.
-    CLVUnavailableError, CLVFitError
-        As :func:`customer_clv`.
+        An unknown ``clv.model`` or ``clv.fallback_models`` entry.
+    CLVUnavailableError
+        As :func:`customer_clv` (too few repeat buyers: no model would do).
+    CLVFitError
+        When every model tried fails; the message names each model's reason.
     """
     settings = config_section(config, "clv")
     model = str(settings["model"])
     if model == "auto":  # no backtest has resolved it: the documented stand-in
         model = str(settings["model_without_backtest"])
-    _check_model(model, allow_auto=False)
-    return customer_clv(
-        snapshot,
+    models = list(dict.fromkeys([model, *(str(name) for name in settings["fallback_models"])]))
+    for name in models:
+        _check_model(name, allow_auto=False)
+    passed_over: dict[str, str] = {}
+    for name in models:
+        try:
+            forecast = customer_clv(
+                snapshot,
+                model=name,
+                horizon_days=float(settings["horizon_days"]),
+                monthly_discount_rate=float(settings["monthly_discount_rate"]),
+                month_days=float(settings["month_days"]),
+                time_unit_days=float(settings["time_unit_days"]),
+                period_days=int(settings["period_days"]),
+                penalizers=[float(p) for p in settings["penalizers"]],
+                min_repeat_customers=int(settings["min_repeat_customers"]),
+                fit_limits=FitLimits.from_config(config),
+            )
+        except CLVFitError as error:
+            passed_over[name] = str(error)
+            continue
+        return replace(forecast, passed_over=passed_over)
+    raise CLVFitError(
+        "no purchase model gave a usable forecast: " + "; ".join(passed_over.values()),
         model=model,
-        horizon_days=float(settings["horizon_days"]),
-        monthly_discount_rate=float(settings["monthly_discount_rate"]),
-        month_days=float(settings["month_days"]),
-        time_unit_days=float(settings["time_unit_days"]),
-        period_days=int(settings["period_days"]),
-        penalizers=[float(p) for p in settings["penalizers"]],
-        min_repeat_customers=int(settings["min_repeat_customers"]),
-        fit_limits=FitLimits.from_config(config),
     )

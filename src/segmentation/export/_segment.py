@@ -151,14 +151,14 @@ def _with_scheme_model(
 ) -> Mapping[str, Any]:
     """The config with ``clv.model`` resolved as the report resolves it: ``auto`` takes the
     model a backtest with its holdout ending on ``day`` chooses."""
-    from segmentation.clv import backtest_from_config, scheme_model
+    from segmentation.clv import backtest_from_config, scheme_model_overrides
     from segmentation.config import Settings, merge_config
 
     if settings["clv"]["model"] != "auto":
         return settings
     try:
         backtest = backtest_from_config(orders, config=settings, holdout_end=day)
-        model, _ = scheme_model(settings, backtest)
+        overrides, _ = scheme_model_overrides(settings, backtest)
     except SegmentationInputError as error:
-        model, _ = scheme_model(settings, None, unavailable=str(error))
-    return Settings(merge_config(settings, {"clv": {"model": model}}))
+        overrides, _ = scheme_model_overrides(settings, None, unavailable=str(error))
+    return Settings(merge_config(settings, overrides))

@@ -73,6 +73,7 @@ def _forecast_details(forecast: CLVForecast) -> dict[str, Any]:
         "horizon_days": forecast.horizon_days,
         "monthly_discount_rate": forecast.monthly_discount_rate,
         "customer_clv": forecast.table,
+        "passed_over": dict(forecast.passed_over),
     }
 
 

@@ -136,6 +136,10 @@ def run_schemes(
                 clv=forecast["clv"].reindex(current.index),
                 p_alive=forecast["p_alive"].reindex(current.index),
             ).set_axis(snapshot.index)
+            # The model that served (a fallback when clv.model's was passed over) is the one
+            # churn risk names.
+            used = result.details["purchase_model"]["model"]
+            run_config = merge_config(run_config, {"clv": {"model": used}})
     if schemes is not None:
         # Prerequisites ran for their forecast, not to be shown.
         segmentations = {n: s for n, s in segmentations.items() if n in schemes}
