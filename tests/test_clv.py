@@ -591,7 +591,9 @@ def test_non_finite_predictions_raise_instead_of_returning_nan(
 ) -> None:
     fit = clv.fit_purchase_model(sample_summary, model="pareto")
     fit.fitter.params_["s"] = 1.0  # the conditional expectation divides by s - 1
-    with pytest.raises(clv.CLVFitError, match="predictions are not finite for 2357 of 2,357"):
+    with pytest.raises(
+        clv.CLVFitError, match="predictions are not finite for 2,357 of 2,357 customers"
+    ):
         clv.customer_clv(sample_summary, model=fit)
 
 

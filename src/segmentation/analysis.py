@@ -239,16 +239,9 @@ def analyse_month(
             calibration_end=calibration_end,
             horizon_days=horizon_days,
         )
-        scores = backtest_scores(
-            calibration,
-            outcomes,
-            previous=previous,
-            current=current,
-            settings=config["ranking"],
-            random_state=random_state,
+        scores, verdict = _ranked(
+            (previous, current, calibration), outcomes, config=config, random_state=random_state
         )
-        titles = _scheme_titles(calibration, current)
-        verdict = make_verdict(scores, titles, settings=config["ranking"])
     with _timed(timings, "agreement"):
         agreement_ari, agreement_ami = _agreement(current, random_state=random_state)
     association, drivers, drivers_unavailable = _mining(
@@ -292,6 +285,27 @@ def analyse_month(
         history_scheme=history_scheme,
         timings=timings,
     )
+
+
+def _ranked(
+    runs: tuple[SchemeRun, SchemeRun, SchemeRun],
+    outcomes: pd.DataFrame,
+    *,
+    config: Mapping[str, Any],
+    random_state: int,
+) -> tuple[pd.DataFrame, Verdict]:
+    """Score every scheme computed at calibration on what followed, and rank them."""
+    previous, current, calibration = runs
+    scores = backtest_scores(
+        calibration,
+        outcomes,
+        previous=previous,
+        current=current,
+        settings=config["ranking"],
+        random_state=random_state,
+    )
+    titles = _scheme_titles(calibration, current)
+    return scores, make_verdict(scores, titles, settings=config["ranking"])
 
 
 def _snapshots(

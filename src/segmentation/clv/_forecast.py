@@ -288,6 +288,8 @@ def forecast_from_config(snapshot: pd.DataFrame, *, config: Mapping[str, Any]) -
                 fit_limits=FitLimits.from_config(config),
             )
         except CLVFitError as error:
+            if len(models) == 1:  # nothing to fall back on: the model's own words suffice
+                raise
             passed_over[name] = str(error)
             continue
         return replace(forecast, passed_over=passed_over)
