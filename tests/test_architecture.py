@@ -309,3 +309,18 @@ def test_importing_the_package_imports_none_of_its_steps() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_repository_tracks_no_symbolic_links() -> None:
+    # A worktree's .venv link was once committed: a clean clone then failed at `make test`
+    # with "Too many levels of symbolic links" before running anything.
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing tracked to inspect")
+    listed = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    links = [line.split("\t", 1)[1] for line in listed if line.startswith("120000 ")]
+    assert links == [], f"tracked symbolic links: {links}; `git rm --cached` them"

@@ -128,7 +128,7 @@ def test_lifecycle_first_purchases_move_up(
     converted = earlier_snapshot.index[
         never_bought & ~later_snapshot["is_potential"].reindex(earlier_snapshot.index)
     ]
-    assert migration.counts.loc["potential"].drop("potential").sum() == len(converted) == 121
+    assert migration.counts.loc["potential"].drop("potential").sum() == len(converted) == 122
     assert migration.counts.loc["potential", "fully_refunded"] == 0
 
 
