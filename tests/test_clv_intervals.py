@@ -49,7 +49,7 @@ def test_config_defaults(settings: IntervalSettings) -> None:
     assert settings.max_customers == 5000
     assert settings.simulation_draws == 20
     assert settings.reliability_bins == 10
-    with pytest.raises(clv.CLVInputError, match="clv.intervals"):
+    with pytest.raises(clv.CLVInputError, match=r"clv\.intervals"):
         IntervalSettings(0, (0.8,), 1, 1, 1, 1, 1)
     with pytest.raises(clv.CLVInputError, match="levels between 0 and 1"):
         IntervalSettings(10, (95.0,), 1, 1, 1, 1, 1)

@@ -73,8 +73,14 @@ class IntervalSettings:
     probability_draws: int
 
     def __post_init__(self) -> None:
-        counts = (self.resamples, self.max_customers, self.max_fit_customers)
-        counts += (self.simulation_draws, self.reliability_bins, self.probability_draws)
+        counts = (
+            self.resamples,
+            self.max_customers,
+            self.max_fit_customers,
+            self.simulation_draws,
+            self.reliability_bins,
+            self.probability_draws,
+        )
         levels = self.levels
         if any(isinstance(v, bool) or int(v) != v or v < 1 for v in counts) or not all(
             0 < float(v) < 1 for v in levels
@@ -120,14 +126,16 @@ class BootstrapDraws:
     fit_customers: int
 
 
-def purchase_with_params(fit: PurchaseModelFit, params: Mapping[str, float]) -> PurchaseModelFit:
+def purchase_with_params(
+    fit: PurchaseModelFit, params: Mapping[str, float] | pd.Series
+) -> PurchaseModelFit:
     """``fit`` with other parameters: its predictions then use them."""
     fitter = copy.copy(fit.fitter)
     fitter.params_ = pd.Series({name: float(params[name]) for name in PARAMETER_NAMES[fit.model]})
     return dataclasses.replace(fit, params=dict(fitter.params_), fitter=fitter)
 
 
-def spend_with_params(fit: SpendModelFit, params: Mapping[str, float]) -> SpendModelFit:
+def spend_with_params(fit: SpendModelFit, params: Mapping[str, float] | pd.Series) -> SpendModelFit:
     """``fit`` with other ``p``, ``q`` and ``gamma``."""
     fitter = copy.copy(fit.fitter)
     values = {"p": float(params["p"]), "q": float(params["q"]), "gamma": float(params["gamma"])}

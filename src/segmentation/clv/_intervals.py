@@ -84,9 +84,7 @@ class ForecastIntervals:
     scheme: str
 
 
-def stratified_sample(
-    segments: np.ndarray, *, max_customers: int, random_state: int
-) -> np.ndarray:
+def stratified_sample(segments: np.ndarray, *, max_customers: int, random_state: int) -> np.ndarray:
     """Positions of a seeded sample of at most ``max_customers``, stratified by segment.
 
     Each segment keeps ``min(size, max(floor, round(max_customers * share)))`` customers,
@@ -236,14 +234,20 @@ def forecast_intervals(
         if segments is None
         else segments.reindex(table.index).astype(object).fillna("").to_numpy()
     )
-    options = {
-        "resamples": settings.resamples,
-        "random_state": random_state,
-        "max_fit_customers": settings.max_fit_customers,
-        "fit_limits": fit_limits,
-    }
-    purchase = bootstrap_purchase(forecast.purchase_fit, **options)
-    spend = bootstrap_spend(forecast.spend_fit, **options)
+    purchase = bootstrap_purchase(
+        forecast.purchase_fit,
+        resamples=settings.resamples,
+        random_state=random_state,
+        max_fit_customers=settings.max_fit_customers,
+        fit_limits=fit_limits,
+    )
+    spend = bootstrap_spend(
+        forecast.spend_fit,
+        resamples=settings.resamples,
+        random_state=random_state,
+        max_fit_customers=settings.max_fit_customers,
+        fit_limits=fit_limits,
+    )
     sample = stratified_sample(
         labels.astype(str), max_customers=settings.max_customers, random_state=random_state
     )
