@@ -271,27 +271,15 @@ def analyse_month(
         days=(as_of, calibration_end, horizon_days), config=config, random_state=random_state,
         timings=timings,
     )  # fmt: skip
-    intervals, calibration_check, holdout = _clv_uncertainty(
-        current,
-        calibration,
-        outcomes,
-        backtest,
-        verdict.scheme,
-        horizon_days=horizon_days,
-        config=config,
-        random_state=random_state,
-        timings=timings,
-    )
+    uncertainty = _clv_uncertainty(
+        (current, calibration), outcomes, backtest, verdict.scheme, horizon_days=horizon_days,
+        config=config, random_state=random_state, timings=timings,
+    )  # fmt: skip
     with _timed(timings, "over_time"):
         cohorts, history, history_scheme = _over_time(
-            (orders, customers, interactions),
-            {as_of: current, previous_as_of: previous},
-            scores,
-            verdict.scheme,
-            as_of=as_of,
-            config=config,
-            random_state=random_state,
-        )
+            (orders, customers, interactions), {as_of: current, previous_as_of: previous},
+            scores, verdict.scheme, as_of=as_of, config=config, random_state=random_state,
+        )  # fmt: skip
     return MonthAnalysis(
         as_of=as_of,
         previous_as_of=previous_as_of,
@@ -316,10 +304,8 @@ def analyse_month(
         cohorts=cohorts,
         history=history,
         history_scheme=history_scheme,
-        clv_intervals=intervals,
-        clv_calibration=calibration_check,
-        clv_holdout=holdout,
         timings=timings,
+        **uncertainty,
     )
 
 
@@ -518,8 +504,7 @@ def _agreement(current: SchemeRun, *, random_state: int) -> tuple[pd.DataFrame, 
 
 
 def _clv_uncertainty(
-    current: SchemeRun,
-    calibration: SchemeRun,
+    runs: tuple[SchemeRun, SchemeRun],
     outcomes: pd.DataFrame,
     backtest: CLVBacktest | None,
     recommended: str | None,
@@ -528,9 +513,11 @@ def _clv_uncertainty(
     config: Mapping[str, Any],
     random_state: int,
     timings: dict[str, float],
-) -> tuple[ForecastIntervals | None, ProbabilityCalibration, HoldoutCheck | None]:
+) -> dict[str, Any]:
     """The CLV forecast's intervals, the probability of buying scored against the holdout
-    (the model's and each scheme's), and the CLV backtest's total against its interval."""
+    (the model's and each scheme's), and the CLV backtest's total against its interval: the
+    :class:`MonthAnalysis` fields ``clv_intervals``, ``clv_calibration``, ``clv_holdout``."""
+    current, calibration = runs
     settings = IntervalSettings.from_config(config)
     limits = FitLimits.from_config(config)
     intervals = None
@@ -560,7 +547,7 @@ def _clv_uncertainty(
         checked = _probability_check(
             calibration, outcomes, horizon_days=horizon_days, settings=settings
         )
-    return intervals, checked, holdout
+    return {"clv_intervals": intervals, "clv_calibration": checked, "clv_holdout": holdout}
 
 
 def _probability_check(

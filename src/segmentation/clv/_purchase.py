@@ -380,6 +380,7 @@ def _purchase_fitter(
     weights: np.ndarray,
     budget: _FitBudget,
     start: dict[str, float] | None = None,
+    pareto_tol: float | None = None,
 ) -> Any:
     """Fit lifetimes' fitter for ``model`` to unique rows with weights (time in model units).
 
@@ -387,7 +388,8 @@ def _purchase_fitter(
     errors (BG/NBD, MBG/NBD) and the ``generate_new_data`` lambda (which standard pickle
     cannot store). The time scaling, likelihood and optimiser are lifetimes' own; Pareto/NBD
     runs what lifetimes' ``_fit`` runs (Nelder-Mead, no Hessian). ``budget`` bounds it;
-    ``start`` (parameters in model time units) replaces lifetimes' start, for a bootstrap refit.
+    ``start`` (parameters in model time units) replaces lifetimes' start, for a bootstrap refit,
+    and ``pareto_tol`` the Pareto/NBD tolerance of :data:`PARETO_FIT_OPTIONS`.
     """
     lifetimes = _import_lifetimes()
     fitter_class = getattr(lifetimes, _FITTER_CLASSES[model])
@@ -417,7 +419,7 @@ def _purchase_fitter(
             values, fitter._negative_log_likelihood_ = _nelder_mead_as_lifetimes(
                 fitter,
                 (*scaled, fitter.penalizer_coef),
-                tol=PARETO_FIT_OPTIONS["tol"],
+                tol=PARETO_FIT_OPTIONS["tol"] if pareto_tol is None else pareto_tol,
                 budget=budget,
                 start=x0,
             )
