@@ -27,6 +27,7 @@ ABBREVIATIONS = (
     "BG/NBD",
     "P(alive)",
     "Spearman",
+    "Brier",
     "Jaccard",
     "Newcombe",
     "eta²",

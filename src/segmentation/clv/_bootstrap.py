@@ -42,11 +42,13 @@ __all__ = [
 ]
 
 
-#: Nelder-Mead tolerance of a Pareto/NBD refit: lifetimes' own default. The fit's 1e-8
+#: Nelder-Mead tolerance of a Pareto/NBD refit. The fit's 1e-8
 #: (:data:`segmentation.clv.PARETO_FIT_OPTIONS`) pins the optimum along the flat ``beta``
-#: direction; a refit only needs to land well inside the spread it measures, and 1e-8 from
-#: a warm start costs several times more evaluations.
-BOOTSTRAP_PARETO_TOL = 1e-4
+#: direction; a refit only needs to land well inside the spread it measures. On the CDNOW
+#: sample 1e-3 gives the 2.5/50/97.5% quantiles of 1e-8 within 1.2% in 43% of the time
+#: (100 refits: 4.0 s against 9.3 s); 1e-2 stops short on the ridge (beta's 97.5%: 30.6
+#: against 47.8).
+BOOTSTRAP_PARETO_TOL = 1e-3
 
 
 @dataclass(frozen=True)
