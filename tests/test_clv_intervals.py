@@ -230,3 +230,64 @@ def test_holdout_interval_coverage_on_simulated_exports() -> None:
         )
         covered.append(bool(check.intervals.loc[0.9, "covered"]))
     assert 85 <= sum(covered) <= 95, sum(covered)
+
+
+def _holdout(actual: float, low: float, high: float) -> clv.HoldoutCheck:
+    intervals = pd.DataFrame(
+        {"low": [low], "high": [high], "covered": [low <= actual <= high]},
+        index=pd.Index([0.95], name="level"),
+    )
+    return clv.HoldoutCheck("bgnbd", actual, 1653.41, intervals, 273, 1, 100, 20, 0)
+
+
+def test_holdout_sentence_states_its_numbers() -> None:
+    from segmentation.report._clv_text import holdout_sentence
+
+    missed = _holdout(1882, 1473.2, 1839.8)
+    assert holdout_sentence(missed, lang="en") == (
+        "Backtest holdout of 273 days: BG/NBD expected 1,653 repeat purchase days (95% interval "
+        "1,473 to 1,840); 1,882 happened, above the interval: the model under-forecast the "
+        "holdout."
+    )
+    assert holdout_sentence(missed, lang="zh") == (
+        "回测预测期 273 天：BG/NBD 预测复购天数 1,653（95% 区间 1,473–1,840），实际 1,882，"
+        "高于区间上限：模型低估了预测期。"
+    )
+    assert holdout_sentence(_holdout(1600, 1473.2, 1839.8), lang="en").endswith(
+        "1,600 happened, inside the interval."
+    )
+    assert "低于区间下限" in holdout_sentence(_holdout(1400, 1473.2, 1839.8), lang="zh")
+
+
+def test_brier_sentence_names_the_best_and_worst_scheme() -> None:
+    from segmentation.report._clv_text import brier_sentence
+
+    bought = pd.Series([True, False, True, False], index=list("wxyz"))
+    result = clv.probability_calibration(
+        bought,
+        bought_before=pd.Series([True, True, False, False], index=bought.index),
+        scheme_labels={
+            "tiers": pd.Series(["a", "a", "b", "b"], index=bought.index),
+            "one": pd.Series(["a", "a", "a", "a"], index=bought.index),
+        },
+        model_probability=pd.Series([0.9, 0.2, 0.6, 0.5], index=bought.index),
+        model="bgnbd",
+        horizon_days=90,
+        bins=10,
+    )
+    # model 0.115 (by hand above); tiers: a (w, x) bought before 2/2 -> 1.0, b (y, z) 0/2 -> 0,
+    # so (0 + 1 + 1 + 0) / 4 = 0.5; one segment: everyone at 2/4 = 0.5 -> 0.25.
+    assert result.brier["brier"].to_dict() == pytest.approx(
+        {"model": 0.115, "one": 0.25, "tiers": 0.5}
+    )
+    assert list(result.brier.index) == ["model", "one", "tiers"]
+    titles = {"tiers": "Tiers", "one": "One segment"}
+    assert brier_sentence(result, titles=titles, lang="en") == (
+        "Buying in 90 days (50.0% of customers did): the Brier score of BG/NBD's probability "
+        "is 0.115 (lower is better), better than every scheme; the best scheme is One segment "
+        "(0.250), the worst Tiers (0.500)."
+    )
+    zh = brier_sentence(result, titles={"tiers": "分层", "one": "单一"}, lang="zh")
+    assert (
+        "Brier 分数 0.115" in zh and "最好的是单一（0.250）" in zh and "最差的是分层（0.500）" in zh
+    )
