@@ -42,7 +42,7 @@ def shop_sentence(
     if lang == "zh":
         return (
             f"未来 {days} 天全店预期收入 **{money(shop['revenue'])}**（{'；'.join(parts)}），"
-            f"区间来自 {resamples} 次按客户重抽样（bootstrap）后重新拟合的模型参数。"
+            f"区间来自 {resamples} 次按客户自助重抽样后重新拟合的模型参数。"
         )
     return (
         f"Expected revenue over the next {days} days: **{money(shop['revenue'])}** "
