@@ -272,17 +272,22 @@ def _nelder_mead_as_lifetimes(
     tol: float,
     budget: _FitBudget,
     start: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """lifetimes' ``ParetoNBDFitter._fit`` with one run from a start of ones.
 
     The same call of scipy's ``minimize`` (Nelder-Mead on the fitter's own
     ``_negative_log_likelihood``, ``tol``, ``maxiter``) as lifetimes' ``_fit`` makes with
     ``iterative_fitting=1`` and ``initial_params`` ones, so the parameters are lifetimes' to
-    the last bit; ``budget`` adds the deadline; ``start`` (time scaled) replaces the ones.
-    Returns the optimum and the objective there.
+    the last bit; ``budget`` adds the deadline; ``start`` (time scaled) replaces the ones and
+    ``upper`` bounds the parameters from above (a bootstrap refit's). Returns the optimum and
+    the objective there.
     """
+    from scipy.optimize import Bounds
+
     x0 = np.ones(4) if start is None else np.asarray(start, dtype=float)
+    bounds = None if upper is None else Bounds(np.full(len(x0), -np.inf), upper)
     output = budget.minimize(
-        fitter._negative_log_likelihood, x0, args, method="Nelder-Mead", tol=tol
+        fitter._negative_log_likelihood, x0, args, method="Nelder-Mead", tol=tol, bounds=bounds
     )
     return np.asarray(output.x, dtype=float), float(output.fun)

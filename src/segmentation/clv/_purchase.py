@@ -381,6 +381,7 @@ def _purchase_fitter(
     budget: _FitBudget,
     start: dict[str, float] | None = None,
     pareto_tol: float | None = None,
+    pareto_cap: float | None = None,
 ) -> Any:
     """Fit lifetimes' fitter for ``model`` to unique rows with weights (time in model units).
 
@@ -389,7 +390,8 @@ def _purchase_fitter(
     cannot store). The time scaling, likelihood and optimiser are lifetimes' own; Pareto/NBD
     runs what lifetimes' ``_fit`` runs (Nelder-Mead, no Hessian). ``budget`` bounds it;
     ``start`` (parameters in model time units) replaces lifetimes' start, for a bootstrap refit,
-    and ``pareto_tol`` the Pareto/NBD tolerance of :data:`PARETO_FIT_OPTIONS`.
+    ``pareto_tol`` the Pareto/NBD tolerance of :data:`PARETO_FIT_OPTIONS`, and ``pareto_cap``
+    bounds a Pareto/NBD refit's ``s`` and ``beta`` by that many times their ``start``.
     """
     lifetimes = _import_lifetimes()
     fitter_class = getattr(lifetimes, _FITTER_CLASSES[model])
@@ -422,6 +424,7 @@ def _purchase_fitter(
                 tol=PARETO_FIT_OPTIONS["tol"] if pareto_tol is None else pareto_tol,
                 budget=budget,
                 start=x0,
+                upper=_pareto_upper(x0, pareto_cap),
             )
             fitter._hessian_ = None
             params = pd.Series(values, index=list(PARAMETER_NAMES[model]))
@@ -434,6 +437,14 @@ def _purchase_fitter(
     )
     fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time
     return fitter
+
+
+def _pareto_upper(start: np.ndarray | None, cap: float | None) -> np.ndarray | None:
+    """Upper bounds of a Pareto/NBD refit (time scaled): ``s`` and ``beta`` at most ``cap``
+    times their start, ``r`` and ``alpha`` free; None without a start or a cap."""
+    if start is None or cap is None:
+        return None
+    return np.array([np.inf, np.inf, cap * start[2], cap * start[3]])
 
 
 def _purchase_log_likelihood(
