@@ -529,6 +529,48 @@ def _scheme_stages() -> list[Stage]:
     return stages
 
 
+def _load_intervals(workspace: Workspace) -> dict[str, Any]:
+    from segmentation.schemes.registry import registry
+
+    config = workspace.config()
+    tier = registry()["clv_tier"](workspace.snapshot(), config=config)
+    return {"forecast": tier.details["forecast"], "labels": tier.labels, "config": config}
+
+
+def _intervals(forecast: Any, labels: pd.Series, config: dict[str, Any]) -> dict[str, Any]:
+    from segmentation.clv import FitLimits, IntervalSettings, forecast_intervals
+
+    result = forecast_intervals(
+        forecast,
+        segments=labels,
+        scheme="clv_tier",
+        settings=IntervalSettings.from_config(config),
+        fit_limits=FitLimits.from_config(config),
+    )
+    return {"resamples": result.resamples, "sampled": result.sampled, "failed": result.failed}
+
+
+def _load_holdout(workspace: Workspace) -> dict[str, Any]:
+    from segmentation.clv import backtest_from_config
+
+    config = workspace.config()
+    backtest = backtest_from_config(workspace.orders(), config=config, holdout_end=workspace.as_of)
+    return {"backtest": backtest, "config": config}
+
+
+def _holdout(backtest: Any, config: dict[str, Any]) -> dict[str, Any]:
+    from segmentation.clv import FitLimits, IntervalSettings, holdout_check
+
+    check = holdout_check(
+        backtest.fits[backtest.chosen],
+        backtest.customers,
+        holdout_days=backtest.holdout_days,
+        settings=IntervalSettings.from_config(config),
+        fit_limits=FitLimits.from_config(config),
+    )
+    return {"model": check.model, "covered": bool(check.widest["covered"])}
+
+
 def _clv_stages() -> list[Stage]:
     stages = [
         Stage(
@@ -537,7 +579,23 @@ def _clv_stages() -> list[Stage]:
             "clv.backtest_from_config: BG/NBD, Pareto/NBD, MBG/NBD fitted and scored (weeks)",
             _load_backtest,
             _backtest,
-        )
+        ),
+        Stage(
+            "clv_intervals",
+            "clv",
+            "clv.forecast_intervals: bootstrap of the clv_tier forecast's purchase model and "
+            "Gamma-Gamma, customer, segment and shop intervals (clv.intervals)",
+            _load_intervals,
+            _intervals,
+        ),
+        Stage(
+            "clv_holdout",
+            "clv",
+            "clv.holdout_check: bootstrap of the backtest's chosen model and simulated "
+            "holdouts, the holdout total against its interval",
+            _load_holdout,
+            _holdout,
+        ),
     ]
     for model, title in (("bgnbd", "BG/NBD"), ("pareto", "Pareto/NBD")):
         for period_days, unit in ((1, "days"), (7, "weeks")):

@@ -444,9 +444,14 @@ def test_nan_parameters_are_retried_with_a_larger_penalizer(
     original = _lifetimes._minimize_as_lifetimes
 
     def nan_when_unpenalized(
-        fitter: object, args: tuple[object, ...], n_params: int, *, budget: object
+        fitter: object,
+        args: tuple[object, ...],
+        n_params: int,
+        *,
+        budget: object,
+        start: object = None,
     ) -> object:
-        log_params = original(fitter, args, n_params, budget=budget)  # type: ignore[arg-type]
+        log_params = original(fitter, args, n_params, budget=budget, start=start)  # type: ignore[arg-type]
         if fitter.penalizer_coef < 1e-3:  # type: ignore[attr-defined]
             log_params[2] = np.nan  # a
         return log_params

@@ -28,6 +28,7 @@ ABBREVIATIONS = (
     "BG/NBD",
     "P(alive)",
     "Spearman",
+    "Brier",
     "Jaccard",
     "Newcombe",
     "eta²",

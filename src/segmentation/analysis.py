@@ -20,7 +20,16 @@ from segmentation.campaigns import CampaignResults
 from segmentation.clv import (
     MODEL_TITLES,
     CLVBacktest,
+    FitLimits,
+    ForecastIntervals,
+    HoldoutCheck,
+    IntervalSettings,
+    ProbabilityCalibration,
     backtest_from_config,
+    buy_probability,
+    forecast_intervals,
+    holdout_check,
+    probability_calibration,
     scheme_model_overrides,
 )
 from segmentation.config import Settings, merge_config
@@ -92,6 +101,16 @@ class MonthAnalysis:
     history_scheme : str
         The scheme whose month-by-month migration the report shows: the recommended scheme
         when it is among the history's, else the best ranked of them.
+    clv_intervals : ForecastIntervals or None
+        Bootstrap intervals of this month's CLV forecast: per customer (a sample), per
+        segment of the recommended scheme, and the shop's expected revenue
+        (:func:`segmentation.clv.forecast_intervals`); None when CLV is unavailable.
+    clv_calibration : ProbabilityCalibration or None
+        Brier scores of the model's probability of buying and of each scheme's segment
+        purchase rate over the backtest's horizon, with the model's reliability curve.
+    clv_holdout : HoldoutCheck or None
+        The CLV backtest's holdout total against its interval
+        (:func:`segmentation.clv.holdout_check`).
     timings : dict of str to float
         Seconds per stage.
     warnings : tuple of (str, str)
@@ -127,6 +146,9 @@ class MonthAnalysis:
     cohorts: CohortMatrix | None = None
     history: SegmentHistory | None = None
     history_scheme: str = ""
+    clv_intervals: ForecastIntervals | None = None
+    clv_calibration: ProbabilityCalibration | None = None
+    clv_holdout: HoldoutCheck | None = None
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[tuple[str, str], ...] = ()
     campaigns: CampaignResults | None = None
@@ -249,16 +271,15 @@ def analyse_month(
         days=(as_of, calibration_end, horizon_days), config=config, random_state=random_state,
         timings=timings,
     )  # fmt: skip
+    uncertainty = _clv_uncertainty(
+        (current, calibration), outcomes, backtest, verdict.scheme, horizon_days=horizon_days,
+        config=config, random_state=random_state, timings=timings,
+    )  # fmt: skip
     with _timed(timings, "over_time"):
         cohorts, history, history_scheme = _over_time(
-            (orders, customers, interactions),
-            {as_of: current, previous_as_of: previous},
-            scores,
-            verdict.scheme,
-            as_of=as_of,
-            config=config,
-            random_state=random_state,
-        )
+            (orders, customers, interactions), {as_of: current, previous_as_of: previous},
+            scores, verdict.scheme, as_of=as_of, config=config, random_state=random_state,
+        )  # fmt: skip
     return MonthAnalysis(
         as_of=as_of,
         previous_as_of=previous_as_of,
@@ -284,6 +305,7 @@ def analyse_month(
         history=history,
         history_scheme=history_scheme,
         timings=timings,
+        **uncertainty,
     )
 
 
@@ -479,3 +501,94 @@ def _agreement(current: SchemeRun, *, random_state: int) -> tuple[pd.DataFrame, 
         random_state=random_state,
     )
     return agreement_ari, agreement_ami
+
+
+def _clv_uncertainty(
+    runs: tuple[SchemeRun, SchemeRun],
+    outcomes: pd.DataFrame,
+    backtest: CLVBacktest | None,
+    recommended: str | None,
+    *,
+    horizon_days: int,
+    config: Mapping[str, Any],
+    random_state: int,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The CLV forecast's intervals, the probability of buying scored against the holdout
+    (the model's and each scheme's), and the CLV backtest's total against its interval: the
+    :class:`MonthAnalysis` fields ``clv_intervals``, ``clv_calibration``, ``clv_holdout``."""
+    current, calibration = runs
+    settings = IntervalSettings.from_config(config)
+    limits = FitLimits.from_config(config)
+    intervals = None
+    with _timed(timings, "clv_intervals"):
+        tier = current.segmentations.get("clv_tier")
+        if tier is not None:
+            scheme = recommended if recommended in current.segmentations else "clv_tier"
+            intervals = forecast_intervals(
+                tier.details["forecast"],
+                segments=current.segmentations[scheme].labels,
+                scheme=scheme,
+                settings=settings,
+                fit_limits=limits,
+                random_state=random_state,
+            )
+    with _timed(timings, "clv_calibration"):
+        holdout = None
+        if backtest is not None:
+            holdout = holdout_check(
+                backtest.fits[backtest.chosen],
+                backtest.customers,
+                holdout_days=backtest.holdout_days,
+                settings=settings,
+                fit_limits=limits,
+                random_state=random_state,
+            )
+        checked = _probability_check(
+            calibration, outcomes, horizon_days=horizon_days, settings=settings
+        )
+    return {"clv_intervals": intervals, "clv_calibration": checked, "clv_holdout": holdout}
+
+
+def _probability_check(
+    calibration: SchemeRun,
+    outcomes: pd.DataFrame,
+    *,
+    horizon_days: int,
+    settings: IntervalSettings,
+) -> ProbabilityCalibration:
+    """The calibration day's buyers: the model's probability of buying over the horizon and
+    each scheme's segment purchase rate (the horizon before), against who bought."""
+    snapshot = calibration.snapshot
+    buyers = snapshot.index[snapshot["T"].notna()]
+    tier = calibration.segmentations.get("clv_tier")
+    probability, model = None, ""
+    if tier is not None:
+        table = tier.details["customer_clv"]
+        fit = tier.details["purchase_model"]
+        unit = float(fit["time_unit_days"])
+        model = str(fit["model"])
+        buyers = table.index
+        probability = pd.Series(
+            buy_probability(
+                model,
+                fit["params"],
+                frequency=table["frequency"].to_numpy(dtype=float),
+                T=table["T"].to_numpy(dtype=float) / unit,
+                p_alive=table["p_alive"].to_numpy(dtype=float),
+                t=horizon_days / unit,
+                draws=settings.probability_draws,
+            ),
+            index=buyers,
+        )
+    bought = outcomes["bought"].reindex(buyers).fillna(False).astype(bool)
+    before = snapshot["recency_days"].reindex(buyers) < horizon_days
+    return probability_calibration(
+        bought,
+        bought_before=before,
+        scheme_labels={n: s.labels for n, s in calibration.segmentations.items()},
+        model_probability=probability,
+        model=model,
+        horizon_days=horizon_days,
+        bins=settings.reliability_bins,
+    )

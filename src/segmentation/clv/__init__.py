@@ -12,6 +12,22 @@ from segmentation.clv._backtest import (
     clv_backtest,
     default_backtest_dates,
 )
+from segmentation.clv._bootstrap import (
+    BootstrapDraws,
+    IntervalSettings,
+    bootstrap_purchase,
+    bootstrap_spend,
+)
+from segmentation.clv._calibration import (
+    HoldoutCheck,
+    ProbabilityCalibration,
+    brier_score,
+    buy_probability,
+    holdout_check,
+    probability_calibration,
+    reliability_table,
+    segment_rate_probability,
+)
 from segmentation.clv._choice import scheme_model, scheme_model_overrides
 from segmentation.clv._compress import CustomerPatterns, compress_customers
 from segmentation.clv._forecast import (
@@ -20,6 +36,7 @@ from segmentation.clv._forecast import (
     customer_clv,
     forecast_from_config,
 )
+from segmentation.clv._intervals import ForecastIntervals, forecast_intervals, interval_columns
 from segmentation.clv._lifetimes import FitLimits, default_fit_limits
 from segmentation.clv._lifetimes import _import_lifetimes as import_lifetimes
 from segmentation.clv._purchase import (
@@ -46,6 +63,7 @@ __all__ = [
     "MODEL_TITLES",
     "PARAMETER_NAMES",
     "PARETO_FIT_OPTIONS",
+    "BootstrapDraws",
     "CLVBacktest",
     "CLVFitError",
     "CLVForecast",
@@ -54,10 +72,18 @@ __all__ = [
     "CustomerPatterns",
     "FitAttempt",
     "FitLimits",
+    "ForecastIntervals",
+    "HoldoutCheck",
+    "IntervalSettings",
+    "ProbabilityCalibration",
     "PurchaseModelFit",
     "SpendModelFit",
     "backtest_from_config",
     "benchmark_compressed_fit",
+    "bootstrap_purchase",
+    "bootstrap_spend",
+    "brier_score",
+    "buy_probability",
     "clv_backtest",
     "compress_customers",
     "customer_clv",
@@ -66,8 +92,14 @@ __all__ = [
     "fit_purchase_model",
     "fit_spend_model",
     "forecast_from_config",
+    "forecast_intervals",
+    "holdout_check",
     "import_lifetimes",
+    "interval_columns",
     "lifetimes_summary",
+    "probability_calibration",
+    "reliability_table",
     "scheme_model",
     "scheme_model_overrides",
+    "segment_rate_probability",
 ]

@@ -231,7 +231,12 @@ class _PicklableFit:
 
 
 def _minimize_as_lifetimes(
-    fitter: Any, args: tuple[Any, ...], n_params: int, *, budget: _FitBudget
+    fitter: Any,
+    args: tuple[Any, ...],
+    n_params: int,
+    *,
+    budget: _FitBudget,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """lifetimes' ``BaseFitter._fit`` without its Hessian: the optimum, in log-parameters.
 
@@ -248,7 +253,7 @@ def _minimize_as_lifetimes(
 
     output = budget.minimize(
         value_and_grad(fitter._negative_log_likelihood),
-        0.1 * np.ones(n_params),
+        0.1 * np.ones(n_params) if start is None else np.asarray(start, dtype=float),
         args,
         jac=True,
         method=None,
@@ -261,16 +266,28 @@ def _minimize_as_lifetimes(
 
 
 def _nelder_mead_as_lifetimes(
-    fitter: Any, args: tuple[Any, ...], *, tol: float, budget: _FitBudget
+    fitter: Any,
+    args: tuple[Any, ...],
+    *,
+    tol: float,
+    budget: _FitBudget,
+    start: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """lifetimes' ``ParetoNBDFitter._fit`` with one run from a start of ones.
 
     The same call of scipy's ``minimize`` (Nelder-Mead on the fitter's own
     ``_negative_log_likelihood``, ``tol``, ``maxiter``) as lifetimes' ``_fit`` makes with
     ``iterative_fitting=1`` and ``initial_params`` ones, so the parameters are lifetimes' to
-    the last bit; ``budget`` adds the deadline. Returns the optimum and the objective there.
+    the last bit; ``budget`` adds the deadline; ``start`` (time scaled) replaces the ones and
+    ``upper`` bounds the parameters from above (a bootstrap refit's). Returns the optimum and
+    the objective there.
     """
+    from scipy.optimize import Bounds
+
+    x0 = np.ones(4) if start is None else np.asarray(start, dtype=float)
+    bounds = None if upper is None else Bounds(np.full(len(x0), -np.inf), upper)
     output = budget.minimize(
-        fitter._negative_log_likelihood, np.ones(4), args, method="Nelder-Mead", tol=tol
+        fitter._negative_log_likelihood, x0, args, method="Nelder-Mead", tol=tol, bounds=bounds
     )
     return np.asarray(output.x, dtype=float), float(output.fun)

@@ -62,6 +62,7 @@ __all__ = [
     "_fit_purchase_patterns",
     "_fit_with_penalizers",
     "_period_name",
+    "_purchase_fitter",
     "fit_purchase_model",
 ]
 
@@ -378,22 +379,38 @@ def _purchase_fitter(
     T: np.ndarray,
     weights: np.ndarray,
     budget: _FitBudget,
+    start: dict[str, float] | None = None,
+    pareto_tol: float | None = None,
+    pareto_cap: float | None = None,
 ) -> Any:
     """Fit lifetimes' fitter for ``model`` to unique rows with weights (time in model units).
 
     What lifetimes' ``fit`` does, minus what the kit never uses: the Hessian and standard
     errors (BG/NBD, MBG/NBD) and the ``generate_new_data`` lambda (which standard pickle
     cannot store). The time scaling, likelihood and optimiser are lifetimes' own; Pareto/NBD
-    runs what lifetimes' ``_fit`` runs (Nelder-Mead, no Hessian). ``budget`` bounds it.
+    runs what lifetimes' ``_fit`` runs (Nelder-Mead, no Hessian). ``budget`` bounds it;
+    ``start`` (parameters in model time units) replaces lifetimes' start, for a bootstrap refit,
+    ``pareto_tol`` the Pareto/NBD tolerance of :data:`PARETO_FIT_OPTIONS`, and ``pareto_cap``
+    bounds a Pareto/NBD refit's ``s`` and ``beta`` by that many times their ``start``.
     """
     lifetimes = _import_lifetimes()
     fitter_class = getattr(lifetimes, _FITTER_CLASSES[model])
     scale = 1.0 / T.max()  # lifetimes' _scale_time: the largest T becomes 1
     scaled = (frequency, recency * scale, T * scale, weights)
+    x0 = None
+    if start is not None:
+        x0 = np.array([start[name] for name in PARAMETER_NAMES[model]], dtype=float)
+        x0[1] *= scale  # alpha
+        if model == "pareto":
+            x0[3] *= scale  # beta
+        else:
+            x0 = np.log(x0)
     with _lifetimes_call():
         if model != "pareto":
             fitter = fitter_class(penalizer_coef=penalizer)
-            log_params = _minimize_as_lifetimes(fitter, (*scaled, penalizer), 4, budget=budget)
+            log_params = _minimize_as_lifetimes(
+                fitter, (*scaled, penalizer), 4, budget=budget, start=x0
+            )
             params = pd.Series(np.exp(log_params), index=list(PARAMETER_NAMES[model]))
             params["alpha"] /= scale
         else:
@@ -404,8 +421,10 @@ def _purchase_fitter(
             values, fitter._negative_log_likelihood_ = _nelder_mead_as_lifetimes(
                 fitter,
                 (*scaled, fitter.penalizer_coef),
-                tol=PARETO_FIT_OPTIONS["tol"],
+                tol=PARETO_FIT_OPTIONS["tol"] if pareto_tol is None else pareto_tol,
                 budget=budget,
+                start=x0,
+                upper=_pareto_upper(x0, pareto_cap),
             )
             fitter._hessian_ = None
             params = pd.Series(values, index=list(PARAMETER_NAMES[model]))
@@ -418,6 +437,14 @@ def _purchase_fitter(
     )
     fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time
     return fitter
+
+
+def _pareto_upper(start: np.ndarray | None, cap: float | None) -> np.ndarray | None:
+    """Upper bounds of a Pareto/NBD refit (time scaled): ``s`` and ``beta`` at most ``cap``
+    times their start, ``r`` and ``alpha`` free; None without a start or a cap."""
+    if start is None or cap is None:
+        return None
+    return np.array([np.inf, np.inf, cap * start[2], cap * start[3]])
 
 
 def _purchase_log_likelihood(

@@ -28,7 +28,14 @@ from segmentation.clv._lifetimes import (
 from segmentation.clv._purchase import DEFAULT_PENALIZERS, FitAttempt, _fit_with_penalizers
 from segmentation.errors import CLVUnavailableError, MissingColumnError
 
-__all__ = ["_SPEND_BASES", "SpendModelFit", "_json_float", "fit_spend_model"]
+__all__ = [
+    "_SPEND_BASES",
+    "SpendModelFit",
+    "_gamma_gamma_fitter",
+    "_json_float",
+    "_spend_customers",
+    "fit_spend_model",
+]
 
 _SPEND_BASES = ("gamma_gamma", "population_mean")
 
@@ -245,12 +252,15 @@ def _gamma_gamma_fitter(
     monetary_value: np.ndarray,
     weights: np.ndarray,
     budget: _FitBudget,
+    start: dict[str, float] | None = None,
 ) -> Any:
-    """lifetimes' ``GammaGammaFitter.fit`` on unique rows, without the Hessian and standard errors."""
+    """lifetimes' ``GammaGammaFitter.fit`` on unique rows, without the Hessian and standard
+    errors; ``start`` (``p``, ``q``, ``gamma``) replaces lifetimes' start, for a bootstrap."""
     fitter = _import_lifetimes().GammaGammaFitter(penalizer_coef=penalizer)
+    x0 = None if start is None else np.log([start["p"], start["q"], start["gamma"]])
     with _lifetimes_call():
         log_params = _minimize_as_lifetimes(
-            fitter, (frequency, monetary_value, weights, penalizer), 3, budget=budget
+            fitter, (frequency, monetary_value, weights, penalizer), 3, budget=budget, start=x0
         )
     fitter.params_ = pd.Series(np.exp(log_params), index=["p", "q", "v"])
     fitter.data = pd.DataFrame(

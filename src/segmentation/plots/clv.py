@@ -25,7 +25,12 @@ from segmentation.clv import CLVBacktest, PurchaseModelFit
 from segmentation.i18n import check_lang
 from segmentation.plots._axes import count_axis, figure_and_axes
 
-__all__ = ["plot_conditional_expectations", "plot_p_alive_matrix", "plot_tracking"]
+__all__ = [
+    "plot_conditional_expectations",
+    "plot_p_alive_matrix",
+    "plot_reliability",
+    "plot_tracking",
+]
 
 _TEXT = {
     "zh": {
@@ -40,6 +45,10 @@ _TEXT = {
         "p_alive_title": "P(存活)：按复购次数与最近一次购买时间（观察期 {days:.0f} 天）",
         "recency": "首购到最近一次购买的天数",
         "frequency": "复购次数",
+        "reliability_title": "{model}：预测购买概率与实际购买占比（{days} 天，Brier {brier}）",
+        "predicted": "预测购买概率（分箱平均）",
+        "observed": "实际购买客户占比",
+        "perfect": "完全校准",
     },
     "en": {
         "tracking_title": "Cumulative repeat purchases: actual vs expected",
@@ -53,6 +62,11 @@ _TEXT = {
         "p_alive_title": "P(alive) by repeat purchases and recency ({days:.0f} days observed)",
         "recency": "Days from first to last purchase",
         "frequency": "Repeat purchases",
+        "reliability_title": "{model}: forecast probability of buying against the share who "
+        "bought ({days} days, Brier {brier})",
+        "predicted": "Forecast probability of buying (bin mean)",
+        "observed": "Share who bought",
+        "perfect": "Perfectly calibrated",
     },
 }
 
@@ -216,3 +230,52 @@ def plot_p_alive_matrix(
     count_axis(ax.yaxis)
     ax.set_title(text["p_alive_title"].format(days=periods * fit.period_days))
     return fig
+
+
+def plot_reliability(
+    reliability: Any,
+    *,
+    model_title: str,
+    horizon_days: int,
+    brier: float,
+    lang: str = "zh",
+    ax: Axes | None = None,
+) -> Figure:
+    """Reliability curve: in each bin of the forecast probability of buying, the mean
+    forecast against the share of customers who bought; the diagonal is perfect calibration.
+
+    Parameters
+    ----------
+    reliability : pandas.DataFrame
+        :func:`segmentation.clv.reliability_table`: ``predicted``, ``observed``, ``customers``.
+    model_title : str
+        The purchase model, named in the title with the window and the Brier score.
+    horizon_days : int
+    brier : float
+    lang : {"zh", "en"}, default "zh"
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    References
+    ----------
+    Brier, G. W. (1950). Verification of forecasts expressed in terms of probability.
+    Monthly Weather Review 78(1), 1-3.
+    """
+    text = _text(lang)
+    figure, axes = figure_and_axes(ax, figsize=(6.0, 5.0))
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label=text["perfect"])
+    sizes = 20 + 180 * np.sqrt(reliability["customers"] / max(reliability["customers"].max(), 1))
+    axes.plot(reliability["predicted"], reliability["observed"], color="C0", label=model_title)
+    axes.scatter(reliability["predicted"], reliability["observed"], s=sizes, color="C0")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_title(
+        text["reliability_title"].format(model=model_title, days=horizon_days, brier=f"{brier:.3f}")
+    )
+    axes.set_xlabel(text["predicted"])
+    axes.set_ylabel(text["observed"])
+    axes.legend(loc="upper left")
+    return figure

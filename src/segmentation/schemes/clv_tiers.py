@@ -74,6 +74,7 @@ def _forecast_details(forecast: CLVForecast) -> dict[str, Any]:
         "monthly_discount_rate": forecast.monthly_discount_rate,
         "customer_clv": forecast.table,
         "passed_over": dict(forecast.passed_over),
+        "forecast": forecast,  # the fits themselves: the forecast intervals resample them
     }
 
 
