@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -642,3 +643,37 @@ def test_segment_writes_each_file_whole_and_a_full_disk_leaves_the_last_one(
     assert sorted(os.listdir(out)) == sorted(EXPORT_FILES)
     assert (out / "segments.xlsx").read_bytes() == first["segments.xlsx"]
     assert (out / "segments.csv").read_bytes() != first["segments.csv"]  # English headers
+
+
+def test_a_stop_hides_only_the_finaliser_errors_of_abandoned_event_loops() -> None:
+    # A stopped report leaves its notebook threads' event loops behind; at exit a loop's
+    # self-pipe may be collected first, and its __del__ printed a traceback under the
+    # one-line stop message (seen once in 20 stops in CI). Another object's error still shows.
+    script = textwrap.dedent(
+        """
+        import asyncio, gc
+        from segmentation.interrupts import quiet_abandoned_event_loops
+        def abandon():
+            loop = asyncio.new_event_loop()
+            loop._ssock.close()  # as the collector may do first at exit
+            del loop
+            gc.collect()
+        abandon()
+        quiet_abandoned_event_loops()
+        abandon()
+        class Other:
+            def __del__(self):
+                raise RuntimeError("not an event loop")
+        Other()
+        gc.collect()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    # two errors reach stderr: the loop's before the hook, the other object's after it
+    blocks = done.stderr.split("Exception ignored in: ")[1:]
+    assert len(blocks) == 2, done.stderr
+    assert blocks[0].startswith("<function BaseEventLoop.__del__")
+    assert "Invalid file descriptor: -1" in blocks[0]
+    assert "Other.__del__" in blocks[1] and "RuntimeError: not an event loop" in blocks[1]

@@ -265,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunInterrupted, KeyboardInterrupt) as stop:
         import signal
 
+        from segmentation.interrupts import quiet_abandoned_event_loops
+
+        quiet_abandoned_event_loops()
         signum = stop.signum if isinstance(stop, RunInterrupted) else signal.SIGINT
         where = f"in {args.out} " if getattr(args, "out", None) is not None else ""
         print(

@@ -12,15 +12,22 @@ Only the command line installs the handlers: a library never changes a process's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 
 from segmentation.errors import RunInterrupted
 
-__all__ = ["HANDLED_SIGNALS", "deferred_interruption", "signals_raise"]
+__all__ = [
+    "HANDLED_SIGNALS",
+    "deferred_interruption",
+    "quiet_abandoned_event_loops",
+    "signals_raise",
+]
 
 #: The signals :func:`signals_raise` turns into :class:`~segmentation.errors.RunInterrupted`.
 HANDLED_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGINT")
@@ -84,3 +91,25 @@ def deferred_interruption() -> Iterator[None]:
     if not _State.depth and _State.pending is not None:
         signum, _State.pending = _State.pending, None
         signal.raise_signal(signum)  # through the handler: raises RunInterrupted
+
+
+def quiet_abandoned_event_loops() -> None:
+    """After a stop, do not print the finaliser errors of event loops left behind.
+
+    A stopped report abandons its notebook threads, each with the event loop its kernel
+    client ran; when Python exits, the garbage collector may close a loop's self-pipe before
+    the loop, whose ``__del__`` then prints "Exception ignored ... Invalid file descriptor:
+    -1" and a traceback below the one-line stop message. Nothing is lost by then (the
+    outputs are whole and the kernels stopped), so exactly those are silenced; every other
+    unraisable error still reaches the hook that was installed before.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.object, asyncio.AbstractEventLoop) or (
+            getattr(unraisable.object, "__qualname__", "").startswith("BaseEventLoop.")
+        ):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
