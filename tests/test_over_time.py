@@ -272,10 +272,56 @@ def test_demo_moves_file_lists_exactly_the_customers_whose_grade_changed(
     )
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_demo_history_file_gives_every_customers_grade_as_of_each_month_end(
+    demo_tables: Any, demo_history: SegmentHistory, tmp_path: Path, lang: str
+) -> None:
+    from segmentation.export import GRADE_HISTORY_FILE, write_grade_history
+    from segmentation.schemes.lifecycle import lifecycle
+
+    settings = load_config()
+    path, rows, ids = write_grade_history(demo_history, tmp_path, config=settings, lang=lang)
+    assert path == tmp_path / GRADE_HISTORY_FILE and ids.written == "original"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    written = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    id_header = settings["export"]["headers"]["id"][lang]
+    scheme_header = settings["over_time"]["moves_headers"]["scheme"][lang]
+    months = [f"{day:%Y-%m}" for day in demo_history.month_ends]
+    assert months[0] == "2025-11" and months[-1] == "2026-10" and len(months) == 12
+    assert list(written.columns) == [id_header, scheme_header, *months]
+    # every customer known at the last month-end, once per scheme
+    assert rows == len(written) == 3 * len(demo_history.customer_ids) == 3 * 5_000
+    prefixes = settings["export"]["tag_prefix"]
+    for scheme in (member_grade, value_tier, lifecycle):
+        mine = written.loc[written[scheme_header] == prefixes[scheme.__name__][lang]]
+        mine = mine.set_index(id_header)
+        assert len(mine) == 5_000 and mine.index.is_unique
+        # three month-ends, each from its own snapshot alone
+        for day in (demo_history.month_ends[0], pd.Timestamp("2026-09-30"), DEMO_AS_OF):
+            snapshot = customer_snapshot(
+                demo_tables.orders, demo_tables.customers, demo_tables.interactions, as_of=day
+            )
+            segmented = scheme(snapshot, config=settings)
+            names = segmented.profile[f"name_{lang}"]
+            expected = segmented.labels.astype(str).map(names).sort_index()
+            column = mine[f"{day:%Y-%m}"]
+            known = column.loc[column != ""].sort_index()
+            assert known.index.tolist() == expected.index.astype(str).tolist(), day
+            assert known.tolist() == expected.tolist(), (scheme.__name__, day)
+            assert (column == "").sum() == 5_000 - len(snapshot)
+    # the moves file is the history's last two columns where both are known and differ
+    grades = written.loc[written[scheme_header] == prefixes["member_grade"][lang]]
+    moved = grades.loc[(grades["2026-09"] != "") & (grades["2026-09"] != grades["2026-10"])]
+    assert (
+        sorted(moved[id_header])
+        == _independent_moves(demo_tables, member_grade, lang)["id"].tolist()
+    )
+
+
 def test_moves_file_takes_pseudonyms_as_segments_csv_does(
     demo_history: SegmentHistory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from segmentation.export import write_grade_moves
+    from segmentation.export import write_grade_history, write_grade_moves
     from segmentation.privacy import pseudonymise_customer_ids
 
     monkeypatch.setenv("SEGMENTATION_PII_KEY", "over-time-test-key")
@@ -289,6 +335,14 @@ def test_moves_file_takes_pseudonyms_as_segments_csv_does(
     expected = set(pseudonymise_customer_ids(plain, key="over-time-test-key"))
     assert expected <= set(written.iloc[:, 0])
     assert not set(plain) & set(written.iloc[:, 0])  # no shop id left
+    # the history file: every known customer under the same pseudonym, no shop id
+    history_path, _, history_ids = write_grade_history(
+        demo_history, tmp_path, config=settings, ids="pseudonymous", project_dir=tmp_path
+    )
+    assert history_ids.written == "pseudonymous"
+    in_history = set(pd.read_csv(history_path, dtype=str, encoding="utf-8-sig").iloc[:, 0])
+    known = demo_history.customer_ids.astype(str)
+    assert in_history == set(pseudonymise_customer_ids(known, key="over-time-test-key"))
 
 
 _IDS = [f"c{i}" for i in range(8)]
@@ -464,8 +518,10 @@ def test_moves_sentence_states_the_counts_of_the_file(
             int((rows[headers["move"]] == headers["up"]).sum()),
             int((rows[headers["move"]] == headers["down"]).sum()),
         ]
-    assert _numbers(text)[4:] == expected  # after the two months (YYYY-MM each)
-    assert GRADE_MOVES_FILE in text
+    # after the two months (YYYY-MM each); last, the month-ends of the history file
+    assert _numbers(text)[4:-1] == expected
+    assert _numbers(text)[-1] == len(demo_history.month_ends) == 12
+    assert GRADE_MOVES_FILE in text and "grade_history.csv" in text
 
 
 def test_a_history_before_any_customer_is_empty() -> None:

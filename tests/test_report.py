@@ -154,6 +154,10 @@ def test_manifest_is_complete(built: dict) -> None:
     assert "grade_moves.csv" in manifest["outputs"]
     moves = pd.read_csv(result.out_dir / "grade_moves.csv", encoding="utf-8-sig", dtype=str)
     assert exports["files"]["grade_moves.csv"] == {"rows": len(moves), "columns": 6}
+    # Every customer's grades at the last 12 month-ends: one row per customer and scheme.
+    history = pd.read_csv(result.out_dir / "grade_history.csv", encoding="utf-8-sig", dtype=str)
+    assert exports["files"]["grade_history.csv"] == {"rows": 3 * DEMO_CUSTOMERS, "columns": 14}
+    assert len(history) == 3 * DEMO_CUSTOMERS and history.shape[1] == 14
     assert set(moves.iloc[:, 0]) <= set(
         pd.read_csv(result.out_dir / "segments.csv", encoding="utf-8-sig", dtype=str).iloc[:, 0]
     )
@@ -165,7 +169,7 @@ def test_manifest_is_complete(built: dict) -> None:
 
 def test_rerun_gives_identical_segments_and_numbers(built: dict) -> None:
     first, second = built["first"], built["second"]
-    for name in (*EXPORT_FILES, "grade_moves.csv"):
+    for name in (*EXPORT_FILES, "grade_moves.csv", "grade_history.csv"):
         assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes()
 
     def without_timings(result: object) -> dict:

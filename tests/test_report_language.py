@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from segmentation.export import EXPORT_FILES, GRADE_MOVES_FILE
+from segmentation.export import EXPORT_FILES, GRADE_HISTORY_FILE, GRADE_MOVES_FILE
 from segmentation.formatting import money
 from segmentation.report import combine_notebooks, load_month_data
 from segmentation.report._prepared import load_pickle
@@ -104,7 +104,7 @@ def test_the_zh_report_is_in_chinese_from_title_to_the_last_heading(demo_reports
     for name in ABBREVIATIONS:
         prose = prose.replace(name, " ")
     # the files the report folder holds are named as the reader will find them
-    for name in (*EXPORT_FILES, GRADE_MOVES_FILE):
+    for name in (*EXPORT_FILES, GRADE_MOVES_FILE, GRADE_HISTORY_FILE):
         prose = prose.replace(name, " ")
     words = set(re.findall(r"[A-Za-z]{3,}", prose))
     assert words <= {"Hennig", "log", "means", "quarantine", "csv", "alive"}, words

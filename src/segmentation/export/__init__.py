@@ -12,6 +12,8 @@ Beside every report (and from ``segmentation segment``) four files:
   tag (the segment's label), for a WeCom tag import.
 - ``grade_moves.csv`` (beside a report): who moved up or down in member grade and value
   tier since last month's end, with both segments and the action for the new one.
+- ``grade_history.csv`` (beside a report): every customer's member grade, value tier and
+  lifecycle stage at each of the last 12 month-ends, each as of its own day.
 - ``segments_README.txt``: which ids the files carry and, for pseudonyms, how to map them
   back with the key; where the recommended action comes from.
 
@@ -33,7 +35,14 @@ from segmentation.export._files import (
     write_segments_csv,
 )
 from segmentation.export._ids import ID_CHOICES, IdChoice, choose_ids
-from segmentation.export._moves import GRADE_MOVES_FILE, grade_moves_table, write_grade_moves
+from segmentation.export._moves import (
+    GRADE_HISTORY_FILE,
+    GRADE_MOVES_FILE,
+    grade_history_table,
+    grade_moves_table,
+    write_grade_history,
+    write_grade_moves,
+)
 from segmentation.export._segment import SegmentExport, export_segments
 from segmentation.export._table import CrmTable, crm_table, segments_table, wecom_tags_table
 from segmentation.export._xlsx import EXCEL_MAX_ROWS
@@ -42,6 +51,7 @@ __all__ = [
     "EXCEL_MAX_ROWS",
     "EXPORT_FILES",
     "EXPORT_README_FILE",
+    "GRADE_HISTORY_FILE",
     "GRADE_MOVES_FILE",
     "ID_CHOICES",
     "SEGMENTS_FILE",
@@ -55,10 +65,12 @@ __all__ = [
     "crm_table",
     "escape_formulas",
     "export_segments",
+    "grade_history_table",
     "grade_moves_table",
     "segments_table",
     "wecom_tags_table",
     "write_crm_export",
+    "write_grade_history",
     "write_grade_moves",
     "write_segments_csv",
 ]

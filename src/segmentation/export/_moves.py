@@ -1,4 +1,5 @@
-"""The re-grading file beside segments.csv: who moved up or down since last month's end.
+"""The re-grading files beside segments.csv: who moved up or down since last month's end,
+and every customer's grade at each of the last month-ends.
 
 ``grade_moves.csv`` has one row per customer and scheme (config ``over_time.moved_schemes``:
 member grades and value tiers) whose segment at this month's end differs from last month's,
@@ -7,6 +8,11 @@ SegmentHistory`): the id, the scheme, up or down, last month's and this month's 
 the playbook's action for this month's. Customers first known this month have no earlier
 grade and are not listed. Ids follow segments.csv's policy (:func:`choose_ids`): the shop's
 own, or keyed pseudonyms when asked or when they look like personal data.
+
+``grade_history.csv`` has one row per customer known at this month's end and scheme
+(config ``over_time.grade_schemes``: member grade, value tier, lifecycle), one column per
+month-end (``YYYY-MM``, oldest first) with the segment the customer had as of that day, empty
+before the customer was known. Ids follow the same policy.
 """
 
 from __future__ import annotations
@@ -24,9 +30,17 @@ from segmentation.i18n import localized
 from segmentation.outputs import atomic_file, translated_output_errors
 from segmentation.schemes.history import SegmentHistory
 
-__all__ = ["GRADE_MOVES_FILE", "grade_moves_table", "write_grade_moves"]
+__all__ = [
+    "GRADE_HISTORY_FILE",
+    "GRADE_MOVES_FILE",
+    "grade_history_table",
+    "grade_moves_table",
+    "write_grade_history",
+    "write_grade_moves",
+]
 
 GRADE_MOVES_FILE = "grade_moves.csv"
+GRADE_HISTORY_FILE = "grade_history.csv"
 
 
 def grade_moves_table(
@@ -131,14 +145,115 @@ def write_grade_moves(
         The ids written and why.
     """
     table = grade_moves_table(history, config=config, lang=lang)
+    return _write(table, Path(out_dir) / GRADE_MOVES_FILE, history, config, ids, project_dir)
+
+
+def grade_history_table(
+    history: SegmentHistory,
+    *,
+    config: Mapping[str, Any],
+    lang: str = "zh",
+    schemes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Every customer's segment at each month-end, as the file shows it, in ``lang``.
+
+    Parameters
+    ----------
+    history : SegmentHistory
+        :func:`segmentation.schemes.history.segment_history`.
+    config : mapping
+        The config: ``over_time.grade_schemes`` and ``over_time.moves_headers.scheme``, and
+        ``export.headers.id`` and ``export.tag_prefix`` as segments.csv uses them.
+    lang : {"zh", "en"}, default "zh"
+    schemes : sequence of str, optional
+        The schemes listed; ``over_time.grade_schemes`` when omitted. Schemes the history
+        did not track are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the id header, scheme, then one per month-end (``YYYY-MM``, oldest first)
+        holding the segment's name, missing before the customer was known. Rows by scheme
+        (in ``schemes`` order), then by id; every customer known at the last month-end once
+        per scheme.
+    """
+    section = config_section(config, "over_time")
+    scheme_header = localized(section["moves_headers"]["scheme"], lang)
+    export = config_section(config, "export")
+    id_header = localized(export["headers"]["id"], lang)
+    months = [f"{day:%Y-%m}" for day in history.month_ends]
+    wanted = [
+        scheme
+        for scheme in (section["grade_schemes"] if schemes is None else schemes)
+        if scheme in history.grades
+    ]
+    frames = []
+    for scheme in wanted:
+        grades = history.grade_history(scheme, lang=lang).astype("string")
+        grades.insert(0, scheme_header, localized(export["tag_prefix"][scheme], lang))
+        grades.insert(0, id_header, history.customer_ids.astype("string"))
+        frames.append(grades.reset_index(drop=True))
+    if not frames:
+        columns = [id_header, scheme_header, *months]
+        return pd.DataFrame({column: pd.array([], dtype="string") for column in columns})
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_grade_history(
+    history: SegmentHistory,
+    out_dir: str | Path,
+    *,
+    config: Mapping[str, Any],
+    lang: str = "zh",
+    ids: str | None = None,
+    project_dir: str | Path | None = None,
+) -> tuple[Path, int, IdChoice]:
+    """Write ``out_dir/grade_history.csv`` (UTF-8 with BOM, formula cells escaped).
+
+    Parameters
+    ----------
+    history : SegmentHistory
+        :func:`segmentation.schemes.history.segment_history`.
+    out_dir : str or Path
+        The folder (segments.csv's); created if absent.
+    config : mapping
+        The config (see :func:`grade_history_table`; ``export.ids`` and the personal-id
+        checks decide the ids).
+    lang : {"zh", "en"}, default "zh"
+    ids : {"original", "pseudonymous"}, optional
+        As segments.csv was written; ``export.ids`` when omitted.
+    project_dir : str or Path, optional
+        Folder of the pseudonymisation key.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    rows : int
+        Its data rows (customers times schemes).
+    ids : IdChoice
+        The ids written and why.
+    """
+    table = grade_history_table(history, config=config, lang=lang)
+    return _write(table, Path(out_dir) / GRADE_HISTORY_FILE, history, config, ids, project_dir)
+
+
+def _write(
+    table: pd.DataFrame,
+    path: Path,
+    history: SegmentHistory,
+    config: Mapping[str, Any],
+    ids: str | None,
+    project_dir: str | Path | None,
+) -> tuple[Path, int, IdChoice]:
+    """Write ``table`` to ``path`` with segments.csv's id policy (its first column)."""
     transform, choice = choose_ids(
         history.customer_ids, config=config, ids=ids, project_dir=project_dir
     )
     id_header = table.columns[0]
     if transform is not None:
         table[id_header] = transform(table[id_header]).astype("string").to_numpy()
-    out = Path(out_dir)
-    path = out / GRADE_MOVES_FILE
+    out = path.parent
     with translated_output_errors(out):
         out.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as partial:

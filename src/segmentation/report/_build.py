@@ -370,21 +370,28 @@ def _write_grade_moves(
     lang: str,
     root: Path,
 ) -> dict[str, Any]:
-    """grade_moves.csv beside segments.csv, with segments.csv's ids; its manifest entry
-    (none without a segment history)."""
-    from segmentation.export import GRADE_MOVES_FILE, write_grade_moves
-
-    if analysis.history is None:
-        return {}
-    _, rows, _ = write_grade_moves(
-        analysis.history,
-        out_dir,
-        config=settings,
-        lang=lang,
-        ids=crm.ids.written,
-        project_dir=root,
+    """grade_moves.csv and grade_history.csv beside segments.csv, with segments.csv's ids;
+    their manifest entries (none without a segment history)."""
+    from segmentation.export import (
+        GRADE_HISTORY_FILE,
+        GRADE_MOVES_FILE,
+        write_grade_history,
+        write_grade_moves,
     )
-    return {GRADE_MOVES_FILE: {"rows": rows, "columns": 6}}
+
+    history = analysis.history
+    if history is None:
+        return {}
+    written = {}
+    for name, write, columns in (
+        (GRADE_MOVES_FILE, write_grade_moves, 6),
+        (GRADE_HISTORY_FILE, write_grade_history, 2 + len(history.month_ends)),
+    ):
+        _, rows, _ = write(
+            history, out_dir, config=settings, lang=lang, ids=crm.ids.written, project_dir=root
+        )
+        written[name] = {"rows": rows, "columns": columns}
+    return written
 
 
 def _analysis_detail(analysis: MonthAnalysis) -> str:

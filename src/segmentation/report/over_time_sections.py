@@ -1,6 +1,7 @@
 """What the over-time notebook shows, one call per cell: cohorts by first-purchase month, the
 segment sizes at each month-end with the migration of the recommended scheme, and who moved
-up or down in member grade and value tier this month (grade_moves.csv).
+up or down in member grade and value tier this month (grade_moves.csv), and every
+customer's grades over the last month-ends (grade_history.csv).
 
 Every sentence is built from the numbers it states by a pure function (``*_sentence``) that
 a test checks against the table it summarises; the display functions wrap them.
@@ -17,7 +18,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from segmentation.analysis import MonthAnalysis
-from segmentation.export import GRADE_MOVES_FILE, SEGMENTS_FILE
+from segmentation.export import GRADE_HISTORY_FILE, GRADE_MOVES_FILE, SEGMENTS_FILE
 from segmentation.features import CohortMatrix
 from segmentation.formatting import styled
 from segmentation.plots.over_time import plot_cohort_retention, plot_segment_sizes
@@ -414,11 +415,14 @@ def moves_sentence(history: SegmentHistory, schemes: Sequence[str], *, lang: str
     return {
         "zh": f"从 {before:%Y-%m} 到 {after:%Y-%m} 月末：" + "；".join(parts) + "。名单（客户ID、"
         f"上月与本月分层、新分层的推荐动作）见报告目录中 `{SEGMENTS_FILE}` 旁的 "
-        f"`{GRADE_MOVES_FILE}`。",
+        f"`{GRADE_MOVES_FILE}`；每位客户近 {len(history.month_ends)} 个月末的分层见 "
+        f"`{GRADE_HISTORY_FILE}`。",
         "en": f"From the end of {before:%Y-%m} to the end of {after:%Y-%m}: "
         + "; ".join(parts)
         + f". The list (customer id, last month's and this month's segment, the action for "
-        f"the new one) is `{GRADE_MOVES_FILE}`, beside `{SEGMENTS_FILE}` in the report folder.",
+        f"the new one) is `{GRADE_MOVES_FILE}`, beside `{SEGMENTS_FILE}` in the report folder; "
+        f"every customer's segment at each of the last {len(history.month_ends)} month-ends "
+        f"is in `{GRADE_HISTORY_FILE}`.",
     }[lang]
 
 
