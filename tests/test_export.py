@@ -345,6 +345,17 @@ def test_escape_formulas_leaves_safe_text_and_numbers() -> None:
     assert escaped["n"].tolist() == [-1, 2, 3, 4]
 
 
+def test_escape_formulas_escapes_categorical_cells_through_their_categories() -> None:
+    # grade_history.csv keeps its month columns categorical (3 million rows at 1M customers)
+    names = pd.Categorical(
+        ["=HYPERLINK(x)", "gold", None, "gold"], categories=["gold", "=HYPERLINK(x)"]
+    )
+    escaped = escape_formulas(pd.DataFrame({"grade": names}))["grade"]
+    assert isinstance(escaped.dtype, pd.CategoricalDtype)
+    assert escaped.astype(object).tolist()[:2] == ["'=HYPERLINK(x)", "gold"]
+    assert pd.isna(escaped.iloc[2]) and escaped.iloc[3] == "gold"
+
+
 def test_xlsx_keeps_ids_as_text(tmp_path: Path) -> None:
     # Leading zeros, an 18-digit member number (not an identity card: no valid birth date),
     # and names Excel or XML would misread.

@@ -51,7 +51,7 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     frame : pandas.DataFrame
-        Any frame; only text (object or string) columns are touched.
+        Any frame; only text (object, string or categorical) columns are touched.
 
     Returns
     -------
@@ -64,8 +64,13 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = escaped_text(out[column])
+        values = out[column]
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            out[column] = escaped_text(values)
+        elif isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.dtype != float:
+            # escaping the categories escapes every cell, at the cost of a few names
+            categories = escaped_text(pd.Series(values.cat.categories.astype(str)))
+            out[column] = values.cat.rename_categories(categories.tolist())
     return out
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from segmentation.config import config_section
@@ -172,8 +173,9 @@ def grade_history_table(
     Returns
     -------
     pandas.DataFrame
-        Columns: the id header, scheme, then one per month-end (``YYYY-MM``, oldest first)
-        holding the segment's name, missing before the customer was known. Rows by scheme
+        Columns: the id header, scheme (categorical), then one per month-end (``YYYY-MM``,
+        oldest first): the segment's name (categorical), missing before the customer was
+        known. Rows by scheme
         (in ``schemes`` order), then by id; every customer known at the last month-end once
         per scheme.
     """
@@ -187,16 +189,39 @@ def grade_history_table(
         for scheme in (section["grade_schemes"] if schemes is None else schemes)
         if scheme in history.grades
     ]
-    frames = []
-    for scheme in wanted:
-        grades = history.grade_history(scheme, lang=lang).astype("string")
-        grades.insert(0, scheme_header, localized(export["tag_prefix"][scheme], lang))
-        grades.insert(0, id_header, history.customer_ids.astype("string"))
-        frames.append(grades.reset_index(drop=True))
-    if not frames:
-        columns = [id_header, scheme_header, *months]
-        return pd.DataFrame({column: pd.array([], dtype="string") for column in columns})
-    return pd.concat(frames, ignore_index=True)
+    names = {
+        scheme: history.segments[scheme].loc[history.sizes[scheme].columns, f"name_{lang}"]
+        for scheme in wanted
+    }
+    # One category list for all schemes, so the month columns stay categorical when the
+    # schemes are stacked (a million customers write in seconds, not as Python strings).
+    categories = pd.Index(list(dict.fromkeys(name for scheme in wanted for name in names[scheme])))
+    stacked = [
+        _recoded(history.grades[scheme], categories.get_indexer(names[scheme])) for scheme in wanted
+    ]
+    codes = np.concatenate(stacked) if stacked else np.empty((0, len(months)), dtype=np.int16)
+    known = len(history.customer_ids)
+    ids = history.customer_ids.astype(str).to_numpy(dtype=object)
+    table = pd.DataFrame(
+        {
+            id_header: pd.array(np.tile(ids, len(wanted)), dtype="string"),
+            scheme_header: pd.Categorical.from_codes(
+                np.repeat(np.arange(len(wanted)), known),
+                categories=pd.Index(
+                    [localized(export["tag_prefix"][scheme], lang) for scheme in wanted]
+                ),
+            ),
+        }
+    )
+    for position, month in enumerate(months):
+        table[month] = pd.Categorical.from_codes(codes[:, position], categories=categories)
+    return table
+
+
+def _recoded(grades: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """A scheme's segment codes as positions in the shared categories; -1 stays -1."""
+    recoded = positions.astype(np.int16)[np.maximum(grades, 0)]
+    return np.where(grades >= 0, recoded, -1).astype(np.int16)
 
 
 def write_grade_history(
