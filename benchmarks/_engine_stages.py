@@ -1,14 +1,28 @@
 """The engine stages: the snapshot, the RFM scores and every rule scheme's labels on the
-pandas path and as Ibis expressions on DuckDB, side by side on the same canonical tables."""
+pandas path and as Ibis expressions on DuckDB and on Spark local[2], side by side on the same
+canonical tables; and the month's segment table made on DuckDB straight from the export's
+Parquet files and written back as Parquet, the path that reaches 10M customers."""
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-__all__ = ["engine_stage_parts"]
+__all__ = ["EngineStagePart", "engine_stage_parts"]
+
+
+class EngineStagePart(NamedTuple):
+    """One engine stage: its name, title, untimed load and timed run (see ``Stage``)."""
+
+    name: str
+    title: str
+    load: Callable[..., dict[str, Any]]
+    run: Callable[..., dict[str, Any]]
+    spawns_processes: bool = False
+    needs_prepared: bool = True
 
 
 def _load_tables(workspace: Any) -> dict[str, Any]:
@@ -46,19 +60,22 @@ def _pandas_snapshot_rfm(
     }
 
 
-def _duckdb_snapshot_rfm(
-    orders: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp, config: Any
+def _engine_snapshot_rfm(
+    backend: Any,
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    config: Any,
 ) -> dict[str, Any]:
     from segmentation.engine import (
-        connect,
         customer_snapshot_expr,
         load_tables,
         rfm_scores_expr,
         rule_labels_expr,
     )
 
-    # Timed from the pandas tables on: money to cents and the copy into DuckDB count too.
-    tables = load_tables(connect("duckdb", config=config), orders, customers, config=config)
+    # Timed from the pandas tables on: money to cents and the copy into the engine count too.
+    tables = load_tables(backend, orders, customers, config=config)
     snapshot = customer_snapshot_expr(tables, as_of=as_of).cache()
     frame = snapshot.to_pyarrow()
     scores = rfm_scores_expr(snapshot, config=config).to_pyarrow()
@@ -70,21 +87,98 @@ def _duckdb_snapshot_rfm(
     }
 
 
-def engine_stage_parts() -> list[tuple[str, str, Any, Any]]:
-    """``(name, title, load, run)`` of each engine stage, in run order (group ``engine``)."""
+def _duckdb_snapshot_rfm(
+    orders: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp, config: Any
+) -> dict[str, Any]:
+    from segmentation.engine import connect
+
+    return _engine_snapshot_rfm(connect("duckdb", config=config), orders, customers, as_of, config)
+
+
+def _load_spark(workspace: Any) -> dict[str, Any]:
+    """The tables, and a Spark local[2] session started before the clock (its JVM start,
+    9-13 s here, is paid once per cluster session, not per month); ``None`` and the reason
+    where Spark cannot start here (no Java)."""
+    from segmentation.engine import connect
+    from segmentation.errors import EngineUnavailableError
+
+    tables = _load_tables(workspace)
+    try:
+        return {**tables, "backend": connect("spark", config=tables["config"]), "unavailable": ""}
+    except EngineUnavailableError as error:
+        return {**tables, "backend": None, "unavailable": str(error)}
+
+
+def _spark_snapshot_rfm(
+    backend: Any,
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    config: Any,
+    unavailable: str,
+) -> dict[str, Any]:
+    if backend is None:
+        return {"unavailable": unavailable}
+    return _engine_snapshot_rfm(backend, orders, customers, as_of, config)
+
+
+def _load_parquet(workspace: Any) -> dict[str, Any]:
+    parquet = workspace.export_dir / "parquet"
+    return {
+        "orders": parquet / "orders.parquet",
+        "customers": parquet / "customers.parquet",
+        "out": workspace.scratch_dir / "segments.parquet",
+        "as_of": workspace.as_of,
+        "config": workspace.config(),
+    }
+
+
+def _segments_from_parquet(
+    orders: Any, customers: Any, out: Any, as_of: pd.Timestamp, config: Any
+) -> dict[str, Any]:
+    from segmentation.engine import connect, segment_on_engine, tables_on_engine
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tables = tables_on_engine(connect("duckdb", config=config), orders, customers, config=config)
+    result = segment_on_engine(tables, to=out, as_of=as_of, config=config)
+    return {
+        "customers": result.customers,
+        "schemes": len(result.schemes),
+        "segments_mb": round(out.stat().st_size / 1e6, 1),
+    }
+
+
+def engine_stage_parts() -> list[EngineStagePart]:
+    """Each engine stage, in run order (group ``engine``)."""
     return [
-        (
+        EngineStagePart(
             "snapshot_rfm",
             "features.customer_snapshot, schemes.rfm_scores and every rule scheme, the pandas path",
             _load_tables,
             _pandas_snapshot_rfm,
         ),
-        (
+        EngineStagePart(
             "snapshot_rfm_duckdb",
             "the same as Ibis expressions on DuckDB in this process (segmentation.engine: "
             "amounts to cents and the tables into DuckDB, the snapshot read back as Arrow, "
             "the RFM scores with exact quintile edges, every rule scheme's labels read back)",
             _load_tables,
             _duckdb_snapshot_rfm,
+        ),
+        EngineStagePart(
+            "snapshot_rfm_spark",
+            "the same on Spark local[2] (the tables copied into Spark from pandas; the "
+            "session started before the clock; the JVM's memory counted)",
+            _load_spark,
+            _spark_snapshot_rfm,
+            spawns_processes=True,
+        ),
+        EngineStagePart(
+            "segments_duckdb_parquet",
+            "engine.segment_on_engine on DuckDB from the export's Parquet files: checks, "
+            "snapshot, every rule scheme, the segment table written as Parquet, sizes read back",
+            _load_parquet,
+            _segments_from_parquet,
+            needs_prepared=False,
         ),
     ]

@@ -147,7 +147,10 @@ def run_task(task: str, spec: Mapping[str, Any], *, collect: bool = True) -> dic
     workspace = Workspace(spec["workspace"])
     if task == "generate":
         return write_synthetic_export(
-            workspace.export_dir, int(spec["n_customers"]), seed=workspace.seed
+            workspace.export_dir,
+            int(spec["n_customers"]),
+            seed=workspace.seed,
+            formats=spec.get("formats", ("csv", "parquet")),
         )
     if task == "prepare":
         return prepare_workspace(workspace)

@@ -155,6 +155,12 @@ RATIOS: tuple[Ratio, ...] = (
         "snapshot_rfm",
         "snapshot, RFM scores and rule-scheme labels: Ibis on DuckDB vs the pandas path",
     ),
+    Ratio(
+        "snapshot_rfm_spark_vs_pandas",
+        "snapshot_rfm_spark",
+        "snapshot_rfm",
+        "snapshot, RFM scores and rule-scheme labels: Ibis on Spark local[2] vs the pandas path",
+    ),
 )
 
 

@@ -134,10 +134,12 @@ def _data_lines(data: pd.DataFrame) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for _, row in data.iterrows():
+        # A Parquet-only run (the 10M engine run) writes no CSV.
+        csv_mb = f"{row['csv_bytes'] / 1e6:,.1f}" if row["csv_bytes"] else "—"
         lines.append(
             f"| {row['n_customers']:,} | {row['n_buyers']:,} | {row['n_orders']:,} "
             f"| {row['n_rows']:,} | {row['orders_per_customer']:.2f} "
-            f"| {row['csv_bytes'] / 1e6:,.1f} | {row['parquet_bytes'] / 1e6:,.1f} "
+            f"| {csv_mb} | {row['parquet_bytes'] / 1e6:,.1f} "
             f"| {row['as_of']} | {row['calibration_end']} |"
         )
     return lines

@@ -209,11 +209,14 @@ def run_bench(
     base = Path(tempfile.mkdtemp(prefix="segmentation-bench-")) if owned else Path(str(workdir))
     rows: list[dict[str, Any]] = []
     data_rows: list[dict[str, Any]] = []
+    prepare = any(stage.needs_prepared for stage in selected)
     try:
         for n in sizes:
             folder = base / f"n{n}"
             spec = _size_spec(folder, n, root=PROJECT_ROOT, seed=seed, min_seconds=min_seconds)
-            data_rows.append(_generate_and_prepare(spec, folder, isolated, timeout, say))
+            data_rows.append(
+                _generate_and_prepare(spec, folder, isolated, timeout, say, prepare=prepare)
+            )
             for stage in selected:
                 rows.append(_run_stage(stage, spec, n, folder, isolated, timeout, full))
                 say(_progress_line(rows[-1]))
@@ -260,10 +263,19 @@ def _generate_and_prepare(
     isolated: bool,
     timeout: float | None,
     say: Callable[[str], None],
+    *,
+    prepare: bool = True,
 ) -> dict[str, Any]:
-    """Write the synthetic export and the prepared tables; the size's row of the data table."""
+    """Write the synthetic export and, when a stage reads them, the prepared tables (and the
+    CSV files); the size's row of the data table."""
+    if not prepare:
+        spec["formats"] = ["parquet"]
     generated = _task("generate", spec, folder / "logs", isolated, timeout)
-    prepared = _task("prepare", spec, folder / "logs", isolated, timeout)
+    prepared = (
+        _task("prepare", spec, folder / "logs", isolated, timeout)
+        if prepare
+        else {"calibration_end": "—", "buyers": generated["n_buyers"]}
+    )
     spec["workspace"]["calibration_end"] = prepared["calibration_end"]
     say(
         f"n={spec['n_customers']:,}: {generated['n_rows']:,} order rows "

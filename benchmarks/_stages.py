@@ -149,8 +149,12 @@ class Stage:
     full_only_above : int or None
         Above this many customers the stage runs only with ``full=True``.
     spawns_processes : bool
-        The stage starts processes of its own (the report's notebook kernels): its peak
-        memory is sampled over the whole process tree.
+        The stage starts processes of its own (the report's notebook kernels, Spark's JVM):
+        its peak memory is sampled over the whole process tree.
+    needs_prepared : bool
+        The stage reads the prepared tables (ingest's output, the snapshot). A run whose
+        stages all read the export's Parquet files alone skips the preparation and the CSV
+        files, so that it reaches sizes the pandas path cannot prepare.
     """
 
     name: str
@@ -162,6 +166,7 @@ class Stage:
     repeat: bool = True
     full_only_above: int | None = None
     spawns_processes: bool = False
+    needs_prepared: bool = True
 
 
 def _load_nothing(workspace: Workspace) -> dict[str, Any]:
@@ -435,7 +440,16 @@ def _engine_stages() -> list[Stage]:
     from benchmarks._engine_stages import engine_stage_parts
 
     return [
-        Stage(name, "engine", title, load, run) for name, title, load, run in engine_stage_parts()
+        Stage(
+            part.name,
+            "engine",
+            part.title,
+            part.load,
+            part.run,
+            spawns_processes=part.spawns_processes,
+            needs_prepared=part.needs_prepared,
+        )
+        for part in engine_stage_parts()
     ]
 
 

@@ -4,6 +4,7 @@ any size, drawn from :func:`segmentation.datasets.simulate_bgnbd_purchases`, as 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,9 +275,14 @@ def _prefixed(prefix: str, numbers: np.ndarray) -> Any:
 
 
 def write_synthetic_export(
-    out_dir: str | Path, n_customers: int, *, seed: int = 0, **options: float
+    out_dir: str | Path,
+    n_customers: int,
+    *,
+    seed: int = 0,
+    formats: Sequence[str] = ("csv", "parquet"),
+    **options: float,
 ) -> dict[str, Any]:
-    """Write :func:`synthetic_export` as CSV and as Parquet.
+    """Write :func:`synthetic_export` as CSV and as Parquet (or only the ``formats`` given).
 
     Layout::
 
@@ -292,6 +298,8 @@ def write_synthetic_export(
         Created if absent.
     n_customers : int
     seed : int, default 0
+    formats : sequence of {"csv", "parquet"}, default both
+        What to write; a run whose stages read only Parquet skips the CSV files.
     **options
         ``potential_share``, ``guest_share``, ``refund_share`` of :func:`synthetic_export`.
 
@@ -308,7 +316,7 @@ def write_synthetic_export(
     started = time.perf_counter()
     export = synthetic_export(n_customers, seed=seed, **options)
     out = Path(out_dir)
-    for folder in ("csv", "parquet"):
+    for folder in formats:
         (out / folder).mkdir(parents=True, exist_ok=True)
     (out / "README.txt").write_text(
         "程序生成的合成数据，非真实客户 / Generated synthetic data, not real customers.\n"
@@ -318,15 +326,17 @@ def write_synthetic_export(
     # No value needs quoting (ids, ISO times, numbers, category names).
     options_csv = pacsv.WriteOptions(quoting_style="none")
     for name, table in (("orders", export.orders), ("customers", export.customers)):
-        pacsv.write_csv(table, out / "csv" / f"{name}.csv", write_options=options_csv)
-        pq.write_table(table, out / "parquet" / f"{name}.parquet")
+        if "csv" in formats:
+            pacsv.write_csv(table, out / "csv" / f"{name}.csv", write_options=options_csv)
+        if "parquet" in formats:
+            pq.write_table(table, out / "parquet" / f"{name}.parquet")
     return {
         "n_customers": export.n_customers,
         "n_buyers": export.n_buyers,
         "n_orders": export.n_orders,
         "n_rows": int(export.orders.num_rows),
         "orders_per_customer": export.n_orders / export.n_customers,
-        "csv_bytes": sum(p.stat().st_size for p in (out / "csv").glob("*.csv")),
-        "parquet_bytes": sum(p.stat().st_size for p in (out / "parquet").glob("*.parquet")),
+        "csv_bytes": sum(p.stat().st_size for p in out.glob("csv/*.csv")),
+        "parquet_bytes": sum(p.stat().st_size for p in out.glob("parquet/*.parquet")),
         "seconds": time.perf_counter() - started,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -92,3 +92,31 @@ def golden_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Gold
         return runs[name]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def spark_backend() -> Iterator[Any]:
+    """One Spark local[2] session for the whole run (it takes 10-50 s to start)."""
+    from segmentation.config import config_section, load_config
+    from segmentation.engine import connect
+    from segmentation.engine._connect import spark_session
+    from segmentation.errors import EngineUnavailableError
+
+    config = load_config()
+    try:
+        session = spark_session(config_section(config, "engine"))
+    except EngineUnavailableError as error:
+        pytest.skip(str(error))
+    yield connect("spark", session=session, config=config)
+    session.stop()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def backend(request: pytest.FixtureRequest) -> Any:
+    """A DuckDB connection of its own, or the session's Spark."""
+    if request.param == "spark":
+        return request.getfixturevalue("spark_backend")
+    from segmentation.config import load_config
+    from segmentation.engine import connect
+
+    return connect("duckdb", config=load_config())

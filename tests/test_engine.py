@@ -10,7 +10,6 @@ a Java runtime cannot be had; DuckDB never skips.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -33,10 +32,9 @@ from segmentation.engine import (
     rule_labels_expr,
     to_cents,
 )
-from segmentation.engine._connect import spark_session
 from segmentation.engine._quantiles import interpolate_quantiles, order_statistic_positions
 from segmentation.engine._rfm import rfm_quintile_edges
-from segmentation.errors import EngineUnavailableError, SegmentationInputError
+from segmentation.errors import SegmentationInputError
 from segmentation.features import customer_snapshot
 from segmentation.ingest import ingest
 from segmentation.schemes.registry import run_schemes
@@ -56,26 +54,6 @@ CONFIG_CENTS = merge_config(
         }
     },
 )
-ENGINE_NAMES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
-
-
-@pytest.fixture(scope="session")
-def spark_backend() -> Iterator[Any]:
-    """One Spark local[2] session for the whole run (it takes 10-50 s to start)."""
-    try:
-        session = spark_session(config_section(CONFIG, "engine"))
-    except EngineUnavailableError as error:
-        pytest.skip(str(error))
-    yield connect("spark", session=session, config=CONFIG)
-    session.stop()
-
-
-@pytest.fixture(params=ENGINE_NAMES)
-def backend(request: pytest.FixtureRequest) -> Any:
-    """A DuckDB connection of its own, or the session's Spark."""
-    if request.param == "spark":
-        return request.getfixturevalue("spark_backend")
-    return connect("duckdb", config=CONFIG)
 
 
 def _in_cents(orders: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from segmentation.engine import (
     customer_snapshot_expr,
     load_tables,
     rule_labels_expr,
+    segment_on_engine,
     tables_on_engine,
 )
 from segmentation.errors import MissingColumnError, SegmentationInputError
@@ -129,10 +130,15 @@ def test_the_readme_cluster_example_runs_on_duckdb(demo_parquet: Any) -> None:
         )
     # The README's lines, backend in place of connect("spark", session=spark):
     tables = tables_on_engine(backend, "shop.orders", "shop.customers")
-    snapshot = customer_snapshot_expr(tables, as_of="2026-10-31").cache()
-    labels = rule_labels_expr(snapshot, money_scale=tables.money_scale)
-    tables.backend.create_table("segments", labels, database="shop", overwrite=True)
+    result = segment_on_engine(tables, to="shop.segments", as_of="2026-10-31")
+    assert result.summary_line().startswith("5,000 customers as of 2026-10-31, 7 schemes")
     written = backend.table("segments", database="shop").to_pyarrow()
+    # The sizes are the written table's, scheme by scheme.
+    assert result.sizes.groupby("scheme")["customers"].sum().eq(5_000).all()
+    lifecycle = result.sizes[result.sizes["scheme"] == "lifecycle"]
+    assert dict(zip(lifecycle["segment"], lifecycle["customers"], strict=True)) == (
+        written.to_pandas()["lifecycle"].value_counts().to_dict()
+    )
     # No interaction log: every rule scheme but the interaction tiers, for 5,000 customers.
     assert written.num_rows == 5_000
     assert written.column_names == [

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from segmentation import __version__
-from segmentation.errors import RunInterrupted, SegmentationInputError
+from segmentation.errors import InvalidOptionError, RunInterrupted, SegmentationInputError
 
 __all__ = ["build_parser", "main"]
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clv_command(commands)
     _add_segment_command(commands)
     _add_holdout_command(commands)
+    _add_engine_segments_command(commands)
     return parser
 
 
@@ -220,6 +221,40 @@ def _add_holdout_command(commands: _Commands) -> None:
     holdout.add_argument("--mapping", type=Path, help="YAML column mapping for INPUT")
     _add_ids_option(holdout)
     holdout.set_defaults(handler=_cmd_holdout)
+
+
+def _add_engine_segments_command(commands: _Commands) -> None:
+    on_engine = commands.add_parser(
+        "engine-segments",
+        help="segment customers where the orders are (DuckDB, Spark) and write the table there",
+        description=(
+            "Segment every customer with every rule scheme on an engine, from orders already "
+            "there (a table such as shop.orders, or a Parquet file or folder), and write the "
+            "segment table (customer_id and one segment key per scheme) back to the engine as "
+            "a table or Parquet. Only the segment sizes come back, printed one per line."
+        ),
+    )
+    on_engine.add_argument(
+        "--engine", choices=["duckdb", "spark"], default="duckdb", help="default duckdb"
+    )
+    on_engine.add_argument(
+        "--orders",
+        required=True,
+        help="table name (shop.orders) or .parquet path: customer_id, order_id, order_ts, amount",
+    )
+    on_engine.add_argument("--customers", help="table or .parquet: customer_id, first_seen_ts")
+    on_engine.add_argument("--interactions", help="table or .parquet: customer_id, ts")
+    on_engine.add_argument(
+        "--to", required=True, help="where the segments go: a table name or a .parquet path"
+    )
+    on_engine.add_argument("--as-of", help="YYYY-MM-DD; default: the last order day")
+    on_engine.add_argument(
+        "--database",
+        type=Path,
+        help="DuckDB database file holding the tables (default: config engine.duckdb_database)",
+    )
+    on_engine.add_argument("--config", type=Path, help="YAML overriding thresholds and engine")
+    on_engine.set_defaults(handler=_cmd_engine_segments)
 
 
 def _add_ids_option(command: argparse.ArgumentParser) -> None:
@@ -403,5 +438,31 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         mapping=args.mapping,
         ids=args.ids,
     )
+    print(result.summary_line())
+    return 0
+
+
+def _cmd_engine_segments(args: argparse.Namespace) -> int:
+    from segmentation.config import load_config
+    from segmentation.engine import connect, segment_on_engine, tables_on_engine
+
+    config = load_config(args.config)
+    if args.database is not None:
+        if args.engine != "duckdb":
+            raise InvalidOptionError("--database: a DuckDB file; only with --engine duckdb.")
+        config = {**config, "engine": {**config["engine"], "duckdb_database": str(args.database)}}
+    in_memory = args.engine == "duckdb" and config["engine"]["duckdb_database"] == ":memory:"
+    if in_memory and not str(args.to).endswith(".parquet"):
+        raise InvalidOptionError(
+            f"--to {args.to}: a table in DuckDB's in-memory database is gone when the command "
+            "ends; give --database FILE, or a .parquet path."
+        )
+    backend = connect(args.engine, config=config)
+    tables = tables_on_engine(
+        backend, args.orders, args.customers, args.interactions, config=config
+    )
+    result = segment_on_engine(tables, to=args.to, as_of=args.as_of, config=config)
+    for row in result.sizes.itertuples(index=False):
+        print(f"{row.scheme}\t{row.segment}\t{row.customers}")
     print(result.summary_line())
     return 0

@@ -48,6 +48,7 @@ from segmentation.clv._purchase import (
     FitAttempt,
     PurchaseModelFit,
     fit_purchase_model,
+    fit_purchase_rows,
 )
 from segmentation.clv._simulate import (
     benchmark_compressed_fit,
@@ -90,6 +91,7 @@ __all__ = [
     "default_backtest_dates",
     "default_fit_limits",
     "fit_purchase_model",
+    "fit_purchase_rows",
     "fit_spend_model",
     "forecast_from_config",
     "forecast_intervals",

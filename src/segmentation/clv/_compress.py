@@ -54,8 +54,8 @@ class CustomerPatterns:
 
     @property
     def n_customers(self) -> int:
-        """Number of customers compressed."""
-        return len(self.inverse)
+        """Number of customers compressed (the weights' sum)."""
+        return int(self.weight.sum())
 
     def __len__(self) -> int:
         return len(self.weight)

@@ -64,6 +64,7 @@ __all__ = [
     "_period_name",
     "_purchase_fitter",
     "fit_purchase_model",
+    "fit_purchase_rows",
 ]
 
 MODEL_NAMES: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd")
@@ -518,6 +519,80 @@ def _fit_purchase_patterns(
         attempts=attempts,
         fitter=fitter,
         fit_seconds=time.perf_counter() - started,
+    )
+
+
+def fit_purchase_rows(
+    rows: pd.DataFrame,
+    *,
+    model: str = "bgnbd",
+    time_unit_days: float = 7.0,
+    penalizers: Sequence[float] = DEFAULT_PENALIZERS,
+    min_repeat_customers: int = 30,
+    fit_limits: FitLimits | None = None,
+) -> PurchaseModelFit:
+    """:func:`fit_purchase_model` on buyers already compressed elsewhere (an engine).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        ``frequency``, ``recency``, ``T`` (days; purchase days) and ``weight`` (customers
+        with that row, at least 1), as :func:`segmentation.engine.clv_rows_expr` gives
+        them. Equal rows are added up and the rows sorted, so the fit is the one
+        :func:`fit_purchase_model` makes on those customers, to the bit.
+    model, time_unit_days, penalizers, min_repeat_customers, fit_limits
+        As :func:`fit_purchase_model`.
+
+    Returns
+    -------
+    PurchaseModelFit
+        Its ``n_customers`` is the weights' sum; predictions take per-row arrays
+        (``fit.expected_purchases(days, rows.frequency, rows.recency, rows.T)``).
+
+    Raises
+    ------
+    CLVInputError
+        A row that no snapshot gives (see :func:`fit_purchase_model`), or a weight below 1.
+    CLVUnavailableError, CLVFitError
+        As :func:`fit_purchase_model`.
+    """
+    started = time.perf_counter()
+    _check_fit_options(model, 1, time_unit_days)
+    what = f"{MODEL_TITLES[model]} fit on compressed rows"
+    if "weight" not in rows.columns:
+        raise MissingColumnError(
+            f"{what}: no column 'weight' (found {', '.join(map(str, rows.columns))}); pass "
+            "engine.clv_rows_expr's rows, or fit_purchase_model for one row per customer."
+        )
+    checked = _buyer_columns(rows, what=what)
+    weight = rows["weight"].to_numpy(dtype=np.int64)
+    if (weight < 1).any():
+        raise CLVInputError(
+            f"{what}: {int((weight < 1).sum())} row(s) with a weight below 1; a weight "
+            "counts the customers with that row."
+        )
+    summed = (
+        checked.assign(weight=weight)
+        .groupby(["frequency", "recency", "T"], sort=True)["weight"]
+        .sum()
+        .reset_index()
+    )
+    patterns = CustomerPatterns(
+        summed["frequency"].to_numpy(dtype=np.int64),
+        summed["recency"].to_numpy(dtype=float),
+        summed["T"].to_numpy(dtype=float),
+        summed["weight"].to_numpy(dtype=np.int64),
+        np.arange(len(summed)),
+    )
+    return _fit_purchase_patterns(
+        patterns,
+        model=model,
+        time_unit_days=time_unit_days,
+        period_days=1,
+        penalizers=penalizers,
+        min_repeat_customers=min_repeat_customers,
+        started=started,
+        fit_limits=fit_limits or default_fit_limits(),
     )
 
 

@@ -6,32 +6,49 @@ so sums are exact in any order and every engine agrees to the bit; timestamps ar
 local times. :func:`customer_snapshot_expr` is the snapshot's core (the repeat-purchase
 summary, value, refunds, tenure) and :func:`rfm_scores_expr` the RFM quintile scores, with
 exact quintile edges that every SQL engine can compute; :func:`rule_labels_expr` every rule
-scheme's segment keys from the same config values as the pandas schemes.
+scheme's segment keys from the same config values as the pandas schemes;
+:func:`segment_on_engine` writes them back as a table or Parquet. :func:`clv_rows_expr` gives
+the CLV fits their unique rows with weights, and :func:`join_row_predictions` brings the
+predictions made for those rows back to every customer on the engine.
 """
 
 from __future__ import annotations
 
+from segmentation.engine._clv_rows import CLV_ROW_KEYS, clv_rows_expr, join_row_predictions
 from segmentation.engine._connect import ENGINES, REPORT_ENGINES, check_engine, connect
 from segmentation.engine._existing import tables_on_engine
 from segmentation.engine._frames import snapshot_frames
 from segmentation.engine._load import EngineTables, load_tables, to_cents
 from segmentation.engine._rfm import rfm_scores_expr
 from segmentation.engine._schemes import RULE_SCHEME_NAMES, rule_labels_expr
+from segmentation.engine._segment_table import (
+    EngineSegments,
+    last_order_day,
+    segment_on_engine,
+    write_table,
+)
 from segmentation.engine._snapshot import ENGINE_SNAPSHOT_COLUMNS, customer_snapshot_expr
 
 __all__ = [
+    "CLV_ROW_KEYS",
     "ENGINES",
     "ENGINE_SNAPSHOT_COLUMNS",
     "REPORT_ENGINES",
     "RULE_SCHEME_NAMES",
+    "EngineSegments",
     "EngineTables",
     "check_engine",
+    "clv_rows_expr",
     "connect",
     "customer_snapshot_expr",
+    "join_row_predictions",
+    "last_order_day",
     "load_tables",
     "rfm_scores_expr",
     "rule_labels_expr",
+    "segment_on_engine",
     "snapshot_frames",
     "tables_on_engine",
     "to_cents",
+    "write_table",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 from ibis.backends import BaseBackend
+from ibis.common.exceptions import TableNotFound
 
 from segmentation.config import config_section, load_config
 from segmentation.engine._load import EngineTables
@@ -121,7 +122,13 @@ def _table(backend: BaseBackend, source: str | Path | ibis.Table) -> ibis.Table:
         return backend.read_parquet(files)
     # "shop.orders": the table orders in the database (schema) shop.
     database, _, name = str(source).rpartition(".")
-    return backend.table(name, database=database or None)
+    try:
+        return backend.table(name, database=database or None)
+    except TableNotFound as error:
+        raise SegmentationInputError(
+            f"{source}: no such table on the engine; give an existing table's name "
+            "(database.table) or a path ending in .parquet."
+        ) from error
 
 
 def _checked(table: ibis.Table, name: str, required: tuple[str, ...]) -> ibis.Table:
