@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks._ratios import ratio_text
 from benchmarks._results import write_results
 from benchmarks._run import parse_sizes, run_bench
 from segmentation.errors import SegmentationInputError
@@ -87,7 +88,7 @@ def _bench(args: argparse.Namespace) -> int:
     )
     paths = write_results(run, args.out)
     for _, row in run.ratios.iterrows():
-        print(f"{row['title']} at {row['n_customers']:,}: {row['ratio_value']:.1f}x")
+        print(f"{row['title']} at {row['n_customers']:,}: {ratio_text(row['ratio_value'])}")
     for _, row in run.targets.iterrows():
         met = {True: "met", False: "MISSED"}.get(row["met"], "not judged")
         print(f"target {met}: {row['target']}: {row['measured']}")

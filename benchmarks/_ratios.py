@@ -10,7 +10,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RATIOS", "Ratio", "scaling_exponent", "scaling_exponents", "speed_ratios"]
+__all__ = [
+    "RATIOS",
+    "Ratio",
+    "ratio_text",
+    "scaling_exponent",
+    "scaling_exponents",
+    "speed_ratios",
+]
+
+
+def ratio_text(value: float) -> str:
+    """A ratio for reading: ``"22.5x"``, and two decimals below 1 (``"0.02x"``), where the
+    kit's way is the slower and one decimal would read 0.0x."""
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
 
 
 def scaling_exponent(n_customers: Sequence[float], seconds: Sequence[float]) -> float:

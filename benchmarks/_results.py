@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from benchmarks._ratios import ratio_text
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -167,7 +169,7 @@ def _ratio_lines(ratios: pd.DataFrame) -> list[str]:
     for _, row in ratios.iterrows():
         lines.append(
             f"| {row['title']} | {row['n_customers']:,} | {row['fast_seconds']:.3f} "
-            f"| {row['slow_seconds']:.3f} | {row['ratio_value']:.1f}x "
+            f"| {row['slow_seconds']:.3f} | {ratio_text(row['ratio_value'])} "
             f"| {_cell(row['max_relative_param_difference'], '.1e')} |"
         )
     return lines

@@ -131,7 +131,9 @@ def synthetic_export(
         span_seconds=round(span_days * 86400),
     )
     rows = _order_rows(rng, sales, refund_share=refund_share, span_seconds=sales.span_seconds)
-    ids = _prefixed("C", rng.choice(9_000_000, n, replace=False) + 1_000_000)
+    # Seven-digit ids up to 9M contacts (the same ids as ever at 1M); ten times the contacts
+    # above that, so a 10M export draws from 90M numbers.
+    ids = _prefixed("C", rng.choice(max(9_000_000, 9 * n), n, replace=False) + 1_000_000)
     return SyntheticExport(
         orders=_orders_table(rows, sales, ids),
         customers=_customers_table(rng, ids, first_seen),

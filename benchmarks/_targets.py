@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks._ratios import RATIOS, Ratio, scaling_exponents, speed_ratios
+from benchmarks._ratios import RATIOS, Ratio, ratio_text, scaling_exponents, speed_ratios
 
 __all__ = [
     "EXPONENT_TARGET",
@@ -71,7 +71,7 @@ def _ratio_targets(results: pd.DataFrame, ratios: Sequence[Ratio]) -> list[dict[
             rows.append({"target": label, "measured": "not measured", "met": None})
             continue
         last = part.iloc[-1]
-        measured = f"{last['ratio_value']:.1f}x at {int(last['n_customers']):,}"
+        measured = f"{ratio_text(last['ratio_value'])} at {int(last['n_customers']):,}"
         if last["n_customers"] < ratio.judged_above:
             rows.append(
                 {

@@ -9,7 +9,8 @@ exact quintile edges that every SQL engine can compute; :func:`rule_labels_expr`
 scheme's segment keys from the same config values as the pandas schemes;
 :func:`segment_on_engine` writes them back as a table or Parquet. :func:`clv_rows_expr` gives
 the CLV fits their unique rows with weights, and :func:`join_row_predictions` brings the
-predictions made for those rows back to every customer on the engine.
+predictions made for those rows back to every customer on the engine;
+:func:`migration_counts_expr` counts how customers moved between two months' segments.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from segmentation.engine._connect import ENGINES, REPORT_ENGINES, check_engine, 
 from segmentation.engine._existing import tables_on_engine
 from segmentation.engine._frames import snapshot_frames
 from segmentation.engine._load import EngineTables, load_tables, to_cents
+from segmentation.engine._migration import migration_counts_expr
 from segmentation.engine._rfm import rfm_scores_expr
 from segmentation.engine._schemes import RULE_SCHEME_NAMES, rule_labels_expr
 from segmentation.engine._segment_table import (
@@ -44,6 +46,7 @@ __all__ = [
     "join_row_predictions",
     "last_order_day",
     "load_tables",
+    "migration_counts_expr",
     "rfm_scores_expr",
     "rule_labels_expr",
     "segment_on_engine",

@@ -34,8 +34,9 @@ def connect(
     ----------
     engine : {"duckdb", "spark"}, default "duckdb"
         DuckDB runs in this process (config ``engine.duckdb_database``, in memory by
-        default). Spark uses ``session`` when given (a cluster's), else starts a local
-        session as config ``engine.spark`` says (``local[2]``).
+        default; its memory bounded by ``engine.duckdb_memory_limit``). Spark uses
+        ``session`` when given (a cluster's), else starts a local session as config
+        ``engine.spark`` says (``local[2]``).
     session : pyspark.sql.SparkSession, optional
         An existing Spark session; only with ``engine="spark"``.
     config : mapping, optional
@@ -55,7 +56,9 @@ def connect(
     """
     settings = config_section(config if config is not None else load_config(), "engine")
     if engine == "duckdb":
-        return ibis.duckdb.connect(settings["duckdb_database"])
+        return ibis.duckdb.connect(
+            settings["duckdb_database"], memory_limit=str(settings["duckdb_memory_limit"])
+        )
     if engine == "spark":
         return ibis.pyspark.connect(session if session is not None else spark_session(settings))
     raise InvalidOptionError(
