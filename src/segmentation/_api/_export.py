@@ -134,12 +134,9 @@ class ExportData:
                 f"month={month!r} and as_of={as_of!r}: give one of them (a month is looked at "
                 "as of its last day)."
             )
-        try:
-            return pd.Timestamp(as_of).normalize()
-        except (TypeError, ValueError) as error:
-            raise InvalidOptionError(
-                f"as_of: {as_of!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-10-31."
-            ) from error
+        from segmentation.features import as_of_day
+
+        return as_of_day(as_of, name="as_of")
 
     def __repr__(self) -> str:
         quality = self.quality

@@ -22,6 +22,7 @@ from segmentation.engine._load import EngineTables
 from segmentation.engine._schemes import rule_labels_expr
 from segmentation.engine._snapshot import customer_snapshot_expr
 from segmentation.errors import InvalidOptionError, SegmentationInputError
+from segmentation.features import as_of_day
 
 __all__ = ["EngineSegments", "last_order_day", "segment_on_engine", "write_table"]
 
@@ -98,7 +99,7 @@ def segment_on_engine(
     """
     started = time.perf_counter()
     config = config if config is not None else load_config()
-    day = _as_of_day(as_of) if as_of is not None else last_order_day(tables)
+    day = as_of_day(as_of) if as_of is not None else last_order_day(tables)
     snapshot = customer_snapshot_expr(tables, as_of=day).cache()
     labels = rule_labels_expr(snapshot, money_scale=tables.money_scale, config=config)
     target = write_table(labels, to, backend=tables.backend)
@@ -123,15 +124,6 @@ def segment_on_engine(
         sizes=sizes.reset_index(drop=True),
         seconds=time.perf_counter() - started,
     )
-
-
-def _as_of_day(as_of: str | pd.Timestamp) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except (TypeError, ValueError) as error:
-        raise InvalidOptionError(
-            f"--as-of: {as_of!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-10-31."
-        ) from error
 
 
 def last_order_day(tables: EngineTables) -> pd.Timestamp:

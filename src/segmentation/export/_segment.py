@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 
 from segmentation.config import load_config
-from segmentation.errors import InvalidOptionError, SegmentationInputError
+from segmentation.errors import SegmentationInputError
 from segmentation.export._files import CrmExport, write_crm_export
 from segmentation.features import (
+    as_of_day,
     check_within_data,
     customer_snapshot,
     data_days,
@@ -104,7 +105,7 @@ def export_segments(
     from segmentation.ingest import ingest
 
     settings = load_config(config)
-    requested = _as_of_day(as_of)
+    requested = as_of_day(as_of) if as_of is not None else None
     data = ingest(input_path, mapping=mapping, time_zone=settings["ingest"]["shop_time_zone"])
     _, last = data_days(data.orders["order_ts"])
     if requested is not None:
@@ -133,17 +134,6 @@ def export_segments(
         states=states,
         states_text=states_line(states, config=settings, lang=lang),
     )
-
-
-def _as_of_day(as_of: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    if as_of is None:
-        return None
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except (TypeError, ValueError) as error:
-        raise InvalidOptionError(
-            f"--as-of: {as_of!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-10-31."
-        ) from error
 
 
 def _with_scheme_model(

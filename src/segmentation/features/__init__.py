@@ -16,6 +16,7 @@ from segmentation.features._kernels import as_text
 from segmentation.features._netting import REFUND_TOLERANCE
 from segmentation.features._purchases import (
     as_of_cutoff,
+    as_of_day,
     matched_cancellations,
     order_purchases,
     purchase_days,
@@ -47,6 +48,7 @@ __all__ = [
     "SNAPSHOT_COLUMNS",
     "CohortMatrix",
     "as_of_cutoff",
+    "as_of_day",
     "as_text",
     "buyer_mask",
     "check_within_data",

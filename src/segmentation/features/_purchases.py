@@ -34,11 +34,35 @@ from segmentation.features._universe import customer_universe
 
 __all__ = [
     "as_of_cutoff",
+    "as_of_day",
     "matched_cancellations",
     "order_purchases",
     "purchase_days",
     "repeat_purchase_summary",
 ]
+
+
+def as_of_day(as_of: str | pd.Timestamp, *, name: str = "--as-of") -> pd.Timestamp:
+    """The day ``as_of`` falls on (midnight), or a one-line error naming the option.
+
+    Parameters
+    ----------
+    as_of : str or pandas.Timestamp
+        A date given by the user (``"2026-10-31"``).
+    name : str, default "--as-of"
+        The option as the user wrote it, for the message (``as_of`` in Python).
+
+    Raises
+    ------
+    InvalidOptionError
+        When ``as_of`` is not a date.
+    """
+    try:
+        return pd.Timestamp(as_of).normalize()
+    except (TypeError, ValueError) as error:
+        raise InvalidOptionError(
+            f"{name}: {as_of!r} is not a date; give it as YYYY-MM-DD, e.g. 2026-10-31."
+        ) from error
 
 
 def as_of_cutoff(as_of: str | pd.Timestamp) -> pd.Timestamp:
