@@ -122,7 +122,6 @@ def test_a_pareto_refit_stays_within_its_cap(cdnow_backtest: clv.CLVBacktest) ->
         *(data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "weights")),
         clv.default_fit_limits().start(),
         start=start,
-        pareto_tol=1e-3,
         pareto_cap=1.5,
     )
     params = fitter.params_

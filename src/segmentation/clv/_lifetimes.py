@@ -6,11 +6,14 @@ lifetimes runs inside :func:`_lifetimes_call`, which also keeps its prints off s
 
 The fits are what lifetimes' ``fit`` does (its time scaling, its likelihood, scipy's
 ``minimize`` with lifetimes' method, start and tolerance: :func:`_minimize_as_lifetimes` for
-BFGS, :func:`_nelder_mead_as_lifetimes` for Pareto/NBD), minus what the kit never uses: the Hessian and standard errors it computes after optimising
-(a quarter to a third of a BG/NBD fit) and the ``generate_new_data`` lambda. So every object
-the package returns (fits, forecasts, the backtest, the schemes' details) pickles with the
-standard library's ``pickle`` (no ``dill``); :class:`_PicklableFit` drops the lambda from a
-fitter that went through lifetimes' own ``fit``.
+BG/NBD, MBG/NBD and Gamma-Gamma), minus what the kit never uses: the Hessian and standard
+errors it computes after optimising (a quarter to a third of a BG/NBD fit) and the
+``generate_new_data`` lambda. So every object the package returns (fits, forecasts, the
+backtest, the schemes' details) pickles with the standard library's ``pickle`` (no ``dill``);
+:class:`_PicklableFit` drops the lambda from a fitter that went through lifetimes' own ``fit``.
+Pareto/NBD is the one exception to lifetimes' optimiser: its likelihood is lifetimes' own, but
+:func:`_pareto_minimize` minimises it by L-BFGS-B where lifetimes runs Nelder-Mead (the same
+optimum in a third to a fifth of the likelihood evaluations).
 
 No fit runs unbounded (:class:`FitLimits`, config ``clv.fit_limits``): scipy's ``maxiter``
 bounds each optimisation, and the objective itself checks the fit's deadline on every
@@ -50,7 +53,7 @@ __all__ = [
     "_import_lifetimes",
     "_lifetimes_call",
     "_minimize_as_lifetimes",
-    "_nelder_mead_as_lifetimes",
+    "_pareto_minimize",
     "_picklable_fitter",
     "default_fit_limits",
 ]
@@ -68,7 +71,7 @@ class FitLimits:
     ----------
     max_iterations : int
         Optimiser iterations per attempt (each penalizer tried is an attempt): scipy's
-        ``maxiter`` for BFGS (BG/NBD, MBG/NBD, Gamma-Gamma) and Nelder-Mead (Pareto/NBD).
+        ``maxiter`` for BFGS (BG/NBD, MBG/NBD, Gamma-Gamma) and L-BFGS-B (Pareto/NBD).
         An attempt that reaches it has not converged, and the next penalizer is tried.
     max_seconds : float
         CPU time of a model's whole fit (the fitting thread's), every attempt included; when
@@ -137,20 +140,29 @@ class _FitBudget:
         )
 
     def minimize(
-        self, objective: Callable[..., Any], x0: np.ndarray, args: tuple[Any, ...], **options: Any
+        self,
+        objective: Callable[..., Any],
+        x0: np.ndarray,
+        args: tuple[Any, ...],
+        *,
+        options: Mapping[str, Any] | None = None,
+        **keywords: Any,
     ) -> Any:
-        """scipy's ``minimize`` of ``objective`` within the budget; raises lifetimes'
-        ``ConvergenceError`` when it stops at ``max_iterations`` or reports another failure."""
+        """scipy's ``minimize`` of ``objective`` within the budget, ``options`` added to its
+        ``maxiter``; raises lifetimes' ``ConvergenceError`` when it stops at
+        ``max_iterations`` or reports another failure."""
         from lifetimes.utils import ConvergenceError
         from scipy.optimize import minimize
 
         max_iterations = int(self.limits.max_iterations)
+        # L-BFGS-B takes no ``disp`` (deprecated in scipy 1.15); it prints nothing anyway.
+        quiet = {} if keywords.get("method") == "L-BFGS-B" else {"disp": False}
         output = minimize(
             self.bounded(objective),
             x0=x0,
             args=args,
-            options={"disp": False, "maxiter": max_iterations},
-            **options,
+            options={**quiet, "maxiter": max_iterations, **(options or {})},
+            **keywords,
         )
         if output.success:
             return output
@@ -265,29 +277,41 @@ def _minimize_as_lifetimes(
     return np.asarray(output.x, dtype=float)
 
 
-def _nelder_mead_as_lifetimes(
+def _pareto_minimize(
     fitter: Any,
     args: tuple[Any, ...],
     *,
-    tol: float,
+    options: Mapping[str, float],
     budget: _FitBudget,
     start: np.ndarray | None = None,
     upper: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """lifetimes' ``ParetoNBDFitter._fit`` with one run from a start of ones.
+    """The Pareto/NBD optimum of lifetimes' own likelihood, by L-BFGS-B over log-parameters.
 
-    The same call of scipy's ``minimize`` (Nelder-Mead on the fitter's own
-    ``_negative_log_likelihood``, ``tol``, ``maxiter``) as lifetimes' ``_fit`` makes with
-    ``iterative_fitting=1`` and ``initial_params`` ones, so the parameters are lifetimes' to
-    the last bit; ``budget`` adds the deadline; ``start`` (time scaled) replaces the ones and
-    ``upper`` bounds the parameters from above (a bootstrap refit's). Returns the optimum and
-    the objective there.
+    The objective is the fitter's own ``_negative_log_likelihood`` (its time-scaled
+    parameters, weights and penalizer), unchanged. lifetimes minimises it by Nelder-Mead;
+    L-BFGS-B on the log-parameters (finite-difference gradients: the likelihood's
+    ``hyp2f1`` has no autograd derivative) reaches the same optimum in a third to a fifth of
+    the likelihood evaluations, each of which is the whole cost of a fit: on the CDNOW sample
+    145 evaluations against Nelder-Mead's 453 at ``tol=1e-8``, the objective 1e-11 lower;
+    on a million customers' purchase days (337,503 unique rows) 140 against 638, 18 s
+    against 107 s, the objective within 1.5e-7 of 1,447,204. ``start`` (time scaled)
+    replaces lifetimes' start of ones and ``upper`` bounds the parameters from above (a
+    bootstrap refit's). ``options`` are L-BFGS-B's ``ftol`` and ``gtol``
+    (:data:`segmentation.clv.PARETO_FIT_OPTIONS`). Returns the optimum and the objective
+    there.
     """
-    from scipy.optimize import Bounds
+    objective = fitter._negative_log_likelihood
 
-    x0 = np.ones(4) if start is None else np.asarray(start, dtype=float)
-    bounds = None if upper is None else Bounds(np.full(len(x0), -np.inf), upper)
+    def in_logs(log_params: np.ndarray, *rest: Any) -> Any:
+        return objective(np.exp(log_params), *rest)
+
+    x0 = np.zeros(4) if start is None else np.log(np.asarray(start, dtype=float))
+    bounds = None
+    if upper is not None:
+        with np.errstate(divide="ignore"):
+            bounds = [(None, None if not np.isfinite(u) else float(np.log(u))) for u in upper]
     output = budget.minimize(
-        fitter._negative_log_likelihood, x0, args, method="Nelder-Mead", tol=tol, bounds=bounds
+        in_logs, x0, args, method="L-BFGS-B", bounds=bounds, options=dict(options)
     )
-    return np.asarray(output.x, dtype=float), float(output.fun)
+    return np.exp(np.asarray(output.x, dtype=float)), float(output.fun)
