@@ -203,6 +203,59 @@ def test_pareto_fit_reaches_lifetimes_own_optimum_in_fewer_evaluations(
     assert 3 * kit_calls < calls[0]
 
 
+def many_unique_rows(n: int = 25_013, seed: int = 7) -> tuple[np.ndarray, ...]:
+    """``n`` distinct-looking (frequency, recency, T) rows, time scaled, and weights: more
+    than :data:`segmentation.clv._lifetimes.PARALLEL_MIN_ROWS`, an odd count."""
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(0.05, 1.0, n)
+    frequency = rng.poisson(rng.gamma(0.6, 6.0, n)).astype(float)
+    recency = np.where(frequency > 0, T * rng.uniform(0, 1, n), 0.0)
+    weights = rng.integers(1, 40, n).astype(float)
+    return frequency, recency, T, weights
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_pareto_likelihood_on_threads_equals_lifetimes_to_the_bit(threads: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = many_unique_rows()
+    assert len(rows[0]) >= _lifetimes.PARALLEL_MIN_ROWS
+    fitter_class = _lifetimes._import_lifetimes().ParetoNBDFitter
+    budget = clv.FitLimits(max_iterations=100, max_seconds=600, threads=threads).start()
+    # alpha < beta and alpha > beta take different branches of lifetimes' _log_A_0.
+    params = [[0.55, 0.4, 0.6, 0.9], [0.8, 2.5, 0.3, 0.2], [1.0, 1.0, 1.0, 1.0], [0.5, -1, 1, 1]]
+    with ThreadPoolExecutor(max_workers=threads - 1) as pool, quiet():
+        objective = _lifetimes._ParetoObjective(
+            fitter_class(), pool=pool, threads=threads, budget=budget
+        )
+        for values in params:
+            for penalizer in (0.0, 2.5):
+                expected = fitter_class._negative_log_likelihood(np.array(values), *rows, penalizer)
+                got = objective(np.array(values), *rows, penalizer)
+                assert np.array_equal(np.float64(got), np.float64(expected)), (values, penalizer)
+    assert not np.isfinite(objective(np.array(params[3]), *rows, 0.0))
+    assert budget.worker_seconds[0] > 0  # the workers' CPU time was counted
+
+
+def test_a_pareto_fit_is_the_same_on_one_thread_and_on_two() -> None:
+    frequency, recency, T, weights = many_unique_rows()
+    fits = [
+        _purchase._purchase_fitter(
+            "pareto",
+            0.0,
+            frequency,
+            recency,
+            T,
+            weights,
+            clv.FitLimits(max_iterations=2_000, max_seconds=600, threads=threads).start(),
+        )
+        for threads in (1, 2)
+    ]
+    one, two = (fit.params_.to_numpy() for fit in fits)
+    assert np.array_equal(one, two)
+    assert fits[0]._negative_log_likelihood_ == fits[1]._negative_log_likelihood_
+
+
 def test_uncompressed_fit_equals_lifetimes_on_every_customer(
     weekly_summary: pd.DataFrame,
 ) -> None:

@@ -46,9 +46,11 @@ def backtest_with(orders: pd.DataFrame, limits: clv.FitLimits) -> clv.CLVBacktes
 
 
 def test_the_limits_come_from_the_config() -> None:
-    assert clv.default_fit_limits() == clv.FitLimits(max_iterations=2_000, max_seconds=60)
-    override = load_config({"clv": {"fit_limits": {"max_seconds": 30}}})
-    assert clv.FitLimits.from_config(override) == clv.FitLimits(2_000, 30)
+    assert clv.default_fit_limits() == clv.FitLimits(
+        max_iterations=2_000, max_seconds=60, threads=2
+    )
+    override = load_config({"clv": {"fit_limits": {"max_seconds": 30, "threads": 1}}})
+    assert clv.FitLimits.from_config(override) == clv.FitLimits(2_000, 30, threads=1)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +60,26 @@ def test_the_limits_come_from_the_config() -> None:
 def test_bad_limits_name_the_setting(iterations: object, seconds: object) -> None:
     with pytest.raises(CLVInputError, match=r"^config clv.fit_limits: found max_iterations="):
         clv.FitLimits(max_iterations=iterations, max_seconds=seconds)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_a_bad_thread_count_names_the_setting(threads: object) -> None:
+    with pytest.raises(CLVInputError, match=rf"threads={threads!r}; give .* threads of at least 1"):
+        clv.FitLimits(max_iterations=100, max_seconds=60, threads=threads)  # type: ignore[arg-type]
+
+
+def test_the_likelihood_workers_cpu_time_counts_against_the_deadline() -> None:
+    from segmentation.clv._lifetimes import _FitBudget
+
+    limits = clv.FitLimits(max_iterations=100, max_seconds=60)
+    budget = _FitBudget(limits, deadline=time.thread_time() + 1.0)
+    objective = budget.bounded(lambda x: x + 1)
+    assert objective(1) == 2
+    budget.add_worker_seconds(0.5)
+    assert objective(2) == 3
+    budget.add_worker_seconds(0.6)  # 1.1 s of worker time: past the deadline
+    with pytest.raises(TimeoutError, match=r"clv\.fit_limits\.max_seconds"):
+        objective(3)
 
 
 def test_a_tiny_iteration_limit_makes_the_fit_unavailable(sample_summary: pd.DataFrame) -> None:
