@@ -14,6 +14,7 @@ import dataclasses
 import io
 import pickle
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -171,17 +172,22 @@ def test_pareto_fit_reaches_lifetimes_own_optimum_in_fewer_evaluations(
     summary = repeat_purchase_summary(orders, as_of=CALIBRATION_END, period_days=period_days)
     lifetimes = _lifetimes._import_lifetimes()
     likelihood = lifetimes.ParetoNBDFitter._negative_log_likelihood
-    calls = [0]
+    kit_likelihood = _lifetimes._ParetoObjective.__call__
+    calls = {"kit": 0, "lifetimes": 0}
 
     def counted(*args: Any) -> Any:
-        calls[0] += 1
+        calls["lifetimes"] += 1
         return likelihood(*args)
+
+    def kit_counted(*args: Any) -> Any:
+        calls["kit"] += 1
+        return kit_likelihood(*args)
 
     monkeypatch.setattr(
         lifetimes.ParetoNBDFitter, "_negative_log_likelihood", staticmethod(counted)
     )
+    monkeypatch.setattr(_lifetimes._ParetoObjective, "__call__", kit_counted)
     fit = clv.fit_purchase_model(summary, model="pareto", period_days=period_days)
-    kit_calls, calls[0] = calls[0], 0
     data = fit.fitter.data
     with quiet():
         reference = lifetimes.ParetoNBDFitter(penalizer_coef=0.0).fit(
@@ -200,7 +206,8 @@ def test_pareto_fit_reaches_lifetimes_own_optimum_in_fewer_evaluations(
     )
     assert list(fit.fitter.params_.index) == list(reference.params_.index)
     assert fit.fitter._scale == reference._scale
-    assert 3 * kit_calls < calls[0]
+    assert calls["kit"] > 20
+    assert 3 * calls["kit"] < calls["lifetimes"]
 
 
 def many_unique_rows(n: int = 25_013, seed: int = 7) -> tuple[np.ndarray, ...]:
@@ -214,27 +221,64 @@ def many_unique_rows(n: int = 25_013, seed: int = 7) -> tuple[np.ndarray, ...]:
     return frequency, recency, T, weights
 
 
-@pytest.mark.parametrize("threads", [2, 3, 4])
-def test_pareto_likelihood_on_threads_equals_lifetimes_to_the_bit(threads: int) -> None:
-    from concurrent.futures import ThreadPoolExecutor
+# alpha < beta and alpha > beta take different branches of lifetimes' _log_A_0.
+PARETO_PARAMS = [[0.55, 0.4, 0.6, 0.9], [0.8, 2.5, 0.3, 0.2], [1.0, 1.0, 1.0, 1.0]]
 
-    rows = many_unique_rows()
+
+def kit_pareto_likelihood(
+    rows: tuple[np.ndarray, ...], threads: int
+) -> tuple[Any, _lifetimes._FitBudget]:
+    """The kit's Pareto/NBD objective of ``rows`` (frequency, recency, T) on ``threads``
+    threads, and its budget."""
+    budget = clv.FitLimits(max_iterations=100, max_seconds=600, threads=threads).start()
+    pool = ThreadPoolExecutor(max_workers=threads - 1) if threads > 1 else None
+    objective = _lifetimes._ParetoObjective(rows, pool=pool, threads=threads, budget=budget)
+    return objective, budget
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+def test_pareto_likelihood_equals_lifetimes_to_the_bit(threads: int) -> None:
+    *rows, weights = many_unique_rows()
     assert len(rows[0]) >= _lifetimes.PARALLEL_MIN_ROWS
     fitter_class = _lifetimes._import_lifetimes().ParetoNBDFitter
-    budget = clv.FitLimits(max_iterations=100, max_seconds=600, threads=threads).start()
-    # alpha < beta and alpha > beta take different branches of lifetimes' _log_A_0.
-    params = [[0.55, 0.4, 0.6, 0.9], [0.8, 2.5, 0.3, 0.2], [1.0, 1.0, 1.0, 1.0], [0.5, -1, 1, 1]]
-    with ThreadPoolExecutor(max_workers=threads - 1) as pool, quiet():
-        objective = _lifetimes._ParetoObjective(
-            fitter_class(), pool=pool, threads=threads, budget=budget
-        )
-        for values in params:
+    objective, budget = kit_pareto_likelihood(tuple(rows), threads)
+    with quiet():
+        for values in PARETO_PARAMS:
             for penalizer in (0.0, 2.5):
-                expected = fitter_class._negative_log_likelihood(np.array(values), *rows, penalizer)
-                got = objective(np.array(values), *rows, penalizer)
-                assert np.array_equal(np.float64(got), np.float64(expected)), (values, penalizer)
-    assert not np.isfinite(objective(np.array(params[3]), *rows, 0.0))
-    assert budget.worker_seconds[0] > 0  # the workers' CPU time was counted
+                expected = fitter_class._negative_log_likelihood(
+                    np.array(values), *rows, weights, penalizer
+                )
+                got = objective(np.array(values), weights, penalizer)
+                assert np.float64(got).tobytes() == np.float64(expected).tobytes()
+        assert objective(np.array([0.5, -1.0, 1.0, 1.0]), weights, 0.0) == np.inf
+    assert (budget.worker_seconds[0] > 0) == (threads > 1)  # the workers' CPU time counted
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 12), st.integers(0, 12), st.integers(1, 9)),
+        min_size=1,
+        max_size=300,
+    ),
+    st.sampled_from(PARETO_PARAMS),
+)
+def test_pareto_likelihood_of_repeated_pairs_equals_lifetimes(
+    drawn: list[tuple[int, int, int, int]], params: list[float]
+) -> None:
+    # Few distinct (frequency, recency) and (frequency, T) pairs, as purchase days have:
+    # every row's hyp2f1 terms come from the pairs' and the total is still lifetimes'.
+    table = np.array(drawn, dtype=float)
+    frequency = table[:, 0]
+    T = (np.maximum(table[:, 1], table[:, 2]) + 1) / 13
+    recency = np.where(frequency > 0, np.minimum(table[:, 1], table[:, 2]) / 13, 0.0)
+    rows = (frequency, recency, T)
+    fitter_class = _lifetimes._import_lifetimes().ParetoNBDFitter
+    objective, _ = kit_pareto_likelihood(rows, 1)
+    with quiet():
+        expected = fitter_class._negative_log_likelihood(np.array(params), *rows, table[:, 3], 0.1)
+        got = objective(np.array(params), table[:, 3], 0.1)
+    assert np.float64(got).tobytes() == np.float64(expected).tobytes()
 
 
 def test_a_pareto_fit_is_the_same_on_one_thread_and_on_two() -> None:

@@ -426,7 +426,6 @@ def _purchase_fitter(
             # with the compression), it is scaled by the number of rows.
             fitter = fitter_class(penalizer_coef=penalizer * len(weights))
             values, fitter._negative_log_likelihood_ = _pareto_minimize(
-                fitter,
                 (*scaled, fitter.penalizer_coef),
                 options=PARETO_FIT_OPTIONS if pareto_options is None else pareto_options,
                 budget=budget,

@@ -262,7 +262,13 @@ def segment_history(
         reused = (known or {}).get(day)
         found = dict(reused.segmentations) if reused is not None else {}
         snapshot = reused.snapshot if reused is not None else None
-        wanted = [name for name in schemes if name not in found]
+        # A scheme the reused run found unavailable stays so: no snapshot again for it.
+        settled = (
+            {} if reused is None else {n: r for n, r in reused.unavailable.items() if n in schemes}
+        )
+        if day == days[-1]:
+            unavailable = dict(settled)
+        wanted = [name for name in schemes if name not in found and name not in settled]
         if wanted or snapshot is None:
             snapshot = customer_snapshot(orders, customers, interactions, as_of=day)
             if not len(snapshot):
@@ -278,7 +284,7 @@ def segment_history(
                 )
             found.update(run.segmentations)
             if day == days[-1]:
-                unavailable = dict(run.unavailable)
+                unavailable.update(run.unavailable)
         if last_snapshot is None:
             last_snapshot = snapshot
         known_customers[day] = len(snapshot)
