@@ -356,6 +356,43 @@ def test_escape_formulas_escapes_categorical_cells_through_their_categories() ->
     assert pd.isna(escaped.iloc[2]) and escaped.iloc[3] == "gold"
 
 
+cell_text = st.one_of(
+    st.none(),
+    st.sampled_from(["gold", "钻石会员", "=SUM(A1)", "+1", "-", "@x", "\tx", "a,b", 'say "hi"']),
+    st.text(alphabet='ab,"\n\r=+-@ 会', max_size=6),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(cell_text, cell_text, cell_text), max_size=40),
+    st.booleans(),
+)
+def test_frame_csv_writes_pandas_to_csv_bytes(
+    tmp_path: Path, rows: list[tuple[str | None, ...]], categorical_last: bool
+) -> None:
+    # grade_history.csv and grade_moves.csv: text and categorical columns, written from the
+    # categories, byte for byte what pandas' to_csv writes of the escaped frame.
+    from segmentation.export._csv import write_frame_csv
+
+    ids, middle, last = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [])
+    )
+    frame = pd.DataFrame(
+        {
+            "编号": pd.array(ids, dtype="string"),
+            "a,b": pd.Categorical(middle),
+            "last": pd.Categorical(last) if categorical_last else pd.array(last, dtype=object),
+        }
+    )
+    expected, got = tmp_path / "pandas.csv", tmp_path / "kit.csv"
+    escape_formulas(frame).to_csv(expected, index=False, encoding="utf-8-sig", lineterminator="\n")
+    assert write_frame_csv(frame, got) == len(frame)
+    assert got.read_bytes() == expected.read_bytes()
+
+
 def test_xlsx_keeps_ids_as_text(tmp_path: Path) -> None:
     # Leading zeros, an 18-digit member number (not an identity card: no valid birth date),
     # and names Excel or XML would misread.

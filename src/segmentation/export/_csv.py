@@ -32,6 +32,7 @@ __all__ = [
     "escaped_text",
     "joined_rows",
     "value_positions",
+    "write_frame_csv",
     "write_rows",
 ]
 
@@ -107,6 +108,61 @@ def write_rows(path: Path, header: Sequence[str], n_rows: int, block: RowBlock) 
         for start in range(0, n_rows, ROWS_PER_BLOCK):
             handle.write(block(start, min(start + ROWS_PER_BLOCK, n_rows)))
     return path
+
+
+def write_frame_csv(frame: pd.DataFrame, path: Path) -> int:
+    """Write a frame of text and categorical columns as pandas would, from its categories.
+
+    The bytes are those of ``escape_formulas(frame).to_csv(path, index=False,
+    encoding="utf-8-sig", lineterminator="\\n")`` (tests compare them), but a categorical
+    column is written from its few categories' cells and the codes, and a text column
+    through :func:`csv_cells_column`, instead of one Python string per cell: grade_history.csv
+    at a million customers (3 million rows, 14 columns) in about a second where ``to_csv``
+    takes 10.8 s.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns of dtype ``string``/object text or categorical with text categories.
+    path : Path
+        The file to write.
+
+    Returns
+    -------
+    int
+        The data rows written.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts: list[Any] = []
+    positions: list[np.ndarray | None] = []
+    for number, name in enumerate(frame.columns):
+        values = frame[name]
+        line_end = "\n" if number == len(frame.columns) - 1 else ""
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Each category's cell, and an empty one (code -1, missing) last.
+            cells = [*csv_cells(escaped_text(pd.Series(values.cat.categories))), ""]
+            texts.append(arrow_text([cell + line_end for cell in cells]))
+            positions.append(value_positions(values.cat.codes.to_numpy(), len(cells)))
+        else:
+            cells = csv_cells_column(escaped_text(values).reset_index(drop=True))
+            if line_end:
+                end = pa.scalar(line_end, pa.large_string())
+                cells = pc.binary_join_element_wise(cells, end, pa.scalar("", pa.large_string()))
+            texts.append(cells)
+            positions.append(None)
+
+    def block(start: int, stop: int) -> memoryview:
+        return joined_rows(
+            [
+                text.slice(start, stop - start) if at is None else text.take(at[start:stop])
+                for text, at in zip(texts, positions, strict=True)
+            ]
+        )
+
+    write_rows(path, [str(name) for name in frame.columns], len(frame), block)
+    return len(frame)
 
 
 def _csv_writer(handle: io.StringIO) -> Any:

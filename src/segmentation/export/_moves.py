@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.config import config_section
-from segmentation.export._csv import escape_formulas
+from segmentation.export._csv import write_frame_csv
 from segmentation.export._ids import IdChoice, choose_ids
 from segmentation.i18n import localized
 from segmentation.outputs import atomic_file, translated_output_errors
@@ -282,7 +282,5 @@ def _write(
     with translated_output_errors(out):
         out.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as partial:
-            escape_formulas(table).to_csv(
-                partial, index=False, encoding="utf-8-sig", lineterminator="\n"
-            )
+            write_frame_csv(table, partial)
     return path, len(table), choice
