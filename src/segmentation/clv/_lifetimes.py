@@ -309,15 +309,17 @@ _CHUNK_ALIGN = 64
 
 @dataclass(frozen=True)
 class _DistinctPairs:
-    """The distinct (frequency, time) pairs of some rows, and each row's pair."""
+    """The distinct (frequency, duration) pairs of some rows (duration: recency or T), and
+    each row's pair."""
 
     frequency: np.ndarray
-    time: np.ndarray
+    duration: np.ndarray
     of_row: np.ndarray
 
     @classmethod
-    def of(cls, frequency: np.ndarray, time: np.ndarray) -> _DistinctPairs:
-        pairs, of_row = np.unique(np.column_stack((frequency, time)), axis=0, return_inverse=True)
+    def of(cls, frequency: np.ndarray, duration: np.ndarray) -> _DistinctPairs:
+        stacked = np.column_stack((frequency, duration))
+        pairs, of_row = np.unique(stacked, axis=0, return_inverse=True)
         return cls(pairs[:, 0].copy(), pairs[:, 1].copy(), of_row.reshape(-1))
 
 
@@ -368,7 +370,7 @@ class _ParetoObjective:
                 min_of_alpha_beta, max_of_alpha_beta, t = (beta, alpha, s + 1)
             abs_alpha_beta = max_of_alpha_beta - min_of_alpha_beta
             rsf = r + s + pairs.frequency
-            z = abs_alpha_beta / (max_of_alpha_beta + pairs.time)
+            z = abs_alpha_beta / (max_of_alpha_beta + pairs.duration)
             terms.append(hyp2f1(rsf, t, rsf + 1.0, z))
         return terms[0], terms[1]
 
