@@ -157,6 +157,42 @@ RATIOS: tuple[Ratio, ...] = (
         parameters=True,
     ),
     Ratio(
+        "bgnbd_weeks_vs_lifetimes_weights",
+        "bgnbd_fit_weeks",
+        "bgnbd_fit_weeks_lifetimes_weights",
+        "BG/NBD, purchase weeks: the kit vs lifetimes' fit given weights= on the same rows",
+        target=1.0,
+        judged_above=1_000_000,
+        parameters=True,
+    ),
+    Ratio(
+        "bgnbd_days_vs_lifetimes_weights",
+        "bgnbd_fit_days",
+        "bgnbd_fit_days_lifetimes_weights",
+        "BG/NBD, purchase days: the kit vs lifetimes' fit given weights= on the same rows",
+        parameters=True,
+    ),
+    Ratio(
+        "pareto_weeks_vs_lifetimes_weights",
+        "pareto_fit_weeks",
+        "pareto_fit_weeks_lifetimes_weights",
+        "Pareto/NBD, purchase weeks: the kit vs lifetimes' fit given weights= on the same "
+        "rows (tol 1e-8)",
+        target=1.0,
+        judged_above=100_000,
+        parameters=True,
+    ),
+    Ratio(
+        "pareto_days_vs_lifetimes_weights",
+        "pareto_fit_days",
+        "pareto_fit_days_lifetimes_weights",
+        "Pareto/NBD, purchase days: the kit vs lifetimes' fit given weights= on the same "
+        "rows (tol 1e-8)",
+        target=1.0,
+        judged_above=100_000,
+        parameters=True,
+    ),
+    Ratio(
         "ingest_vs_read_csv",
         "read_csv",
         "ingest_csv",

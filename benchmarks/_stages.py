@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks._baselines import pandas_groupby_summary
+from benchmarks._baselines import lifetimes_weighted_fit, pandas_groupby_summary
 from segmentation.errors import InvalidOptionError
 
 __all__ = [
@@ -316,6 +316,38 @@ def _fit_stage(
             compress=compress,
         )
         return {"params": fit.params, "n_patterns": fit.n_patterns, "n_customers": fit.n_customers}
+
+    return load, run
+
+
+def _weighted_baseline_stage(
+    model: str, period_days: int
+) -> tuple[Callable[..., dict[str, Any]], Callable[..., dict[str, Any]]]:
+    """lifetimes' own fit given ``weights=`` on the unique rows the kit's fit ran on (the
+    kit's fit, untimed, gives the rows and the optimum to compare with)."""
+
+    def load(workspace: Workspace) -> dict[str, Any]:
+        from segmentation.clv import fit_purchase_model
+
+        kit = fit_purchase_model(
+            workspace.fit_summary(period_days),
+            model=model,
+            period_days=period_days,
+            min_repeat_customers=1,
+        )
+        return {"kit": kit}
+
+    def run(kit: Any) -> dict[str, Any]:
+        fitter = lifetimes_weighted_fit(model, kit.fitter.data)
+        # lifetimes' parameters in the units of the kit's (its time unit's per parameter).
+        ratio = fitter.params_ / kit.fitter.params_
+        return {
+            "params": {name: float(value * ratio[name]) for name, value in kit.params.items()},
+            "rows": len(kit.fitter.data),
+            "log_likelihood_gap": float(
+                fitter._negative_log_likelihood_ - kit.fitter._negative_log_likelihood_
+            ),
+        }
 
     return load, run
 
@@ -632,6 +664,20 @@ def _clv_stages() -> list[Stage]:
                         ),
                     )
                 )
+            load, run = _weighted_baseline_stage(model, period_days)
+            stages.append(
+                Stage(
+                    f"{model}_fit_{unit}_lifetimes_weights",
+                    "clv",
+                    f"{title} fit counting purchase {unit}, lifetimes' own fit given weights= on "
+                    "the kit's unique rows"
+                    + (" (tol 1e-8, a start of ones)" if model == "pareto" else ""),
+                    load,
+                    run,
+                    baseline=True,
+                    full_only_above=UNCOMPRESSED_PARETO_LIMIT if model == "pareto" else None,
+                )
+            )
     return stages
 
 

@@ -315,6 +315,19 @@ def test_a_run_reports_ratios_as_quotients_of_its_own_times(small_run: object) -
     fits = ratios.loc[ratios["ratio"].isin(["bgnbd_weeks", "bgnbd_days", "pareto_weeks"])]
     # The compressed fit finds the parameters of the fit on one row per customer.
     assert (fits["max_relative_param_difference"] < 1e-4).all()
+    # lifetimes' own fit given weights= on the kit's rows: BG/NBD reaches the kit's optimum
+    # to the bit; Pareto/NBD (Nelder-Mead, tol 1e-8) the same log-likelihood to 1e-6.
+    weighted = ratios.loc[ratios["ratio"].str.endswith("_vs_lifetimes_weights")]
+    assert len(weighted) == 2 * 4
+    bgnbd = weighted["ratio"].str.startswith("bgnbd")
+    assert (weighted.loc[bgnbd, "max_relative_param_difference"] == 0).all()
+    assert (weighted.loc[~bgnbd, "max_relative_param_difference"] < 1e-3).all()
+    gaps = [
+        info["log_likelihood_gap"]
+        for (stage, _), info in results["info"].items()
+        if stage.endswith("_lifetimes_weights")
+    ]
+    assert len(gaps) == 2 * 4 and all(abs(gap) < 1e-6 for gap in gaps)
 
 
 def test_results_are_written_with_the_table(small_run: object, tmp_path: Path) -> None:
