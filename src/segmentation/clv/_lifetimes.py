@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segmentation.clv._compress import _unique_rows
 from segmentation.config import config_section, default_config
 from segmentation.errors import CLVInputError
 
@@ -318,9 +319,8 @@ class _DistinctPairs:
 
     @classmethod
     def of(cls, frequency: np.ndarray, duration: np.ndarray) -> _DistinctPairs:
-        stacked = np.column_stack((frequency, duration))
-        pairs, of_row = np.unique(stacked, axis=0, return_inverse=True)
-        return cls(pairs[:, 0].copy(), pairs[:, 1].copy(), of_row.reshape(-1))
+        (unique_frequency, unique_duration), _, of_row = _unique_rows(frequency, duration)
+        return cls(unique_frequency, unique_duration, of_row)
 
 
 class _ParetoObjective:
