@@ -41,7 +41,7 @@ setup: $(STAMP) ## Create .venv from the lock, register the kernel, the CJK font
 $(TEST_STAMP): $(STAMP) requirements-test.lock scripts/install-test-extras.sh
 	@if bash scripts/install-test-extras.sh "$(BIN)/python"; then touch $@; fi
 
-test-setup: setup $(TEST_STAMP) ## Install the test extras: Playwright and pyspark (pinned) and, as root, Debian's chromium and Java
+test-setup: setup $(TEST_STAMP) ## Install the test extras: Playwright, pyspark and polars (pinned) and, as root, Debian's chromium and Java
 
 report: setup ## Build reports/<YYYY-MM>/index.html (MONTH=, INPUT= or DATASET=demo|cdnow, LANG=zh|en)
 	$(BIN)/segmentation report --lang "$(REPORT_LANG)" $(if $(MONTH),--month "$(MONTH)") \
@@ -67,7 +67,8 @@ lab: setup ## Open JupyterLab on notebooks/ with the project's kernel
 	$(BIN)/jupyter lab $(strip $(LAB_FLAGS)) notebooks
 
 # The second run reads Parquet only on DuckDB (no pandas preparation), up to 10M customers.
-bench: setup ## Run the benchmarks: benchmarks/results.md, and the 10M engine run in benchmarks/engine_scale/
+# The test extras bring what the bench times beside the kit: Spark (local[2]) and polars.
+bench: test-setup ## Run the benchmarks: benchmarks/results.md, and the 10M engine run in benchmarks/engine_scale/
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks --customers 1000000,10000000 --stages segments_duckdb_parquet \
 		--out benchmarks/engine_scale

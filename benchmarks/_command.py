@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stages",
-        help="comma-separated stages or groups (ingest, snapshot, schemes, clv, compare, "
-        "report); default all",
+        help="comma-separated stages or groups (ingest, peers, snapshot, schemes, clv, "
+        "compare, report, engine); default all",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and models")
     parser.add_argument(

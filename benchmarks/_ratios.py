@@ -83,8 +83,11 @@ class Ratio:
     Attributes
     ----------
     name : str
-    fast, slow : str
-        Stage names; the ratio is ``seconds(slow) / seconds(fast)``.
+    fast : str
+        The kit's stage.
+    slow : str or tuple of str
+        The stage it is compared with; the ratio is ``seconds(slow) / seconds(fast)``. A tuple
+        names peers, and the fastest of them that ran at that size is taken (the best peer).
     title : str
     target : float or None
         The ratio the kit promises (at least this), judged at the largest size run.
@@ -96,7 +99,7 @@ class Ratio:
 
     name: str
     fast: str
-    slow: str
+    slow: str | tuple[str, ...]
     title: str
     target: float | None = None
     judged_above: int = 0
@@ -199,6 +202,52 @@ RATIOS: tuple[Ratio, ...] = (
         "ingest (validated, canonical) over a plain pandas.read_csv of the same files",
     ),
     Ratio(
+        "raw_to_summary_csv_vs_duckdb",
+        "raw_to_summary_kit_csv",
+        "raw_to_summary_duckdb_csv",
+        "raw CSV export to lifetimes' four columns: DuckDB's one query over the kit's ingest "
+        "and snapshot (0.5x = the kit within 2x of DuckDB)",
+        target=0.5,
+        judged_above=1_000_000,
+    ),
+    Ratio(
+        "raw_to_summary_csv_vs_best_peer",
+        "raw_to_summary_kit_csv",
+        ("raw_to_summary_duckdb_csv", "raw_to_summary_polars_csv", "raw_to_summary_pandas_csv"),
+        "raw CSV export to lifetimes' four columns: the best peer (DuckDB, polars, pandas) "
+        "over the kit",
+    ),
+    Ratio(
+        "raw_to_summary_csv_vs_pandas",
+        "raw_to_summary_kit_csv",
+        "raw_to_summary_pandas_csv",
+        "raw CSV export to lifetimes' four columns: pandas read_csv and groupbys over the kit",
+    ),
+    Ratio(
+        "raw_to_summary_parquet_vs_best_peer",
+        "raw_to_summary_kit_parquet",
+        ("raw_to_summary_duckdb_parquet", "raw_to_summary_polars_parquet"),
+        "Parquet export to lifetimes' four columns: the best peer (DuckDB, polars) over the kit",
+    ),
+    Ratio(
+        "ingest_csv_vs_floor",
+        "ingest_csv",
+        "read_floor_csv",
+        "ingest of the CSV export: pyarrow's typed read of the same files over ingest "
+        "(0.25x = ingest within 4x of its read floor)",
+        target=0.25,
+        judged_above=1_000_000,
+    ),
+    Ratio(
+        "ingest_parquet_vs_floor",
+        "ingest_parquet",
+        "read_floor_parquet",
+        "ingest of the Parquet export: pyarrow's read of the same files over ingest "
+        "(0.5x = ingest within 2x of its read floor)",
+        target=0.5,
+        judged_above=1_000_000,
+    ),
+    Ratio(
         "snapshot_rfm_duckdb_vs_pandas",
         "snapshot_rfm_duckdb",
         "snapshot_rfm",
@@ -226,19 +275,23 @@ def speed_ratios(results: pd.DataFrame, ratios: Sequence[Ratio] = RATIOS) -> pd.
     -------
     pandas.DataFrame
         One row per (ratio, size): ``ratio``, ``title``, ``n_customers``, ``fast_seconds``,
-        ``slow_seconds``, ``ratio_value`` (slow / fast) and, for fits,
-        ``max_relative_param_difference``.
+        ``slow_seconds``, ``ratio_value`` (slow / fast), ``slow_stage`` (the peer taken) and,
+        for fits, ``max_relative_param_difference``.
     """
     ok = results.loc[results["status"] == "ok"].set_index(["stage", "n_customers"])
     rows = []
     for ratio in ratios:
+        candidates = (ratio.slow,) if isinstance(ratio.slow, str) else ratio.slow
         for n in sorted(results["n_customers"].unique()):
-            if (ratio.fast, n) not in ok.index or (ratio.slow, n) not in ok.index:
+            ran = [name for name in candidates if (name, n) in ok.index]
+            if (ratio.fast, n) not in ok.index or not ran:
                 continue
-            fast, slow = ok.loc[(ratio.fast, n)], ok.loc[(ratio.slow, n)]
+            slow_stage = min(ran, key=lambda name: float(ok.loc[(name, n), "seconds"]))
+            fast, slow = ok.loc[(ratio.fast, n)], ok.loc[(slow_stage, n)]
             row: dict[str, Any] = {
                 "ratio": ratio.name,
                 "title": ratio.title,
+                "slow_stage": slow_stage,
                 "n_customers": int(n),
                 "fast_seconds": float(fast["seconds"]),
                 "slow_seconds": float(slow["seconds"]),
@@ -255,6 +308,7 @@ def speed_ratios(results: pd.DataFrame, ratios: Sequence[Ratio] = RATIOS) -> pd.
     columns = [
         "ratio",
         "title",
+        "slow_stage",
         "n_customers",
         "fast_seconds",
         "slow_seconds",

@@ -86,6 +86,7 @@ def results_markdown(run: BenchRun) -> str:
         *_data_lines(run.data),
         *_target_lines(run.targets),
         *_ratio_lines(run.ratios),
+        *_peer_lines(run.results),
         *_stage_lines(run),
         *_closing_lines(run),
     ]
@@ -163,14 +164,54 @@ def _ratio_lines(ratios: pd.DataFrame) -> list[str]:
         "Same data, same run. The ratio is the slower's time over the faster's: how many times "
         "faster the kit's way is (for ingest: how many times slower than a bare read).",
         "",
-        "| comparison | customers | fast s | slow s | ratio | max parameter difference |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| comparison | compared with | customers | fast s | slow s | ratio "
+        "| max parameter difference |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for _, row in ratios.iterrows():
         lines.append(
-            f"| {row['title']} | {row['n_customers']:,} | {row['fast_seconds']:.3f} "
+            f"| {row['title']} | `{row['slow_stage']}` | {row['n_customers']:,} "
+            f"| {row['fast_seconds']:.3f} "
             f"| {row['slow_seconds']:.3f} | {ratio_text(row['ratio_value'])} "
             f"| {_cell(row['max_relative_param_difference'], '.1e')} |"
+        )
+    return lines
+
+
+def _peer_lines(results: pd.DataFrame) -> list[str]:
+    """The raw export to lifetimes' four columns, the kit beside its peers and the read floor,
+    at the largest size they ran: time, CPU, cores busy, peak memory and the check."""
+    peers = results.loc[(results["group"] == "peers") & (results["status"] == "ok")]
+    if peers.empty:
+        return []
+    largest = int(peers["n_customers"].max())
+    peers = peers.loc[peers["n_customers"] == largest]
+    lines = [
+        "",
+        f"## The kit and its peers at {largest:,} customers",
+        "",
+        "From the raw export to lifetimes' four columns (frequency, recency, T, monetary "
+        "value) under the kit's netting rules; each peer's result is checked against the "
+        "kit's (largest difference of any value). CPU is user and system time of every "
+        "thread; cores busy is CPU over wall time.",
+        "",
+        "| stage | s | CPU s | cores busy | peak MB | x the floor | customers | max difference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    floors = {
+        fmt: peers.loc[peers["stage"] == f"read_floor_{fmt}", "seconds"]
+        for fmt in ("csv", "parquet")
+    }
+    for _, row in peers.iterrows():
+        floor = floors["parquet" if row["stage"].endswith("parquet") else "csv"]
+        times_floor = row["seconds"] / float(floor.iloc[0]) if len(floor) else np.nan
+        info = row["info"] if isinstance(row["info"], dict) else {}
+        lines.append(
+            f"| {row['stage']} | {row['seconds']:.2f} | {_cell(row['cpu_seconds'], '.2f')} "
+            f"| {_cell(row['cpu_seconds'] / row['seconds'], '.2f')} "
+            f"| {_cell(row['peak_mb'], ',.0f')} | {_cell(times_floor, '.1f')} "
+            f"| {_cell(info.get('customers', np.nan), ',.0f')} "
+            f"| {_cell(info.get('max_abs_difference', np.nan), '.1e')} |"
         )
     return lines
 

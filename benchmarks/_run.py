@@ -53,7 +53,8 @@ class BenchRun:
         One row per size: what was generated and prepared.
     results : pandas.DataFrame
         One row per (stage, size): ``stage``, ``group``, ``baseline``, ``n_customers``,
-        ``status`` (ok, unavailable, skipped, failed), ``seconds``, ``runs``, ``peak_mb``
+        ``status`` (ok, unavailable, skipped, failed), ``seconds`` (the fastest run),
+        ``cpu_seconds`` (that run's CPU time, all threads and finished children), ``runs``, ``peak_mb``
         (the stage's process; for the report, with its kernels), ``rss_before_mb``,
         ``note`` and ``info``.
     stages : list of Stage
@@ -171,8 +172,8 @@ def run_bench(
     sizes : sequence of int, default (10000, 100000, 1000000)
         Customers per synthetic export; run in increasing order.
     stages : sequence of str, optional
-        Stage names or groups (``ingest``, ``snapshot``, ``schemes``, ``clv``, ``compare``,
-        ``report``); all when omitted.
+        Stage names or groups (``ingest``, ``peers``, ``snapshot``, ``schemes``, ``clv``,
+        ``compare``, ``report``, ``engine``); all when omitted.
     seed : int, default 0
         Seed of the data and of every model.
     full : bool, default False
@@ -298,6 +299,7 @@ _RESULT_COLUMNS = [
     "n_customers",
     "status",
     "seconds",
+    "cpu_seconds",
     "runs",
     "peak_mb",
     "rss_before_mb",
@@ -331,6 +333,7 @@ def _run_stage(
         "n_customers": n,
         "status": "ok",
         "seconds": np.nan,
+        "cpu_seconds": np.nan,
         "runs": 0,
         "peak_mb": np.nan,
         "rss_before_mb": np.nan,
@@ -351,6 +354,7 @@ def _run_stage(
         **row,
         "status": "unavailable" if note else "ok",
         "seconds": measured["seconds"],
+        "cpu_seconds": measured["cpu_seconds"],
         "runs": measured["runs"],
         "peak_mb": peak,
         "rss_before_mb": measured["rss_before_mb"] if isolated else np.nan,

@@ -21,9 +21,9 @@ __all__ = [
     "check_targets",
 ]
 
-#: The whole report at a million customers.
-REPORT_SECONDS_TARGET = 120.0
-REPORT_MEMORY_TARGET_MB = 4096.0
+#: The whole report at a million customers, with every section (#23; #21 asked 120 s, 4 GB).
+REPORT_SECONDS_TARGET = 45.0
+REPORT_MEMORY_TARGET_MB = 2560.0
 EXPONENT_TARGET = 1.1
 #: The segment table on DuckDB from Parquet at ten million customers (about 35M order rows).
 SCALE_CUSTOMERS = 10_000_000
