@@ -332,16 +332,18 @@ def _assembled_result(
 ) -> IngestResult:
     """The tables assembled across files, the quarantine, the quality summary, ids encoded."""
     with ThreadPoolExecutor(max_workers=1) as beside:
-        orders = assemble("orders", parts["orders"])
-        # Order ids are the one text with a value per order: coding them is the longest single
-        # step, so it runs on the other core (pyarrow lets go of the GIL) while the other
-        # tables are assembled.
-        order_ids = beside.submit(dictionary_column, orders.table["order_id"], sort=False)
-        assembled = {"orders": orders} | {
-            name: assemble(name, table_parts)
+        # The other core assembles the customers and interactions (their hashing and sorting
+        # run in pyarrow, which lets go of the GIL) while this one assembles the orders, and
+        # then codes the order ids, the one text with a value per order, while this one goes
+        # on. Each table's assembly reads only its own parts.
+        others = {
+            name: beside.submit(assemble, name, table_parts)
             for name, table_parts in parts.items()
             if table_parts and name not in ("orders", "campaigns")
         }
+        orders = assemble("orders", parts["orders"])
+        order_ids = beside.submit(dictionary_column, orders.table["order_id"], sort=False)
+        assembled = {"orders": orders} | {name: table.result() for name, table in others.items()}
         customers = customers_table(assembled.get("customers"), orders)
         if parts["campaigns"]:
             flag_unknown_customers(parts["campaigns"], orders, customers)

@@ -136,6 +136,10 @@ def _output_order(name: str, rows: pd.DataFrame, kept: np.ndarray) -> np.ndarray
         return kept[by_id]
     time_column = {"orders": "order_ts", "campaigns": "contacted_at"}.get(name, "ts")
     ts = rows[time_column].to_numpy()[kept].view(np.int64)
+    if len(ts) < 2 or bool((ts[1:] >= ts[:-1]).all()):
+        # Already in time order, as exports usually are: rows are stacked by file and then
+        # line, so the sort below would give them back as they are.
+        return kept
     return kept[np.lexsort((record, file, ts))]
 
 

@@ -3,9 +3,11 @@ call for: XLSX and Parquet here, delimited and whitespace-separated text in ``_t
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -126,17 +128,39 @@ def read_source(path: Path, *, binary_line_share: float) -> Source:
     to decode (each is quarantined) before the file is refused whole.
     """
     try:
-        raw_head, size, sha256, holds_nul = _head_and_digest(path)
+        with path.open("rb") as handle:
+            raw_head = handle.read(_HEAD_BYTES)
+        size = path.stat().st_size
     except OSError as error:
-        raise UnreadableFileError(
-            f"{path}: cannot be read ({error.strerror}); check that it exists and you may read it"
-        ) from error
+        raise _unreadable(path, error) from error
     if size == 0:
         raise EmptyInputError(f"{path}: the file is empty (0 bytes); export it again")
+    # The whole file is hashed on the other core while it is parsed: hashlib and the NUL
+    # search let go of the GIL, and the text reader needs the answer only once it has read.
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        digest = beside.submit(_digest, path)
+        return _read_by_format(
+            path,
+            raw_head,
+            size=size,
+            digest=functools.partial(_digest_of, path, digest),
+            binary_line_share=binary_line_share,
+        )
+
+
+def _read_by_format(
+    path: Path,
+    raw_head: bytes,
+    *,
+    size: int,
+    digest: Callable[[], tuple[str, bool]],
+    binary_line_share: float,
+) -> Source:
+    """The reader the file's first bytes call for."""
     if raw_head.startswith(b"PK\x03\x04"):
-        return _read_xlsx(path, size=size, sha256=sha256)
+        return _read_xlsx(path, size=size, sha256=digest()[0])
     if raw_head.startswith(b"PAR1"):
-        return _read_parquet(path, size=size, sha256=sha256)
+        return _read_parquet(path, size=size, sha256=digest()[0])
     if raw_head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnreadableFileError(
             f"{path}: an old Excel .xls workbook, which is not supported; open it in Excel or "
@@ -159,28 +183,36 @@ def read_source(path: Path, *, binary_line_share: float) -> Source:
         head,
         compressed=compressed,
         size=size,
-        sha256=sha256,
+        sha256=lambda: digest()[0],
         binary_line_share=binary_line_share,
         # Known from the raw bytes unless they are compressed (gzip's hold NUL bytes).
-        holds_nul=None if compressed else holds_nul,
+        holds_nul=None if compressed else lambda: digest()[1],
     )
 
 
-def _head_and_digest(path: Path) -> tuple[bytes, int, str, bool]:
-    """The first 64 KiB, the size, the SHA-256 and whether any byte is NUL, in one pass."""
+def _unreadable(path: Path, error: OSError) -> UnreadableFileError:
+    return UnreadableFileError(
+        f"{path}: cannot be read ({error.strerror}); check that it exists and you may read it"
+    )
+
+
+def _digest(path: Path) -> tuple[str, bool]:
+    """The file's SHA-256 and whether any byte is NUL, in one pass."""
     digest = hashlib.sha256()
-    size = 0
-    head = b""
     holds_nul = False
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
-            if not head:
-                head = chunk[:_HEAD_BYTES]
             digest.update(chunk)
-            size += len(chunk)
             # memchr speed; a text line with NUL bytes is quarantined, not the file.
             holds_nul = holds_nul or b"\x00" in chunk
-    return head, size, digest.hexdigest(), holds_nul
+    return digest.hexdigest(), holds_nul
+
+
+def _digest_of(path: Path, pending: Future[tuple[str, bool]]) -> tuple[str, bool]:
+    try:
+        return pending.result()
+    except OSError as error:
+        raise _unreadable(path, error) from error
 
 
 def _read_xlsx(path: Path, *, size: int, sha256: str) -> Source:

@@ -81,16 +81,17 @@ def read_text(
     *,
     compressed: bool,
     size: int,
-    sha256: str,
+    sha256: Callable[[], str],
     binary_line_share: float,
-    holds_nul: bool | None,
+    holds_nul: Callable[[], bool] | None,
 ) -> Source:
     """Read a text export (``head``: its first bytes, decompressed) into a :class:`Source`.
 
     Lines that cannot be read (undecodable, NUL bytes, an unterminated quote to the end of
     the file) become bad rows with their line numbers; the rest of the file is read.
-    ``holds_nul``: whether the file has a NUL byte, when known (``None``: look in the text
-    read, which costs a pass over it).
+    ``sha256`` gives the file's digest, and ``holds_nul`` whether the file has a NUL byte
+    when that is known from its bytes (``None``: look in the text read, which costs a pass
+    over it); both are asked only once the text is read, so they may be worked out meanwhile.
     """
     encoding = _detect_encoding(head, path, binary_line_share=binary_line_share)
     header_index, header_line = _header_line(head, encoding, path)
@@ -123,7 +124,7 @@ def read_text(
     table, records, blank_rows = drop_blank_rows(read.table)
     source = Source(
         path=path,
-        sha256=sha256,
+        sha256=sha256(),
         size=size,
         file_format=plan.file_format,
         header=plan.names,
@@ -331,7 +332,7 @@ class _Read:
 
 
 def _read_csv_arrow(
-    path: Path, plan: _TextPlan, *, compressed: bool, holds_nul: bool | None
+    path: Path, plan: _TextPlan, *, compressed: bool, holds_nul: Callable[[], bool] | None
 ) -> _Read:
     """Read delimited text with pyarrow: every column as text, invalid rows set aside.
 
@@ -345,9 +346,11 @@ def _read_csv_arrow(
             # Whitespace text was rewritten (and cleaned of NUL lines) before it was read:
             # the raw bytes say nothing of it.
             if holds_nul is None or not plan.quoting:
-                holds_nul = _holds_nul(table) or any("\x00" in str(row.text) for row in invalid)
+                any_nul = _holds_nul(table) or any("\x00" in str(row.text) for row in invalid)
+            else:
+                any_nul = holds_nul()
             # Lines of UTF-16 cannot be found by their bytes: its NULs stay in the values.
-            faulty = holds_nul and not encoding.startswith("utf-16")
+            faulty = any_nul and not encoding.startswith("utf-16")
         except (pa.ArrowInvalid, UnicodeDecodeError):
             if encoding.startswith("utf-16") or plan.faults:
                 raise  # lines of UTF-16 cannot be found by their bytes
