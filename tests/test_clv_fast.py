@@ -281,6 +281,29 @@ def test_pareto_likelihood_of_repeated_pairs_equals_lifetimes(
     assert np.float64(got).tobytes() == np.float64(expected).tobytes()
 
 
+_LOG_TERMS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, -745.2, 709.8, np.inf, -np.inf, np.nan]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_LOG_TERMS, _LOG_TERMS), min_size=1, max_size=40))
+def test_log_difference_of_exps_is_scipys_logsumexp_to_the_bit(
+    pairs: list[tuple[float, float]],
+) -> None:
+    # lifetimes' _log_A_0 calls logsumexp([a, b], axis=0, b=[1, -1]); the kit's replacement
+    # must give the same bits for every value, ties, infinities and NaN included.
+    from scipy.special import logsumexp
+
+    first, second = (np.array(column, dtype=float) for column in zip(*pairs, strict=True))
+    ones = np.ones(len(first))
+    with np.errstate(all="ignore"):
+        expected = logsumexp([first, second], axis=0, b=[ones, -ones])
+        got = _lifetimes._log_difference_of_exps(first, second)
+    assert got.tobytes() == np.asarray(expected, dtype=float).tobytes()
+
+
 def test_a_pareto_fit_is_the_same_on_one_thread_and_on_two() -> None:
     frequency, recency, T, weights = many_unique_rows()
     fits = [

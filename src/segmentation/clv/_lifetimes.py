@@ -379,7 +379,7 @@ class _ParetoObjective:
     ) -> tuple[np.ndarray, float]:
         """lifetimes' ``_conditional_log_likelihood`` of one block of rows, and the CPU
         seconds it took."""
-        from scipy.special import gammaln, logsumexp
+        from scipy.special import gammaln
 
         began = time.thread_time()
         stop = start + self.block_size
@@ -393,11 +393,8 @@ class _ParetoObjective:
             q_1 = max_of_alpha_beta + recency
             p_2_rows = p_2[self.by_age.of_row[start:stop]]
             q_2 = max_of_alpha_beta + age
-            sign = np.ones(len(freq))
-            log_A_0 = logsumexp(
-                [np.log(p_1_rows) + rsf * np.log(q_2), np.log(p_2_rows) + rsf * np.log(q_1)],
-                axis=0,
-                b=[sign, -sign],
+            log_A_0 = _log_difference_of_exps(
+                np.log(p_1_rows) + rsf * np.log(q_2), np.log(p_2_rows) + rsf * np.log(q_1)
             ) - rsf * np.log(q_1 * q_2)
             # _conditional_log_likelihood
             x, T = freq, age
@@ -429,6 +426,29 @@ class _ParetoObjective:
         conditional_log_likelihood = np.concatenate(blocks)
         penalizer_term = penalizer_coef * sum(np.asarray(params) ** 2)
         return -(weights * conditional_log_likelihood).sum() / weights.mean() + penalizer_term
+
+
+def _log_difference_of_exps(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``log(exp(first) - exp(second))`` row by row, as lifetimes' ``_log_A_0`` computes it
+    with ``scipy.special.logsumexp([first, second], axis=0, b=[1, -1])``, step for step (scipy
+    1.17's algorithm: the larger term taken out, ``log1p`` of the rest, the direct sum where
+    that is not finite), so every value is the same to the bit. scipy's general function, with
+    its array-API checks and copies, took a third of the Pareto/NBD likelihood's time; the
+    bit-equality tests against lifetimes' likelihood guard this against a scipy change."""
+    direct = np.log(np.exp(first) - np.exp(second))
+    larger = np.maximum(first, second)
+    first_top, second_top = first == larger, second == larger
+    # logsumexp's b summed over the larger terms: 1, -1, or 0 when they tie.
+    weight = first_top.astype(float) - second_top.astype(float)
+    rest = np.exp(np.where(first_top, -np.inf, first) - larger) - np.exp(
+        np.where(second_top, -np.inf, second) - larger
+    )
+    rest = np.where(rest == 0, rest, rest / weight)
+    sign = np.sign(rest + 1) * np.sign(weight)
+    rest = np.where(rest < -1, -rest - 2, rest)
+    out = np.log1p(rest) + np.log(np.abs(weight)) + larger
+    out[sign < 0] = np.nan
+    return np.where(np.isfinite(out), out, direct)
 
 
 def _pareto_minimize(
