@@ -304,6 +304,25 @@ def test_log_difference_of_exps_is_scipys_logsumexp_to_the_bit(
     assert got.tobytes() == np.asarray(expected, dtype=float).tobytes()
 
 
+@pytest.mark.parametrize("model", ["pareto", "bgnbd"])
+def test_expected_purchases_by_day_are_lifetimes_day_by_day(
+    weekly_summary: pd.DataFrame, model: str
+) -> None:
+    # The Pareto/NBD likelihood is computed once for every horizon, where lifetimes computes
+    # it per call: each day's expectations are still lifetimes' own, to the bit.
+    fit = clv.fit_purchase_model(weekly_summary, model=model, period_days=7)
+    patterns = _compress.compress_customers(
+        weekly_summary["frequency"], weekly_summary["recency"], weekly_summary["T"]
+    )
+    days = [30.4375, 60.875, 91.3125, 365.25]
+    by_day = fit._expected_purchases_by_day(days, patterns)
+    assert by_day.shape == (len(patterns), len(days))
+    for column, day in enumerate(days):
+        one_day = fit._expected_purchases_unique(day, patterns)
+        assert by_day[:, column].tobytes() == one_day.tobytes()
+    assert len(np.unique(by_day[:, -1])) > 100  # real, varied expectations
+
+
 def test_a_pareto_fit_is_the_same_on_one_thread_and_on_two() -> None:
     frequency, recency, T, weights = many_unique_rows()
     fits = [

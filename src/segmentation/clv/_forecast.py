@@ -216,9 +216,7 @@ def _expected_purchases(
     n_months = max(1, math.ceil(horizon_days / month_days - 1e-9))
     boundaries = np.minimum(np.arange(1, n_months + 1) * month_days, horizon_days)
     # Expected purchases up to each month end, on the unique rows.
-    cumulative = np.column_stack(
-        [purchase_fit._expected_purchases_unique(day, patterns) for day in boundaries]
-    )
+    cumulative = purchase_fit._expected_purchases_by_day(boundaries, patterns)
     monthly = np.diff(np.column_stack([np.zeros(len(patterns)), cumulative]), axis=1)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, n_months + 1, dtype=float)
     return cumulative[:, -1][patterns.inverse], (monthly @ discount)[patterns.inverse]

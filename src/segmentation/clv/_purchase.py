@@ -265,6 +265,46 @@ class PurchaseModelFit(_PicklableFit):
         method = self.fitter.conditional_expected_number_of_purchases_up_to_time
         return self._on_unique(method, patterns, horizon_days / self.time_unit_days)
 
+    def _expected_purchases_by_day(
+        self, days: Sequence[float], patterns: CustomerPatterns
+    ) -> np.ndarray:
+        """:meth:`_expected_purchases_unique` at each of ``days``, one column per day.
+
+        lifetimes' Pareto/NBD computes the customer's likelihood, the same for every horizon,
+        again on each call; here it is computed once and each day adds only its own term. The
+        arithmetic is lifetimes' ``conditional_expected_number_of_purchases_up_to_time``
+        term for term, so every value is the same to the bit (tested).
+        """
+        lifetimes = _import_lifetimes()
+        if not isinstance(self.fitter, lifetimes.ParetoNBDFitter):
+            return np.column_stack([self._expected_purchases_unique(d, patterns) for d in days])
+        from scipy.special import gammaln
+
+        unit = self.time_unit_days
+        x = patterns.frequency.astype(float)
+        t_x, T = patterns.recency / unit, patterns.T / unit
+        columns = []
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            params = self.fitter._unload_params("r", "alpha", "s", "beta")
+            r, alpha, s, beta = params
+            likelihood = self.fitter._conditional_log_likelihood(params, x, t_x, T)
+            first_term = (
+                gammaln(r + x)
+                - gammaln(r)
+                + r * np.log(alpha)
+                + s * np.log(beta)
+                - (r + x) * np.log(alpha + T)
+                - s * np.log(beta + T)
+            )
+            second_term = np.log(r + x) + np.log(beta + T) - np.log(alpha + T)
+            for day in days:
+                t = day / unit
+                third_term = np.log((1 - ((beta + T) / (beta + T + t)) ** (s - 1)) / (s - 1))
+                values = np.exp(first_term + second_term + third_term - likelihood)
+                columns.append(np.asarray(values, dtype=float).reshape(-1))
+        return np.column_stack(columns)
+
     def expected_purchases(
         self, horizon_days: float, frequency: Any, recency: Any, T: Any
     ) -> np.ndarray:
