@@ -149,7 +149,13 @@ def measure(
 
 def child_main(argv: Sequence[str]) -> int:
     """Entry point of a task's subprocess: ``python -m benchmarks._child SPEC.json``."""
+    from segmentation.config import load_config
+    from segmentation.runtime import apply_runtime_settings
+
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    # Every stage runs under the process settings the kit's entry points apply (config
+    # runtime), the baselines and peers too: one machine setting for all.
+    apply_runtime_settings(load_config())
     out = run_task(spec["task"], spec)
     Path(spec["result"]).write_text(json.dumps(out, default=json_default), encoding="utf-8")
     return 0

@@ -28,6 +28,7 @@ RANKS = {
     "i18n": 0,
     "formatting": 0,
     "fonts": 0,
+    "runtime": 0,
     "privacy": 0,
     "datasets": 0,
     "ingest": 1,

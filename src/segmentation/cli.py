@@ -267,6 +267,14 @@ def _add_ids_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _apply_runtime(args: argparse.Namespace) -> None:
+    """The config's process settings (``runtime``), before the command does any work."""
+    from segmentation.config import load_config
+    from segmentation.runtime import apply_runtime_settings
+
+    apply_runtime_settings(load_config(getattr(args, "config", None)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -288,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         with signals_raise():
+            _apply_runtime(args)
             return handler(args)
     except SegmentationInputError as error:
         return _refuse(args.command, str(error))

@@ -185,11 +185,13 @@ def load_month_analysis(
     MonthAnalysis
     """
     from segmentation.config import load_config
+    from segmentation.runtime import apply_runtime_settings
 
     if prepared_dir and (Path(prepared_dir) / ANALYSIS_FILE).is_file():
         analysis: MonthAnalysis = load_pickle(Path(prepared_dir) / ANALYSIS_FILE)
         return analysis
     settings = load_config(config or None)
+    apply_runtime_settings(settings)  # a notebook opened on its own: its first load
     if prepared_dir:
         data = read_month_data(Path(prepared_dir), month=month)
     else:

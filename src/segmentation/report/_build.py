@@ -136,11 +136,9 @@ def build_report(
     -------
     ReportResult
     """
-    from segmentation.config import load_config
-
     started = time.perf_counter()  # the whole run's wall time is counted from here
     _check_options(lang=lang, notebook_workers=notebook_workers, month=month, ids=ids)
-    settings = _with_engine(load_config(config), engine)  # refused before any work
+    settings = _run_settings(config, engine)  # refused before any work
     run = RunParameters.of(
         input_path=input_path,
         mapping=mapping,
@@ -239,6 +237,17 @@ def _check_options(*, lang: str, notebook_workers: int, month: str | None, ids: 
         )
     if month:
         month_end(month)  # a malformed MONTH fails now, not after ingesting
+
+
+def _run_settings(config: str | Path | None, engine: str | None) -> dict[str, Any]:
+    """The run's settings, its engine checked (:func:`_with_engine`), and the config's process
+    settings applied to this process and the notebook kernels it starts."""
+    from segmentation.config import load_config
+    from segmentation.runtime import apply_runtime_settings
+
+    settings = _with_engine(load_config(config), engine)
+    apply_runtime_settings(settings)
+    return settings
 
 
 def _with_engine(settings: dict[str, Any], engine: str | None) -> dict[str, Any]:

@@ -224,14 +224,15 @@ def load_month_data(
     MonthData
     """
     from segmentation.config import load_config
+    from segmentation.runtime import apply_runtime_settings
 
     if prepared_dir:
         return read_month_data(Path(prepared_dir), month=month)
+    settings = load_config(config or None)
+    apply_runtime_settings(settings)  # a notebook opened on its own: its first load
     root = project_root()
     paths, source = resolve_input(input_path, dataset, root=root, demo_customers=demo_customers)
-    return cached_month_data(
-        paths, source=source, month=month, mapping=mapping, settings=load_config(config or None)
-    )
+    return cached_month_data(paths, source=source, month=month, mapping=mapping, settings=settings)
 
 
 def cached_month_data(
