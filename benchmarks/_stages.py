@@ -712,7 +712,7 @@ def _whole_month_stages() -> list[Stage]:
         Stage(
             "report",
             "report",
-            "report.build_report from the CSV export: ingest, analysis, five notebooks, HTML",
+            "report.build_report from the CSV export: ingest, analysis, exports, nine notebooks, HTML",
             _load_nothing,
             _report,
             repeat=False,
