@@ -6,23 +6,13 @@ Parquet files and written back as Parquet, the path that reaches 10M customers."
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["EngineStagePart", "engine_stage_parts"]
+from benchmarks._stages import Stage
 
-
-class EngineStagePart(NamedTuple):
-    """One engine stage: its name, title, untimed load and timed run (see ``Stage``)."""
-
-    name: str
-    title: str
-    load: Callable[..., dict[str, Any]]
-    run: Callable[..., dict[str, Any]]
-    spawns_processes: bool = False
-    needs_prepared: bool = True
+__all__ = ["engine_stages"]
 
 
 def _load_tables(workspace: Any) -> dict[str, Any]:
@@ -148,33 +138,37 @@ def _segments_from_parquet(
     }
 
 
-def engine_stage_parts() -> list[EngineStagePart]:
+def engine_stages() -> list[Stage]:
     """Each engine stage, in run order (group ``engine``)."""
     return [
-        EngineStagePart(
+        Stage(
             "snapshot_rfm",
+            "engine",
             "features.customer_snapshot, schemes.rfm_scores and every rule scheme, the pandas path",
             _load_tables,
             _pandas_snapshot_rfm,
         ),
-        EngineStagePart(
+        Stage(
             "snapshot_rfm_duckdb",
+            "engine",
             "the same as Ibis expressions on DuckDB in this process (segmentation.engine: "
             "amounts to cents and the tables into DuckDB, the snapshot read back as Arrow, "
             "the RFM scores with exact quintile edges, every rule scheme's labels read back)",
             _load_tables,
             _duckdb_snapshot_rfm,
         ),
-        EngineStagePart(
+        Stage(
             "snapshot_rfm_spark",
+            "engine",
             "the same on Spark local[2] (the tables copied into Spark from pandas; the "
             "session started before the clock; the JVM's memory counted)",
             _load_spark,
             _spark_snapshot_rfm,
             spawns_processes=True,
         ),
-        EngineStagePart(
+        Stage(
             "segments_duckdb_parquet",
+            "engine",
             "engine.segment_on_engine on DuckDB from the export's Parquet files: checks, "
             "snapshot, every rule scheme, the segment table written as Parquet, sizes read back",
             _load_parquet,

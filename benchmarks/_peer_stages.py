@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["PeerStagePart", "peer_stage_parts"]
+from benchmarks._stages import Stage, Workspace, load_nothing
+
+__all__ = ["peer_stages"]
 
 
-class PeerStagePart(NamedTuple):
-    """One peer stage: its name, title, untimed load and timed run (see ``Stage``)."""
-
-    name: str
-    title: str
-    load: Callable[..., dict[str, Any]]
-    run: Callable[..., dict[str, Any]]
-    baseline: bool
-
-
-def _load_nothing(workspace: Any) -> dict[str, Any]:
-    return {"workspace": workspace}
-
-
-def _load_peer_reference(workspace: Any) -> dict[str, Any]:
+def _load_peer_reference(workspace: Workspace) -> dict[str, Any]:
     """The kit's four columns from the prepared snapshot (its buyers), which every peer's
     result is checked against."""
     from benchmarks._peers import SUMMARY_COLUMNS
@@ -39,7 +27,7 @@ def _load_peer_reference(workspace: Any) -> dict[str, Any]:
 
 
 def _kit_raw_to_summary(folder: str) -> Callable[..., dict[str, Any]]:
-    def run(workspace: Any, reference: pd.DataFrame) -> dict[str, Any]:
+    def run(workspace: Workspace, reference: pd.DataFrame) -> dict[str, Any]:
         from benchmarks._peers import SUMMARY_COLUMNS, summary_difference
         from segmentation.features import customer_snapshot
         from segmentation.ingest import ingest
@@ -53,7 +41,7 @@ def _kit_raw_to_summary(folder: str) -> Callable[..., dict[str, Any]]:
 
 
 def _peer_raw_to_summary(peer: str, fmt: str) -> Callable[..., dict[str, Any]]:
-    def run(workspace: Any, reference: pd.DataFrame) -> dict[str, Any]:
+    def run(workspace: Workspace, reference: pd.DataFrame) -> dict[str, Any]:
         from benchmarks import _peers
 
         path = workspace.export_dir / fmt / f"orders.{fmt}"
@@ -70,7 +58,7 @@ def _peer_raw_to_summary(peer: str, fmt: str) -> Callable[..., dict[str, Any]]:
 
 
 def _read_floor(fmt: str) -> Callable[..., dict[str, Any]]:
-    def run(workspace: Any) -> dict[str, Any]:
+    def run(workspace: Workspace) -> dict[str, Any]:
         from benchmarks._peers import arrow_read_floor
 
         folder = workspace.export_dir / fmt
@@ -79,19 +67,19 @@ def _read_floor(fmt: str) -> Callable[..., dict[str, Any]]:
     return run
 
 
-def peer_stage_parts() -> list[PeerStagePart]:
+def peer_stages() -> list[Stage]:
     """The raw export to lifetimes' four columns, the kit's way (ingest, every check, then the
     snapshot) and each peer's, on CSV and on Parquet, with pyarrow's typed read as the floor."""
-    stages: list[PeerStagePart] = []
+    stages: list[Stage] = []
     for fmt, name in (("csv", "CSV"), ("parquet", "Parquet")):
         stages.append(
-            PeerStagePart(
+            Stage(
                 f"raw_to_summary_kit_{fmt}",
+                "peers",
                 f"the {name} export (orders and customers) to lifetimes' four columns, the kit's "
                 "way: segmentation.ingest.ingest (every check) then features.customer_snapshot",
                 _load_peer_reference,
                 _kit_raw_to_summary(fmt),
-                baseline=False,
             )
         )
         peers = [
@@ -102,8 +90,9 @@ def peer_stage_parts() -> list[PeerStagePart]:
             peers.append(("pandas", "pandas.read_csv (dates parsed) and groupbys"))
         for peer, how in peers:
             stages.append(
-                PeerStagePart(
+                Stage(
                     f"raw_to_summary_{peer}_{fmt}",
+                    "peers",
                     f"the same four columns from the {name} orders file: {how}; checked "
                     "against the kit's",
                     _load_peer_reference,
@@ -112,11 +101,12 @@ def peer_stage_parts() -> list[PeerStagePart]:
                 )
             )
         stages.append(
-            PeerStagePart(
+            Stage(
                 f"read_floor_{fmt}",
+                "peers",
                 f"the floor: pyarrow's typed read of both {name} files on 2 threads, nothing "
                 "checked or computed",
-                _load_nothing,
+                load_nothing,
                 _read_floor(fmt),
                 baseline=True,
             )

@@ -65,6 +65,14 @@ def _as_of_day(as_of: str | pd.Timestamp) -> dt.date:
     return pd.Timestamp(as_of).normalize().date()
 
 
+def _cutoff(as_of: str | pd.Timestamp) -> dt.datetime:
+    """The kit's own cutoff (rows strictly before it are as of the day), as a plain datetime."""
+    from segmentation.features import as_of_cutoff
+
+    cutoff: dt.datetime = as_of_cutoff(as_of).to_pydatetime()
+    return cutoff
+
+
 def duckdb_summary(
     orders_path: str | Path, *, as_of: str | pd.Timestamp, threads: int = 2
 ) -> pd.DataFrame:
@@ -123,7 +131,7 @@ def duckdb_summary(
             query,
             {
                 "path": str(path),
-                "cutoff": dt.datetime.combine(as_of_day + dt.timedelta(days=1), dt.time()),
+                "cutoff": _cutoff(as_of),
                 "tolerance": _refund_tolerance(),
                 "as_of": as_of_day,
             },
@@ -158,7 +166,7 @@ def polars_summary(orders_path: str | Path, *, as_of: str | pd.Timestamp) -> pd.
         }
         rows = pl.scan_csv(path, schema=schema)
     as_of_day = _as_of_day(as_of)
-    cutoff = dt.datetime.combine(as_of_day + dt.timedelta(days=1), dt.time())
+    cutoff = _cutoff(as_of)
     per_day = (
         rows.filter(pl.col("customer_id").is_not_null() & (pl.col("order_ts") < cutoff))
         .group_by("customer_id", "order_id")
@@ -224,8 +232,12 @@ def arrow_read_floor(paths: Sequence[str | Path], *, threads: int = 2) -> int:
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    arrow_types = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("s"), "BIGINT": pa.int64()}
-    arrow_types["DOUBLE"] = pa.float64()
+    arrow_types = {
+        "VARCHAR": pa.string(),
+        "TIMESTAMP": pa.timestamp("s"),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+    }
     previous = pa.cpu_count()
     pa.set_cpu_count(threads)
     try:

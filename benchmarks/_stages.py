@@ -20,6 +20,7 @@ __all__ = [
     "Stage",
     "Workspace",
     "bench_stages",
+    "load_nothing",
     "prepare_workspace",
     "select_stages",
 ]
@@ -170,7 +171,8 @@ class Stage:
     needs_prepared: bool = True
 
 
-def _load_nothing(workspace: Workspace) -> dict[str, Any]:
+def load_nothing(workspace: Workspace) -> dict[str, Any]:
+    """The load of a stage that reads the export's files itself: the workspace alone."""
     return {"workspace": workspace}
 
 
@@ -459,31 +461,18 @@ def bench_stages() -> list[Stage]:
     -------
     list of Stage
     """
+    # Their modules build on this one's Stage: imported here, once this module is loaded.
+    from benchmarks._engine_stages import engine_stages
+    from benchmarks._peer_stages import peer_stages
+
     return [
         *_ingest_stages(),
-        *_peer_stages(),
+        *peer_stages(),
         *_snapshot_stages(),
         *_scheme_stages(),
         *_clv_stages(),
         *_whole_month_stages(),
-        *_engine_stages(),
-    ]
-
-
-def _engine_stages() -> list[Stage]:
-    from benchmarks._engine_stages import engine_stage_parts
-
-    return [
-        Stage(
-            part.name,
-            "engine",
-            part.title,
-            part.load,
-            part.run,
-            spawns_processes=part.spawns_processes,
-            needs_prepared=part.needs_prepared,
-        )
-        for part in engine_stage_parts()
+        *engine_stages(),
     ]
 
 
@@ -493,33 +482,24 @@ def _ingest_stages() -> list[Stage]:
             "ingest_csv",
             "ingest",
             "segmentation.ingest.ingest of the CSV export (orders and customers)",
-            _load_nothing,
+            load_nothing,
             _ingest_stage("csv"),
         ),
         Stage(
             "ingest_parquet",
             "ingest",
             "segmentation.ingest.ingest of the same export as Parquet",
-            _load_nothing,
+            load_nothing,
             _ingest_stage("parquet"),
         ),
         Stage(
             "read_csv",
             "ingest",
             "plain pandas.read_csv of the same CSV files (no validation, no dates)",
-            _load_nothing,
+            load_nothing,
             _read_csv,
             baseline=True,
         ),
-    ]
-
-
-def _peer_stages() -> list[Stage]:
-    from benchmarks._peer_stages import peer_stage_parts
-
-    return [
-        Stage(part.name, "peers", part.title, part.load, part.run, baseline=part.baseline)
-        for part in peer_stage_parts()
     ]
 
 
@@ -713,7 +693,7 @@ def _whole_month_stages() -> list[Stage]:
             "report",
             "report",
             "report.build_report from the CSV export: ingest, analysis, exports, nine notebooks, HTML",
-            _load_nothing,
+            load_nothing,
             _report,
             repeat=False,
             spawns_processes=True,
