@@ -11,7 +11,7 @@ import pytest
 from segmentation.datasets import DEMO_LABEL, generate_demo
 from segmentation.export import EXPORT_FILES
 from segmentation.report import NOTEBOOKS, build_report, last_complete_month, month_end
-from segmentation.report._prepared import load_pickle
+from segmentation.report._analysis_file import load_analysis
 
 from conftest import ROOT
 
@@ -163,7 +163,7 @@ def test_manifest_is_complete(built: dict) -> None:
     )
     # The recommended columns follow the comparison's recommendation.
     assert exports["recommended_by"] == "comparison"
-    analysis = load_pickle(result.out_dir / "data" / "analysis.pkl")
+    analysis = load_analysis(result.out_dir / "data" / "analysis.pkl")
     assert exports["recommended_scheme"] == analysis.verdict.scheme
 
 
@@ -202,9 +202,9 @@ def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
 
 
 def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: dict) -> None:
-    from segmentation.report._prepared import load_pickle
+    from segmentation.report._analysis_file import load_analysis
 
-    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    analysis = load_analysis(built["first"].out_dir / "data" / "analysis.pkl")
     for run in (analysis.current, analysis.previous, analysis.calibration):
         for name, segmentation in run.segmentations.items():
             assert segmentation.labels.index is run.snapshot.index, name
@@ -219,13 +219,13 @@ def test_load_month_analysis_reads_the_prepared_analysis_without_the_tables(
 
     from segmentation.analysis import MonthAnalysis
     from segmentation.report import load_month_analysis
-    from segmentation.report._prepared import load_pickle
+    from segmentation.report._analysis_file import load_analysis
 
     source = built["first"].out_dir / "data" / "analysis.pkl"
     # Only the analysis: no tables.pkl, no prepared.json, so reading any table would fail.
     shutil.copy(source, tmp_path / "analysis.pkl")
     analysis = load_month_analysis(prepared_dir=tmp_path, input_path="/no/such/export")
-    expected = load_pickle(source)
+    expected = load_analysis(source)
     assert isinstance(analysis, MonthAnalysis)
     assert analysis.as_of == expected.as_of
     pd.testing.assert_frame_equal(analysis.scores, expected.scores)
@@ -305,9 +305,9 @@ def test_sections_show_nothing_for_what_the_data_cannot_support(
     from dataclasses import replace
 
     from segmentation.report import sections
-    from segmentation.report._prepared import load_pickle
+    from segmentation.report._analysis_file import load_analysis
 
-    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    analysis = load_analysis(built["first"].out_dir / "data" / "analysis.pkl")
     current = replace(
         analysis.current,
         segmentations={k: v for k, v in analysis.current.segmentations.items() if k != "clusters"},
@@ -375,10 +375,10 @@ def test_every_plot_draws_on_the_axes_it_is_given(built: dict) -> None:
     from segmentation.plots.schemes import plot_migration, plot_segment_profile
     from segmentation.quality import monthly_overview
     from segmentation.report import load_month_data
-    from segmentation.report._prepared import load_pickle
+    from segmentation.report._analysis_file import load_analysis
     from segmentation.schemes.migration import migration_between
 
-    analysis = load_pickle(built["first"].out_dir / "data" / "analysis.pkl")
+    analysis = load_analysis(built["first"].out_dir / "data" / "analysis.pkl")
     data = load_month_data(prepared_dir=built["first"].out_dir / "data")
     schemes = analysis.current.segmentations
     backtest = analysis.clv_backtest
@@ -449,7 +449,7 @@ def test_the_report_fills_the_cache_a_notebook_run_alone_reads(
     import segmentation.analysis
     import segmentation.ingest
     from segmentation.report import load_month_analysis, load_month_data
-    from segmentation.report._prepared import load_pickle
+    from segmentation.report._analysis_file import load_analysis
 
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("computed again although the report had just computed it")
@@ -470,4 +470,4 @@ def test_the_report_fills_the_cache_a_notebook_run_alone_reads(
     assert tables.stat().st_ino == (report_data / "tables.pkl").stat().st_ino
     inodes = {p.stat().st_ino for p in cache.glob("analysis-*.pkl")}
     assert (report_data / "analysis.pkl").stat().st_ino in inodes
-    assert analysis.warnings == load_pickle(report_data / "analysis.pkl").warnings
+    assert analysis.warnings == load_analysis(report_data / "analysis.pkl").warnings

@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from segmentation.export import EXPORT_FILES, GRADE_HISTORY_FILE, GRADE_MOVES_FILE
 from segmentation.formatting import money
 from segmentation.report import combine_notebooks, load_month_data
-from segmentation.report._prepared import load_pickle
+from segmentation.report._analysis_file import load_analysis
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
@@ -178,7 +178,7 @@ def test_every_cell_is_formatted_for_people(demo_reports: dict, lang: str) -> No
 def test_no_action_is_cut_short_in_the_en_report(demo_reports: dict) -> None:
     result = demo_reports["en"]
     cells = {td.get_text(" ", strip=True) for td in _soup(result).find_all("td")}
-    analysis = load_pickle(result.out_dir / "data" / "analysis.pkl")
+    analysis = load_analysis(result.out_dir / "data" / "analysis.pkl")
     actions = {
         action
         for segmentation in analysis.current.segmentations.values()
@@ -191,7 +191,7 @@ def test_no_action_is_cut_short_in_the_en_report(demo_reports: dict) -> None:
 def test_each_scheme_states_the_thresholds_and_parameters_it_used(demo_reports: dict) -> None:
     result = demo_reports["zh"]
     text = html_lib.unescape(_soup(result).get_text(" "))
-    analysis = load_pickle(result.out_dir / "data" / "analysis.pkl")
+    analysis = load_analysis(result.out_dir / "data" / "analysis.pkl")
     schemes = analysis.current.segmentations
     assert "首次购买在 30 天内" in text and "购买 ≥ 4 次" in text
     assert "沉睡 ×3，[30, 180] 天；流失 ×6，[90, 365] 天" in text

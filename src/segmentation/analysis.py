@@ -111,6 +111,9 @@ class MonthAnalysis:
     clv_holdout : HoldoutCheck or None
         The CLV backtest's holdout total against its interval
         (:func:`segmentation.clv.holdout_check`).
+    titles : dict of str to dict of str to str
+        Scheme name to its bilingual title, for every scheme of this month or calibration
+        (kept apart from the runs, so a notebook showing a title reads no scheme run back).
     timings : dict of str to float
         Seconds per stage.
     warnings : tuple of (str, str)
@@ -149,6 +152,7 @@ class MonthAnalysis:
     clv_intervals: ForecastIntervals | None = None
     clv_calibration: ProbabilityCalibration | None = None
     clv_holdout: HoldoutCheck | None = None
+    titles: dict[str, dict[str, str]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[tuple[str, str], ...] = ()
     campaigns: CampaignResults | None = None
@@ -173,7 +177,7 @@ class MonthAnalysis:
 
     def scheme_titles(self) -> dict[str, dict[str, str]]:
         """Scheme name to its bilingual title, for every scheme of this month or calibration."""
-        return _scheme_titles(self.calibration, self.current)
+        return {name: dict(title) for name, title in self.titles.items()}
 
     def lift_curves(self, *, top: int = 5) -> dict[str, pd.DataFrame]:
         """The backtest's :func:`~segmentation.evaluate.lift_curve` of the ``top`` ranked schemes.
@@ -261,9 +265,11 @@ def analyse_month(
             calibration_end=calibration_end,
             horizon_days=horizon_days,
         )
+        titles = _scheme_titles(calibration, current)
         scores, verdict = _ranked(
-            (previous, current, calibration), outcomes, config=config, random_state=random_state
-        )
+            (previous, current, calibration), outcomes, titles,
+            config=config, random_state=random_state,
+        )  # fmt: skip
     with _timed(timings, "agreement"):
         agreement_ari, agreement_ami = _agreement(current, random_state=random_state)
     association, drivers, drivers_unavailable = _mining(
@@ -304,6 +310,7 @@ def analyse_month(
         cohorts=cohorts,
         history=history,
         history_scheme=history_scheme,
+        titles=titles,
         timings=timings,
         **uncertainty,
     )
@@ -312,6 +319,7 @@ def analyse_month(
 def _ranked(
     runs: tuple[SchemeRun, SchemeRun, SchemeRun],
     outcomes: pd.DataFrame,
+    titles: Mapping[str, Mapping[str, str]],
     *,
     config: Mapping[str, Any],
     random_state: int,
@@ -326,7 +334,6 @@ def _ranked(
         settings=config["ranking"],
         random_state=random_state,
     )
-    titles = _scheme_titles(calibration, current)
     return scores, make_verdict(scores, titles, settings=config["ranking"])
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from segmentation.paths import project_root
+from segmentation.report._analysis_file import dump_analysis, load_analysis
 from segmentation.report._data import (
     MonthData,
     cached_month_data,
@@ -25,11 +26,9 @@ from segmentation.report._parameters import resolve_horizon_days
 from segmentation.report._prepared import (
     ANALYSIS_FILE,
     cache_folder,
-    dump_pickle,
     is_prepared,
     kit_digest,
     link_into,
-    load_pickle,
     read_prepared_meta,
     touch,
     trim_cache,
@@ -141,13 +140,12 @@ def cached_analysis(
     entry = cache / f"analysis-{key}.pkl" if cache is not None else None
     if entry is not None and entry.is_file():
         touch(entry)
-        cached: MonthAnalysis = load_pickle(entry)
-        return cached
+        return load_analysis(entry)
     analysis = analyse_month_data(
         data, config=settings, horizon_days=horizon_days, random_state=random_state
     )
     if entry is not None and cache is not None:
-        dump_pickle(analysis, entry)
+        dump_analysis(analysis, entry)
         trim_cache(cache, "analysis-*.pkl", keep=int(settings["report"]["cache_keep"]))
     return analysis
 
@@ -188,8 +186,7 @@ def load_month_analysis(
     from segmentation.runtime import apply_runtime_settings
 
     if prepared_dir and (Path(prepared_dir) / ANALYSIS_FILE).is_file():
-        analysis: MonthAnalysis = load_pickle(Path(prepared_dir) / ANALYSIS_FILE)
-        return analysis
+        return load_analysis(Path(prepared_dir) / ANALYSIS_FILE)
     settings = load_config(config or None)
     apply_runtime_settings(settings)  # a notebook opened on its own: its first load
     if prepared_dir:
@@ -237,8 +234,7 @@ def _cached_analysis_of(
     if not entry.is_file():
         return None
     touch(entry)
-    analysis: MonthAnalysis = load_pickle(entry)
-    return analysis
+    return load_analysis(entry)
 
 
 def remember_analysis(

@@ -9,6 +9,7 @@ import gc
 import sys
 import time
 from collections.abc import Mapping
+from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from segmentation.errors import SegmentationInputError
 from segmentation.i18n import check_lang
 from segmentation.paths import REPORTS_DIR, project_root
 from segmentation.report._analysis import analyse_month_data, remember_analysis
+from segmentation.report._analysis_file import dump_analysis
 from segmentation.report._atomic import reserved_month, staged_report
 from segmentation.report._data import (
     MonthData,
@@ -31,7 +33,7 @@ from segmentation.report._html import combine_notebooks, export_html, report_tit
 from segmentation.report._manifest import write_manifest
 from segmentation.report._notebooks import replace_in_notebooks, report_notebooks, run_notebooks
 from segmentation.report._parameters import RunParameters
-from segmentation.report._prepared import ANALYSIS_FILE, dump_pickle
+from segmentation.report._prepared import ANALYSIS_FILE
 from segmentation.report._progress import Progress, capture_warnings
 
 if TYPE_CHECKING:
@@ -164,14 +166,17 @@ def build_report(
         final_dir = Path(reports_dir) / data.month
         out_dir = whole.enter_context(staged_report(reports_dir, data.month))
         prepared = _write_tables(data, out_dir)
-        analysis_timings, crm, moves = _write_analysis_and_segments(
+        analysis_timings, exporting = _write_analysis_and_start_export(
             data, out_dir, run=run, settings=settings, root=root, shown=shown, ids=ids
         )
+        # A run that fails from here on still lets the export finish before its staged
+        # folder is removed.
+        whole.callback(futures.wait, [exporting])
         timings.update(analysis_timings)
         remember_month_data(data, prepared, settings=settings, root=root)
-        # The notebooks read everything back from prepared/: release the tables and the
-        # analysis (gigabytes at a million customers) before the kernels start, so peak
-        # memory is one process's, not two.
+        # The notebooks read everything back from prepared/: release the tables (and the
+        # analysis, once the export is written) before the kernels start, so peak memory
+        # is one process's, not two.
         month, as_of, source, quality = data.month, data.as_of, data.source, data.quality
         del data
         _release_memory()
@@ -194,6 +199,7 @@ def build_report(
             timings=timings,
             shown=shown,
         )
+        crm, moves, timings["crm_export"] = exporting.result()
         # Wall time of the whole run: the notebooks run side by side, so their own seconds
         # overlap and their sum would overstate it.
         timings["total"] = time.perf_counter() - started
@@ -312,7 +318,7 @@ def _write_tables(data: MonthData, out_dir: Path) -> Path:
     return prepared
 
 
-def _write_analysis_and_segments(
+def _write_analysis_and_start_export(
     data: MonthData,
     out_dir: Path,
     *,
@@ -321,11 +327,15 @@ def _write_analysis_and_segments(
     root: Path,
     shown: Progress,
     ids: str | None,
-) -> tuple[dict[str, float], CrmExport, dict[str, Any]]:
-    """Analyse the month into ``out_dir/data`` and write the CRM export and the grade moves;
-    seconds per stage, the export, and the moves' manifest entry."""
-    from segmentation.export import write_crm_export
+) -> tuple[dict[str, float], futures.Future[tuple[CrmExport, dict[str, Any], float]]]:
+    """Analyse the month into ``out_dir/data``, and write the CRM export and the grade moves
+    on a thread of their own; seconds per stage, and the export to come (with its manifest
+    entry for the moves and its seconds).
 
+    The export needs only the analysis, and the notebooks only ``data/``: it is written
+    while the analysis is saved and the notebooks run (10 s at a million customers, most of
+    it pyarrow and file writes, which leave the other thread free).
+    """
     shown.start("analysis")
     began = time.perf_counter()
     analysis = analyse_month_data(
@@ -337,8 +347,18 @@ def _write_analysis_and_segments(
         engine=str(settings["engine"]["report_engine"]),
     )
     timings = dict(analysis.timings)
+    pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+    exporting = pool.submit(
+        _write_exports, analysis, out_dir, run=run, settings=settings, root=root, shown=shown,
+        ids=ids,
+    )  # fmt: skip
+    pool.shutdown(wait=False)  # the export goes on; the pool takes nothing more
     written = out_dir / "data" / ANALYSIS_FILE
-    dump_pickle(analysis, written)
+    try:
+        dump_analysis(analysis, written)
+    except BaseException:
+        futures.wait([exporting])  # its files are in the folder the failed run removes
+        raise
     timings["analysis"] = time.perf_counter() - began
     shown.done("analysis", timings["analysis"], _analysis_detail(analysis))
     remember_analysis(
@@ -349,6 +369,23 @@ def _write_analysis_and_segments(
         random_state=run.random_state,
         root=root,
     )
+    return timings, exporting
+
+
+def _write_exports(
+    analysis: MonthAnalysis,
+    out_dir: Path,
+    *,
+    run: RunParameters,
+    settings: Mapping[str, Any],
+    root: Path,
+    shown: Progress,
+    ids: str | None,
+) -> tuple[CrmExport, dict[str, Any], float]:
+    """The CRM export and the grade moves written into ``out_dir``; the export, the moves'
+    manifest entry and the seconds they took."""
+    from segmentation.export import write_crm_export
+
     shown.start("export")
     began = time.perf_counter()
     crm = write_crm_export(
@@ -365,9 +402,9 @@ def _write_analysis_and_segments(
     moves = _write_grade_moves(
         analysis, out_dir, crm=crm, settings=settings, lang=run.lang, root=root
     )
-    timings["crm_export"] = time.perf_counter() - began
-    shown.done("export", timings["crm_export"])
-    return timings, crm, moves
+    seconds = time.perf_counter() - began
+    shown.done("export", seconds)
+    return crm, moves, seconds
 
 
 def _write_grade_moves(

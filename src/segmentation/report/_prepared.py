@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -21,6 +21,7 @@ from segmentation import __version__
 __all__ = [
     "ANALYSIS_FILE",
     "TABLES_FILE",
+    "aside",
     "cache_folder",
     "dump_pickle",
     "file_digest",
@@ -28,6 +29,7 @@ __all__ = [
     "kit_digest",
     "link_into",
     "load_pickle",
+    "pickle_into",
     "read_prepared",
     "read_prepared_meta",
     "touch",
@@ -51,19 +53,25 @@ def dump_pickle(value: Any, path: Path) -> None:
     # customers. Written to a file of its own and renamed, so an interrupted run, or two
     # notebooks filling the same cache at once, never leave a half-written file behind.
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = _aside(path)
+    partial = aside(path)
     try:
         with partial.open("xb") as handle:
-            _SharedIndexPickler(handle, protocol=5).dump(value)
+            pickle_into(handle, value)
         partial.replace(path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
 
 
-def _aside(path: Path) -> Path:
+def aside(path: Path) -> Path:
     """A name beside ``path`` no other writer uses (another process, another thread)."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+
+
+def pickle_into(handle: BinaryIO, value: Any) -> None:
+    """Pickle ``value`` into the open ``handle``, each pandas index written once
+    (:class:`_SharedIndexPickler`)."""
+    _SharedIndexPickler(handle, protocol=5).dump(value)
 
 
 def load_pickle(path: Path) -> Any:
@@ -107,7 +115,7 @@ def write_prepared(
     if tables is not None:
         dump_pickle(dict(tables), folder / TABLES_FILE)
     text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
-    partial = _aside(folder / _META_FILE)
+    partial = aside(folder / _META_FILE)
     partial.write_text(text, encoding="utf-8")
     partial.replace(folder / _META_FILE)
 
@@ -167,7 +175,7 @@ def link_into(source: Path, target: Path) -> bool:
     later rewrite of either file replaces it, so the other name keeps the old content whole.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = _aside(target)
+    partial = aside(target)
     try:
         partial.unlink(missing_ok=True)
         os.link(source, partial)
