@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.metrics import adjusted_mutual_info_score
 
 from segmentation.features import as_of_cutoff, as_text, buyer_mask, order_purchases
 from segmentation.formatting import styled
@@ -174,6 +172,11 @@ def segment_shape(labels: pd.Series) -> dict[str, float]:
         ``n_segments``, ``smallest_share``, ``entropy_bits`` (log base 2; log2(k) when k
         segments are equal).
     """
+    # Imported here, as in scheme_scores and agreement_matrix: scipy.stats and scikit-learn
+    # take 0.8 s to import, and every notebook kernel imports this module to read the
+    # month's analysis back.
+    from scipy import stats
+
     shares = labels.value_counts(normalize=True)
     shares = shares[shares > 0]
     return {
@@ -216,6 +219,8 @@ def scheme_scores(segmentation: Segmentation, outcomes: pd.DataFrame) -> dict[st
         means = _segment_means(labels, revenue)
         order = pd.Series(labels.cat.categories.get_indexer(means.index), index=means.index)
         if len(means) >= 3 and means.nunique() > 1:
+            from scipy import stats  # imported here: see segment_shape
+
             spearman = float(stats.spearmanr(order, means).statistic)
     return {
         **dict(zip(RANKING_SCORES, ranked, strict=True)),
@@ -331,6 +336,8 @@ def agreement_matrix(
         holds how many customers were scored and ``attrs["sampled"]`` whether they were a
         sample.
     """
+    from sklearn.metrics import adjusted_mutual_info_score  # imported here: see segment_shape
+
     score = {"ari": adjusted_rand_from_codes, "ami": adjusted_mutual_info_score}[metric]
     names = list(segmentations)
     if not names:

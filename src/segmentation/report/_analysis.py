@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from segmentation.campaigns import CampaignResults
 
 __all__ = [
+    "AnalysisKey",
     "analyse_month_data",
     "cached_analysis",
     "load_month_analysis",
@@ -237,22 +238,27 @@ def _cached_analysis_of(
     return load_analysis(entry)
 
 
+class AnalysisKey(NamedTuple):
+    """What a cached analysis is looked up by, besides the config and the kit's code: the
+    inputs' digest (empty when unknown: then nothing is cached), the month, the backtest's
+    horizon and the seed."""
+
+    digest: str
+    month: str
+    horizon_days: int
+    random_state: int
+
+
 def remember_analysis(
-    data: MonthData,
-    written: Path,
-    *,
-    settings: Mapping[str, Any],
-    horizon_days: int,
-    random_state: int,
-    root: Path,
+    key: AnalysisKey, written: Path, *, settings: Mapping[str, Any], root: Path
 ) -> None:
     """Enter the analysis a report wrote to ``written`` in the notebooks' cache, hard-linked
     (no copy); where the file system cannot link, the cache is left as it was."""
     cache = cache_folder(settings, root)
-    if cache is None or not data.digest:
+    if cache is None or not key.digest:
         return
-    key = _analysis_key(data.digest, data.month, horizon_days, random_state, settings)
-    if link_into(written, cache / f"analysis-{key}.pkl"):
+    entry = _analysis_key(key.digest, key.month, key.horizon_days, key.random_state, settings)
+    if link_into(written, cache / f"analysis-{entry}.pkl"):
         trim_cache(cache, "analysis-*.pkl", keep=int(settings["report"]["cache_keep"]))
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from segmentation.errors import SegmentationInputError
 from segmentation.i18n import check_lang
 from segmentation.paths import REPORTS_DIR, project_root
-from segmentation.report._analysis import analyse_month_data, remember_analysis
+from segmentation.report._analysis import AnalysisKey, analyse_month_data, remember_analysis
 from segmentation.report._analysis_file import dump_analysis
 from segmentation.report._atomic import reserved_month, staged_report
 from segmentation.report._data import (
@@ -129,8 +129,8 @@ def build_report(
         seconds, and each Python warning as one ``warning: <message>`` line, to stderr.
     notebook_workers : int, default 2
         Notebooks run at the same time, each in its own process and kernel; 1 runs them
-        one after another. Each kernel holds the month's analysis (about 1.5 GB at a million
-        customers), so more workers need more memory.
+        one after another. Each kernel holds the parts of the month's analysis it shows (up
+        to about 1.3 GB at a million customers), so more workers need more memory.
     engine : {"pandas", "duckdb", "spark"}, optional
         Where the snapshots are computed (same segments and scores); config ``engine.report_engine``.
 
@@ -166,19 +166,21 @@ def build_report(
         final_dir = Path(reports_dir) / data.month
         out_dir = whole.enter_context(staged_report(reports_dir, data.month))
         prepared = _write_tables(data, out_dir)
-        analysis_timings, exporting = _write_analysis_and_start_export(
-            data, out_dir, run=run, settings=settings, root=root, shown=shown, ids=ids
-        )
-        # A run that fails from here on still lets the export finish before its staged
-        # folder is removed.
-        whole.callback(futures.wait, [exporting])
-        timings.update(analysis_timings)
+        analysis, analysis_began = _analyse(data, run=run, settings=settings, shown=shown)
+        timings.update(analysis.timings)
         remember_month_data(data, prepared, settings=settings, root=root)
-        # The notebooks read everything back from prepared/: release the tables (and the
-        # analysis, once the export is written) before the kernels start, so peak memory
-        # is one process's, not two.
+        # Only the analysis is needed from here on: the tables (and what ingest left on the
+        # heap) are released before the analysis is saved and exported, and the analysis
+        # before the kernels start, so peak memory is one process's, not two.
         month, as_of, source, quality = data.month, data.as_of, data.source, data.quality
+        cache_key = AnalysisKey(data.digest, month, run.horizon_days, run.random_state)
         del data
+        _release_memory()
+        crm, moves = _save_and_export(
+            analysis, out_dir, run=run, settings=settings, root=root, shown=shown, ids=ids,
+            cache_key=cache_key, began=analysis_began, timings=timings,
+        )  # fmt: skip
+        del analysis
         _release_memory()
 
         executed = _run_report_notebooks(
@@ -199,7 +201,6 @@ def build_report(
             timings=timings,
             shown=shown,
         )
-        crm, moves, timings["crm_export"] = exporting.result()
         # Wall time of the whole run: the notebooks run side by side, so their own seconds
         # overlap and their sum would overstate it.
         timings["total"] = time.perf_counter() - started
@@ -318,24 +319,11 @@ def _write_tables(data: MonthData, out_dir: Path) -> Path:
     return prepared
 
 
-def _write_analysis_and_start_export(
-    data: MonthData,
-    out_dir: Path,
-    *,
-    run: RunParameters,
-    settings: Mapping[str, Any],
-    root: Path,
-    shown: Progress,
-    ids: str | None,
-) -> tuple[dict[str, float], futures.Future[tuple[CrmExport, dict[str, Any], float]]]:
-    """Analyse the month into ``out_dir/data``, and write the CRM export and the grade moves
-    on a thread of their own; seconds per stage, and the export to come (with its manifest
-    entry for the moves and its seconds).
-
-    The export needs only the analysis, and the notebooks only ``data/``: it is written
-    while the analysis is saved and the notebooks run (10 s at a million customers, most of
-    it pyarrow and file writes, which leave the other thread free).
-    """
+def _analyse(
+    data: MonthData, *, run: RunParameters, settings: Mapping[str, Any], shown: Progress
+) -> tuple[MonthAnalysis, float]:
+    """The month's analysis, and when it began (the ``analysis`` stage ends once it is
+    saved: :func:`_save_and_export`)."""
     shown.start("analysis")
     began = time.perf_counter()
     analysis = analyse_month_data(
@@ -346,30 +334,42 @@ def _write_analysis_and_start_export(
         on_warning=shown.warning,
         engine=str(settings["engine"]["report_engine"]),
     )
-    timings = dict(analysis.timings)
-    pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
-    exporting = pool.submit(
-        _write_exports, analysis, out_dir, run=run, settings=settings, root=root, shown=shown,
-        ids=ids,
-    )  # fmt: skip
-    pool.shutdown(wait=False)  # the export goes on; the pool takes nothing more
-    written = out_dir / "data" / ANALYSIS_FILE
-    try:
-        dump_analysis(analysis, written)
-    except BaseException:
-        futures.wait([exporting])  # its files are in the folder the failed run removes
-        raise
-    timings["analysis"] = time.perf_counter() - began
-    shown.done("analysis", timings["analysis"], _analysis_detail(analysis))
-    remember_analysis(
-        data,
-        written,
-        settings=settings,
-        horizon_days=run.horizon_days,
-        random_state=run.random_state,
-        root=root,
-    )
-    return timings, exporting
+    return analysis, began
+
+
+def _save_and_export(
+    analysis: MonthAnalysis,
+    out_dir: Path,
+    *,
+    run: RunParameters,
+    settings: Mapping[str, Any],
+    root: Path,
+    shown: Progress,
+    ids: str | None,
+    cache_key: AnalysisKey,
+    began: float,
+    timings: dict[str, float],
+) -> tuple[CrmExport, dict[str, Any]]:
+    """Save the analysis into ``out_dir/data`` (and the notebooks' cache) while the CRM
+    export and the grade moves are written on a thread of their own; the export and the
+    moves' manifest entry. Times ``analysis`` (from ``began``) and ``crm_export``.
+
+    Saving is mostly pickling and the export mostly pyarrow and file writes, so each keeps
+    a core busy: at a million customers the two take about 10 s together where they took
+    14 s one after the other.
+    """
+    with futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as pool:
+        exporting = pool.submit(
+            _write_exports, analysis, out_dir, run=run, settings=settings, root=root,
+            shown=shown, ids=ids,
+        )  # fmt: skip
+        written = out_dir / "data" / ANALYSIS_FILE
+        dump_analysis(analysis, written)  # a failure waits for the export (leaving the with)
+        timings["analysis"] = time.perf_counter() - began
+        shown.done("analysis", timings["analysis"], _analysis_detail(analysis))
+        remember_analysis(cache_key, written, settings=settings, root=root)
+        crm, moves, timings["crm_export"] = exporting.result()
+    return crm, moves
 
 
 def _write_exports(
