@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from segmentation.analysis import MonthAnalysis
+from segmentation.errors import SegmentationInputError
 from segmentation.report._analysis_file import ANALYSIS_PARTS, dump_analysis, load_analysis
 from segmentation.report._prepared import dump_pickle
 
@@ -91,11 +92,10 @@ def test_a_file_renamed_over_it_later_is_not_read(written: Path, tmp_path: Path)
     assert held.history is not None
 
 
-def test_an_older_kits_whole_pickle_is_read_whole(written: Path, tmp_path: Path) -> None:
-    """A report an older kit wrote holds the analysis as one pickle."""
+def test_a_file_it_did_not_write_is_refused_with_what_to_do(written: Path, tmp_path: Path) -> None:
+    """A report an older kit built held its analysis as one pickle: refused, not misread."""
     whole = pickle.loads(pickle.dumps(load_analysis(written)))
     older = tmp_path / "analysis.pkl"
     dump_pickle(whole, older)
-    read = load_analysis(older)
-    assert type(read) is MonthAnalysis
-    _assert_same(read, whole)
+    with pytest.raises(SegmentationInputError, match="build the report again"):
+        load_analysis(older)

@@ -29,6 +29,8 @@ RANKS = {
     "formatting": 0,
     "fonts": 0,
     "runtime": 0,
+    "pickling": 0,
+    "forked": 0,
     "privacy": 0,
     "datasets": 0,
     "ingest": 1,

@@ -314,3 +314,29 @@ def test_brier_sentence_names_the_best_and_worst_scheme() -> None:
     assert (
         "Brier 分数 0.115" in zh and "最好的是单一（0.250）" in zh and "最差的是分层（0.500）" in zh
     )
+
+
+def test_labels_looked_up_once_per_index_equal_reindexing_each() -> None:
+    """The calibration's schemes on the buyers' index: the same Series as reindexing each
+    scheme's labels, for ids found and not found, categorical or not, on shared and own
+    indexes."""
+    from segmentation.clv._calibration import _on_index
+
+    shared = pd.Index([f"c{i}" for i in range(8)], name="customer_id")
+    own = pd.Index(["c7", "c3", "c1"], name="customer_id")
+    labels = {
+        "tier": pd.Series(list("aabbccab"), index=shared, dtype="category", name="tier"),
+        "grade": pd.Series(
+            pd.Categorical(list("xyxyxyxy"), categories=["y", "x"], ordered=True),
+            index=shared,
+            name="grade",
+        ),
+        "own": pd.Series(list("pqr"), index=own, dtype="category"),
+        "plain": pd.Series(np.arange(8), index=shared, name="plain"),
+    }
+    buyers = pd.Index(["c6", "c1", "gone", "c3"], name="customer_id")
+    aligned = _on_index(labels, buyers)
+    assert list(aligned) == list(labels)
+    for name, series in labels.items():
+        pd.testing.assert_series_equal(aligned[name], series.reindex(buyers))
+    assert aligned["tier"].isna().tolist() == [False, False, True, False]

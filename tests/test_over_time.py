@@ -18,7 +18,12 @@ from segmentation.config import load_config
 from segmentation.errors import InvalidOptionError
 from segmentation.features import CohortMatrix, cohort_matrix, customer_snapshot, order_purchases
 from segmentation.report import over_time_sections
-from segmentation.schemes.history import SegmentHistory, month_ends, segment_history
+from segmentation.schemes.history import (
+    SegmentHistory,
+    month_end_labels,
+    month_ends,
+    segment_history,
+)
 from segmentation.schemes.tiers import member_grade, value_tier
 
 from canonical_frames import online_retail_orders
@@ -157,6 +162,47 @@ def demo_history(demo_tables: Any) -> SegmentHistory:
         schemes=list(section["schemes"]),
         track=list(section["grade_schemes"]),
     )
+
+
+@pytest.mark.parametrize("handed", ["all", "some", "before_any_customer"])
+def test_month_ends_computed_aside_give_the_same_history(
+    demo_tables: Any, demo_history: SegmentHistory, handed: str
+) -> None:
+    """The earlier month-ends computed apart (as the analysis does in a forked process) and
+    handed in: every size, grade and count equals the history computed in turn."""
+    settings = load_config()
+    section = settings["over_time"]
+    days = month_ends(DEMO_AS_OF, months=int(section["history_months"]))
+    tables = (demo_tables.orders, demo_tables.customers, demo_tables.interactions)
+    if handed == "before_any_customer":
+        # Month-ends before the first order: nothing known, so the history stops there.
+        first = demo_tables.orders["order_ts"].min()
+        early = (first.to_period("M") - 1).end_time.normalize()
+        computed = month_end_labels(
+            *tables, days=[early], config=settings, schemes=section["schemes"]
+        )
+        assert computed == {early: None}
+        return
+    chosen = list(days[:-1][::-1]) if handed == "all" else [days[-3], days[-6]]
+    earlier = month_end_labels(*tables, days=chosen, config=settings, schemes=section["schemes"])
+    assert list(earlier) == chosen
+    history = segment_history(
+        *tables,
+        as_of=DEMO_AS_OF,
+        config=settings,
+        months=int(section["history_months"]),
+        schemes=list(section["schemes"]),
+        track=list(section["grade_schemes"]),
+        earlier=earlier,
+    )
+    assert history.month_ends == demo_history.month_ends
+    pd.testing.assert_series_equal(history.customers, demo_history.customers)
+    for name, sizes in demo_history.sizes.items():
+        pd.testing.assert_frame_equal(history.sizes[name], sizes)
+    for name, grades in demo_history.grades.items():
+        np.testing.assert_array_equal(history.grades[name], grades)
+    assert history.unavailable == demo_history.unavailable
+    assert history.customers[days[-3]] == earlier[days[-3]].customers
 
 
 def _known_at(tables: Any, day: pd.Timestamp) -> int:

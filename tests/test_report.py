@@ -239,7 +239,7 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
     import io
     import pickle
 
-    from segmentation.report._prepared import _SharedIndexPickler
+    from segmentation.pickling import pickle_into
 
     ids = pd.Index(pd.array([f"C{i:07d}" for i in range(1000)], dtype="string"), name="id")
     frame = pd.DataFrame({"spend": range(1000)}, index=ids)
@@ -251,7 +251,7 @@ def test_shared_index_pickler_writes_each_index_once_and_keeps_every_dtype() -> 
         "plain": pd.Series([0.5] * 3, index=["p", "q", "r"], name="other"),
     }
     buffer = io.BytesIO()
-    _SharedIndexPickler(buffer, protocol=5).dump(value)
+    pickle_into(buffer, value)
     back = pickle.loads(buffer.getvalue())
     for key, item in value.items():
         if isinstance(item, pd.Series):

@@ -43,9 +43,16 @@ from segmentation.evaluate import (
     lift_curve,
 )
 from segmentation.features import CohortMatrix, cohort_matrix, customer_snapshot
+from segmentation.forked import ForkedCall
 from segmentation.ranking import Verdict
 from segmentation.ranking import verdict as make_verdict
-from segmentation.schemes.history import SegmentHistory, segment_history
+from segmentation.schemes.history import (
+    MonthEndLabels,
+    SegmentHistory,
+    month_end_labels,
+    month_ends,
+    segment_history,
+)
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
 __all__ = ["MonthAnalysis", "analyse_month"]
@@ -232,12 +239,50 @@ def analyse_month(
     Returns
     -------
     MonthAnalysis
+
+    Notes
+    -----
+    The segment history's month-ends before last month's are computed by a forked child
+    process on Linux (config ``runtime.fork_analysis``) while this one runs the schemes:
+    about 12 s of a million customers' analysis on the other core. The result is the same
+    with the option off.
     """
     timings: dict[str, float] = {}
     horizon_days = horizon_days or int(config["report"]["horizon_days"])
     as_of = pd.Timestamp(as_of).normalize()
     previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
     calibration_end = as_of - pd.Timedelta(days=horizon_days)
+    # Needs nothing computed below: started first, on the other core, and collected last.
+    earlier_months = _earlier_months_aside(
+        (orders, customers, interactions), as_of=as_of, config=config, random_state=random_state
+    )
+    try:
+        return _analysed(
+            (orders, customers, interactions),
+            (as_of, previous_as_of, calibration_end, horizon_days),
+            earlier_months,
+            config=config,
+            random_state=random_state,
+            engine=engine,
+            timings=timings,
+        )
+    finally:
+        earlier_months.cancel()  # a failed analysis leaves no child behind
+
+
+def _analysed(
+    tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+    days: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, int],
+    earlier_months: ForkedCall[dict[pd.Timestamp, MonthEndLabels | None]],
+    *,
+    config: Mapping[str, Any],
+    random_state: int,
+    engine: str,
+    timings: dict[str, float],
+) -> MonthAnalysis:
+    """:func:`analyse_month`, with the history's earlier month-ends computed aside."""
+    orders, customers, interactions = tables
+    as_of, previous_as_of, calibration_end, horizon_days = days
     with _timed(timings, "features"):
         snapshots = _snapshots(
             orders, customers, interactions, (previous_as_of, as_of, calibration_end),
@@ -284,7 +329,8 @@ def analyse_month(
     with _timed(timings, "over_time"):
         cohorts, history, history_scheme = _over_time(
             (orders, customers, interactions), {as_of: current, previous_as_of: previous},
-            scores, verdict.scheme, as_of=as_of, config=config, random_state=random_state,
+            earlier_months.result(), scores, verdict.scheme, as_of=as_of, config=config,
+            random_state=random_state,
         )  # fmt: skip
     return MonthAnalysis(
         as_of=as_of,
@@ -445,9 +491,33 @@ def _mining(
     return association, drivers, unavailable
 
 
+def _earlier_months_aside(
+    tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+    *,
+    as_of: pd.Timestamp,
+    config: Mapping[str, Any],
+    random_state: int,
+) -> ForkedCall[dict[pd.Timestamp, MonthEndLabels | None]]:
+    """The segment history's month-ends before last month's (which the report's own runs
+    give), latest first, computed in a forked child process (config
+    ``runtime.fork_analysis``)."""
+    section = config["over_time"]
+    days = month_ends(as_of, months=int(section["history_months"]))[:-2]
+    return ForkedCall(
+        month_end_labels,
+        *tables,
+        days=days[::-1],
+        config=config,
+        schemes=list(section["schemes"]),
+        random_state=random_state,
+        fork=bool(config["runtime"]["fork_analysis"]) and len(days) > 0,
+    )
+
+
 def _over_time(
     tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
     runs: Mapping[pd.Timestamp, SchemeRun],
+    earlier: Mapping[pd.Timestamp, MonthEndLabels | None],
     scores: pd.DataFrame,
     recommended: str | None,
     *,
@@ -456,7 +526,8 @@ def _over_time(
     random_state: int,
 ) -> tuple[CohortMatrix, SegmentHistory, str]:
     """The cohorts, and the rule schemes at each of the last month-ends with the grade
-    history; this month's and last month's runs are reused, not run again."""
+    history; this month's and last month's runs are reused, and the ``earlier`` month-ends
+    were computed aside."""
     section = config["over_time"]
     orders, customers, interactions = tables
     cohorts = cohort_matrix(orders, as_of=as_of, months=int(section["cohort_months"]))
@@ -479,6 +550,7 @@ def _over_time(
         track=[*section["grade_schemes"], history_scheme],
         random_state=random_state,
         known=runs,
+        earlier=earlier,
     )
     return cohorts, history, history_scheme
 

@@ -155,6 +155,24 @@ def segment_rate_probability(labels: pd.Series, bought_before: pd.Series) -> pd.
     return rate.astype(float)
 
 
+def _on_index(labels: Mapping[str, pd.Series], index: pd.Index) -> dict[str, pd.Series]:
+    """Each scheme's segments as ``labels.reindex(index)``, the ids looked up once per
+    distinct index instead of once per scheme (every scheme of a run shares the snapshot's:
+    a lookup of a million text ids takes 0.15 s)."""
+    positions: dict[int, np.ndarray] = {}
+    aligned = {}
+    for name, series in labels.items():
+        if not isinstance(series.dtype, pd.CategoricalDtype):
+            aligned[name] = series.reindex(index)
+            continue
+        found = positions.get(id(series.index))
+        if found is None:
+            found = positions[id(series.index)] = series.index.get_indexer(index)
+        values = series.array.take(found, allow_fill=True)  # -1 (not found) is missing
+        aligned[name] = pd.Series(values, index=index, name=series.name)
+    return aligned
+
+
 def simulate_holdout_counts(
     fit: PurchaseModelFit,
     *,
@@ -366,8 +384,7 @@ def probability_calibration(
         probability = model_probability.reindex(index).to_numpy(dtype=float)
         rows["model"] = {"brier": brier_score(probability, outcome), "customers": len(index)}
         reliability = reliability_table(probability, outcome, bins=bins)
-    for name, labels in scheme_labels.items():
-        segment = labels.reindex(index)
+    for name, segment in _on_index(scheme_labels, index).items():
         rate = segment_rate_probability(segment, before)
         rows[name] = {"brier": brier_score(rate, outcome), "customers": len(index)}
     brier = pd.DataFrame.from_dict(rows, orient="index", columns=["brier", "customers"])

@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from segmentation.report._prepared import aside, load_pickle, pickle_into
+from segmentation.errors import SegmentationInputError
+from segmentation.pickling import pickle_into
+from segmentation.report._prepared import aside
 
 if TYPE_CHECKING:
     from segmentation.analysis import MonthAnalysis
@@ -71,15 +73,22 @@ def load_analysis(path: Path) -> MonthAnalysis:
     """The analysis :func:`dump_analysis` wrote to ``path``, its parts read on first use.
 
     The file stays open until every part is read (or the analysis is let go), so a cache
-    entry renamed over it meanwhile never mixes two analyses. A file that is one whole
-    pickle (a report an older kit wrote) is read whole.
+    entry renamed over it meanwhile never mixes two analyses.
+
+    Raises
+    ------
+    SegmentationInputError
+        When ``path`` is not such a file (e.g. a report an older kit wrote).
     """
     # Not a with-block: the file stays open for the parts read later (closed by the reader).
     handle = Path(path).open("rb")  # noqa: SIM115
     if handle.read(len(_MAGIC)) != _MAGIC:
         handle.close()
-        whole: MonthAnalysis = load_pickle(Path(path))
-        return whole
+        raise SegmentationInputError(
+            f"{path}: not an analysis this version of the kit wrote (a report an older "
+            "version built?); build the report again with `segmentation report`, or open "
+            "the notebook without prepared_dir to analyse its inputs afresh."
+        )
     try:
         handle.seek(-_OFFSET_BYTES, 2)
         handle.seek(int.from_bytes(handle.read(_OFFSET_BYTES), "little"))

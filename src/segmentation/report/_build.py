@@ -169,20 +169,18 @@ def build_report(
         analysis, analysis_began = _analyse(data, run=run, settings=settings, shown=shown)
         timings.update(analysis.timings)
         remember_month_data(data, prepared, settings=settings, root=root)
-        # Only the analysis is needed from here on: the tables (and what ingest left on the
-        # heap) are released before the analysis is saved and exported, and the analysis
-        # before the kernels start, so peak memory is one process's, not two.
+        # The tables are released before the analysis is saved and exported, the analysis
+        # before the kernels start: peak memory is one process's, not two.
         month, as_of, source, quality = data.month, data.as_of, data.source, data.quality
-        cache_key = AnalysisKey(data.digest, month, run.horizon_days, run.random_state)
+        key = AnalysisKey(data.digest, month, run.horizon_days, run.random_state)
         del data
         _release_memory()
         crm, moves = _save_and_export(
             analysis, out_dir, run=run, settings=settings, root=root, shown=shown, ids=ids,
-            cache_key=cache_key, began=analysis_began, timings=timings,
+            cache_key=key, began=analysis_began, timings=timings,
         )  # fmt: skip
         del analysis
         _release_memory()
-
         executed = _run_report_notebooks(
             [source_dir / name for name in available],
             out_dir,

@@ -12,11 +12,12 @@ import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pandas as pd
 
 from segmentation import __version__
+from segmentation.pickling import pickle_into
 
 __all__ = [
     "ANALYSIS_FILE",
@@ -29,7 +30,6 @@ __all__ = [
     "kit_digest",
     "link_into",
     "load_pickle",
-    "pickle_into",
     "read_prepared",
     "read_prepared_meta",
     "touch",
@@ -68,36 +68,10 @@ def aside(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
 
 
-def pickle_into(handle: BinaryIO, value: Any) -> None:
-    """Pickle ``value`` into the open ``handle``, each pandas index written once
-    (:class:`_SharedIndexPickler`)."""
-    _SharedIndexPickler(handle, protocol=5).dump(value)
-
-
 def load_pickle(path: Path) -> Any:
     """What :func:`dump_pickle` wrote to ``path``."""
     with path.open("rb") as handle:
         return pickle.load(handle)
-
-
-class _SharedIndexPickler(pickle.Pickler):
-    """A pickler that writes a Series as its values and its index object.
-
-    pandas pickles a Series' index twice, the second time as a fresh slice that no memo can
-    share: a million customer ids cost 15 MB per Series, and the analysis holds dozens of
-    Series on the same ids. Written as (values, index, name), each index is written once and
-    every Series on it refers back to it, so reading it back shares one index object too.
-    """
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is pd.Series:
-            return _series, (obj.array, obj.index, obj.name)
-        return NotImplemented
-
-
-def _series(values: Any, index: pd.Index, name: Any) -> pd.Series:
-    """Rebuild a Series written by :class:`_SharedIndexPickler`."""
-    return pd.Series(values, index=index, name=name, copy=False)
 
 
 def write_prepared(

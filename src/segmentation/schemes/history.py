@@ -11,7 +11,7 @@ to this (re-grading) and :meth:`SegmentHistory.transitions` how many moved each 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,13 @@ from segmentation.features import customer_snapshot
 from segmentation.schemes.base import Segmentation
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
-__all__ = ["SegmentHistory", "month_ends", "segment_history"]
+__all__ = [
+    "MonthEndLabels",
+    "SegmentHistory",
+    "month_end_labels",
+    "month_ends",
+    "segment_history",
+]
 
 #: A customer's code at a month-end when they were not known yet.
 NOT_KNOWN = -1
@@ -212,6 +218,74 @@ def month_ends(as_of: str | pd.Timestamp, *, months: int) -> tuple[pd.Timestamp,
     return (*earlier, as_of)
 
 
+@dataclass(frozen=True)
+class MonthEndLabels:
+    """The rule schemes as of a month-end before the last: all a history keeps of it.
+
+    Attributes
+    ----------
+    labels : dict of str to pandas.Series
+        Per scheme, its segment per customer (categorical, on the snapshot's ids).
+    customers : int
+        Customers known at the month-end.
+    """
+
+    labels: dict[str, pd.Series]
+    customers: int
+
+
+def month_end_labels(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    interactions: pd.DataFrame | None = None,
+    *,
+    days: Sequence[pd.Timestamp],
+    config: Mapping[str, Any],
+    schemes: Collection[str],
+    random_state: int = 0,
+) -> dict[pd.Timestamp, MonthEndLabels | None]:
+    """The ``schemes`` as of each of ``days``, latest first, each from its own snapshot.
+
+    What :func:`segment_history` computes for the month-ends before the last, given apart so
+    that it can run beside the rest of the month's analysis (another process, see
+    :class:`segmentation.forked.ForkedCall`). What the schemes warn of is not kept: the
+    history says it once, for the last month-end.
+
+    Parameters
+    ----------
+    orders, customers, interactions : pandas.DataFrame or None
+        Canonical tables from ingest.
+    days : sequence of pandas.Timestamp
+        Month-ends, latest first.
+    config : mapping
+    schemes : collection of str
+        Registry names to run.
+    random_state : int, default 0
+
+    Returns
+    -------
+    dict of pandas.Timestamp to MonthEndLabels or None
+        Latest first, up to and including the first day before any customer (None), after
+        which no earlier day can have one.
+    """
+    computed: dict[pd.Timestamp, MonthEndLabels | None] = {}
+    for day in days:
+        snapshot = customer_snapshot(orders, customers, interactions, as_of=day)
+        if not len(snapshot):
+            computed[day] = None
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = run_schemes(
+                snapshot, as_of=day, config=config, random_state=random_state,
+                schemes=list(schemes),
+            )  # fmt: skip
+        found = run.segmentations
+        labels = {name: found[name].labels for name in schemes if name in found}
+        computed[day] = MonthEndLabels(labels=labels, customers=len(snapshot))
+    return computed
+
+
 def segment_history(
     orders: pd.DataFrame,
     customers: pd.DataFrame | None = None,
@@ -224,6 +298,7 @@ def segment_history(
     track: Collection[str] = (),
     random_state: int = 0,
     known: Mapping[pd.Timestamp, SchemeRun] | None = None,
+    earlier: Mapping[pd.Timestamp, MonthEndLabels | None] | None = None,
 ) -> SegmentHistory:
     """Segment the customers as of each of the last ``months`` month-ends.
 
@@ -248,49 +323,85 @@ def segment_history(
         Schemes already run as of some of the month-ends (the report's this month and last
         month), by day, reused instead of run again. They must come from the same tables
         and config.
+    earlier : mapping of pandas.Timestamp to MonthEndLabels or None, optional
+        :func:`month_end_labels` of some of the month-ends before ``as_of`` (computed
+        beside the rest of the analysis), used instead of running the schemes again; a day
+        not in ``known`` or ``earlier`` is computed here.
 
     Returns
     -------
     SegmentHistory
     """
     days = month_ends(as_of, months=months)
-    runs: dict[pd.Timestamp, dict[str, Segmentation]] = {}
-    known_customers: dict[pd.Timestamp, int] = {}
-    unavailable: dict[str, str] = {}
-    last_snapshot: pd.DataFrame | None = None
-    for day in reversed(days):  # the last first: its customers index every grade history
-        reused = (known or {}).get(day)
-        found = dict(reused.segmentations) if reused is not None else {}
-        snapshot = reused.snapshot if reused is not None else None
-        # A scheme the reused run found unavailable stays so: no snapshot again for it.
-        settled = (
-            {} if reused is None else {n: r for n, r in reused.unavailable.items() if n in schemes}
+    known, earlier = known or {}, earlier or {}
+    tables = (orders, customers, interactions)
+    reused = known.get(days[-1])
+    found = dict(reused.segmentations) if reused is not None else {}
+    unavailable = (
+        {} if reused is None else {n: r for n, r in reused.unavailable.items() if n in schemes}
+    )
+    wanted = [name for name in schemes if name not in found and name not in unavailable]
+    snapshot = reused.snapshot if reused is not None else None
+    if wanted or snapshot is None:
+        snapshot = customer_snapshot(*tables, as_of=days[-1])
+        if not len(snapshot):  # no customer at all: an empty history
+            return _history({}, {}, {}, np.zeros(0), unavailable=unavailable, track=track)
+    if wanted:
+        # What a scheme warns of (tied RFM quintiles) is said once, for this month.
+        run = run_schemes(
+            snapshot, as_of=days[-1], config=config, random_state=random_state, schemes=wanted
         )
-        if day == days[-1]:
-            unavailable = dict(settled)
-        wanted = [name for name in schemes if name not in found and name not in settled]
-        if wanted or snapshot is None:
-            snapshot = customer_snapshot(orders, customers, interactions, as_of=day)
-            if not len(snapshot):
-                break  # before the first customer: no earlier month has any either
-        if wanted:
-            with warnings.catch_warnings():
-                if day != days[-1]:
-                    # What a scheme warns of (tied RFM quintiles) is said once, for this
-                    # month; the same note about each earlier month would only repeat it.
-                    warnings.simplefilter("ignore")
-                run = run_schemes(
-                    snapshot, as_of=day, config=config, random_state=random_state, schemes=wanted
-                )
-            found.update(run.segmentations)
-            if day == days[-1]:
-                unavailable.update(run.unavailable)
-        if last_snapshot is None:
-            last_snapshot = snapshot
-        known_customers[day] = len(snapshot)
-        runs[day] = {name: found[name] for name in schemes if name in found}
-    first_known = _first_known_day(last_snapshot, days[-1])
-    return _history(runs, known_customers, first_known, unavailable=unavailable, track=track)
+        found.update(run.segmentations)
+        unavailable.update(run.unavailable)
+    latest = {name: found[name] for name in schemes if name in found}
+    labels = {days[-1]: {name: seg.labels for name, seg in latest.items()}}
+    known_customers = {days[-1]: len(snapshot)}
+    for day in reversed(days[:-1]):
+        month = _earlier_month(
+            day, known, earlier, tables, config=config, schemes=schemes, random_state=random_state
+        )
+        if month is None:
+            break  # before the first customer: no earlier month has any either
+        labels[day], known_customers[day] = month.labels, month.customers
+    first_known = _first_known_day(snapshot, days[-1])
+    return _history(
+        labels, latest, known_customers, first_known, unavailable=unavailable, track=track
+    )
+
+
+def _earlier_month(
+    day: pd.Timestamp,
+    known: Mapping[pd.Timestamp, SchemeRun],
+    earlier: Mapping[pd.Timestamp, MonthEndLabels | None],
+    tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+    *,
+    config: Mapping[str, Any],
+    schemes: Collection[str],
+    random_state: int,
+) -> MonthEndLabels | None:
+    """A month-end before the last: from ``earlier``, from a ``known`` run (the schemes it
+    lacks run on a fresh snapshot), or computed; None before any customer."""
+    if day in earlier:
+        return earlier[day]
+    reused = known.get(day)
+    if reused is None:
+        return month_end_labels(
+            *tables, days=[day], config=config, schemes=schemes, random_state=random_state
+        )[day]
+    found = {name: seg.labels for name, seg in reused.segmentations.items()}
+    wanted = [n for n in schemes if n not in found and n not in reused.unavailable]
+    customers = len(reused.snapshot)
+    if wanted:
+        computed = month_end_labels(
+            *tables, days=[day], config=config, schemes=wanted, random_state=random_state
+        )[day]
+        if computed is None:
+            return None
+        found.update(computed.labels)
+        customers = computed.customers
+    return MonthEndLabels(
+        labels={name: found[name] for name in schemes if name in found}, customers=customers
+    )
 
 
 def _first_known_day(snapshot: pd.DataFrame | None, as_of: pd.Timestamp) -> np.ndarray:
@@ -304,23 +415,24 @@ def _first_known_day(snapshot: pd.DataFrame | None, as_of: pd.Timestamp) -> np.n
 
 
 def _history(
-    runs: Mapping[pd.Timestamp, Mapping[str, Segmentation]],
+    labels: Mapping[pd.Timestamp, Mapping[str, pd.Series]],
+    latest: Mapping[str, Segmentation],
     known_customers: Mapping[pd.Timestamp, int],
     first_known: np.ndarray,
     *,
     unavailable: dict[str, str],
     track: Collection[str],
 ) -> SegmentHistory:
-    """The history from each month-end's segmentations (the last month-end first)."""
-    days = sorted(runs)
-    last = runs[days[-1]] if days else {}  # no customer at all: an empty history
-    customer_ids = next(iter(last.values())).labels.index if last else pd.Index([])
+    """The history from each month-end's labels, with the last month-end's schemes
+    (``latest``) for their keys, names and titles."""
+    days = sorted(labels)
+    customer_ids = next(iter(latest.values())).labels.index if latest else pd.Index([])
     sizes, grades = {}, {}
     positions: dict[int, np.ndarray] = {}  # by index object: a month's schemes share one
-    for name, latest in last.items():
-        keys = list(latest.labels.cat.categories)
+    for name, seg in latest.items():
+        keys = list(seg.labels.cat.categories)
         # Keys only an earlier month has (none with the config's fixed segments) go last.
-        per_month = [(*_codes_as(runs[day].get(name), keys), day) for day in days]
+        per_month = [(*_codes_as(labels[day].get(name), keys), day) for day in days]
         counts = [np.bincount(c[c >= 0], minlength=len(keys)) for c, _, _ in per_month]
         sizes[name] = pd.DataFrame(
             np.vstack(counts).astype(np.int64),
@@ -338,27 +450,27 @@ def _history(
             name="customers",
         ),
         sizes=sizes,
-        segments={name: _segment_table(seg) for name, seg in last.items()},
-        titles={name: dict(seg.title) for name, seg in last.items()},
-        ordered={name: bool(seg.ordered) for name, seg in last.items()},
+        segments={name: _segment_table(seg) for name, seg in latest.items()},
+        titles={name: dict(seg.title) for name, seg in latest.items()},
+        ordered={name: bool(seg.ordered) for name, seg in latest.items()},
         customer_ids=customer_ids,
         grades=grades,
         unavailable=unavailable,
     )
 
 
-def _codes_as(seg: Segmentation | None, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
+def _codes_as(labels: pd.Series | None, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
     """A month's labels as positions in ``keys`` (extended by keys it alone has, after them),
     with its customer ids; nothing for a month the scheme did not run."""
-    if seg is None:
+    if labels is None:
         return np.zeros(0, dtype=np.int64), pd.Index([], dtype="string")
-    categories = list(seg.labels.cat.categories)
+    categories = list(labels.cat.categories)
     for key in categories:
         if key not in keys:
             keys.append(key)
     position = np.array([keys.index(key) for key in categories], dtype=np.int64)
-    codes = seg.labels.cat.codes.to_numpy().astype(np.int64)
-    return np.where(codes >= 0, position[codes], NOT_KNOWN), seg.labels.index
+    codes = labels.cat.codes.to_numpy().astype(np.int64)
+    return np.where(codes >= 0, position[codes], NOT_KNOWN), labels.index
 
 
 def _aligned_codes(

@@ -132,10 +132,10 @@ def run_schemes(
         forecast = result.details.get("customer_clv")
         if name == "clv_tier" and isinstance(forecast, pd.DataFrame):
             # One fit serves the rest: churn risk reads p_alive, clustering uses clv.
-            current = current.assign(
-                clv=forecast["clv"].reindex(current.index),
-                p_alive=forecast["p_alive"].reindex(current.index),
-            ).set_axis(snapshot.index)
+            served = forecast[["clv", "p_alive"]].reindex(current.index)  # ids looked up once
+            current = current.assign(clv=served["clv"], p_alive=served["p_alive"]).set_axis(
+                snapshot.index
+            )
             # The model that served (a fallback when clv.model's was passed over) is the one
             # churn risk names.
             used = result.details["purchase_model"]["model"]
