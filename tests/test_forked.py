@@ -93,3 +93,56 @@ def test_cancel_stops_the_child_and_removes_its_folder() -> None:
     call.cancel()
     assert time.perf_counter() - began < 10
     assert not call._process.is_alive() and not folder.exists()
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_kit_warning_keeps_the_report_section_of_the_module_that_raised_it(fork: bool) -> None:
+    """The report files a warning under the section of the kit module that raised it
+    (rfm's tied quintiles: rule schemes); warned again from the child, it stays there."""
+    import numpy as np
+
+    from segmentation.report._progress import capture_warnings
+    from segmentation.schemes.rfm import _quintile_scores
+
+    tied = np.array([1.0] * 8 + [2.0, 3.0])
+    with capture_warnings(default_section="compare") as caught:
+        scores, _, possible = ForkedCall(_quintile_scores, tied, label="F", fork=fork).result()
+    # Edges [1, 1, 1, 1.2]: 1.0 is above none, 2.0 and 3.0 above all four.
+    assert possible == [1, 4, 5] and scores.tolist() == [1] * 8 + [5, 5]
+    assert [section for section, _ in caught] == ["rule_schemes"]
+    assert caught[0][1].startswith("rfm: F has too many tied values among 10 buyers")
+
+
+@pytest.mark.parametrize(
+    ("schemes", "switch", "forked"),
+    [
+        (None, True, can_fork()),
+        (["rfm_named", "clusters"], True, False),  # KMeans' OpenMP threads: not in a fork
+        (None, False, False),
+    ],
+)
+def test_the_history_goes_aside_only_for_rule_schemes_and_when_the_config_says(
+    schemes: list[str] | None, switch: bool, forked: bool
+) -> None:
+    import pandas as pd
+
+    from segmentation.analysis import _earlier_months_aside
+    from segmentation.config import Settings, load_config, merge_config
+
+    override: dict = {"runtime": {"fork_analysis": switch}}
+    if schemes is not None:
+        override["over_time"] = {"schemes": schemes}
+    config = Settings(merge_config(load_config(), override))
+    no_orders = pd.DataFrame(
+        {"customer_id": pd.array([], dtype="string"), "order_id": pd.array([], dtype="string"),
+         "order_ts": pd.to_datetime([]), "amount": pd.array([], dtype=float)}
+    )  # fmt: skip
+    call = _earlier_months_aside(
+        (no_orders, None, None), as_of=pd.Timestamp("2026-10-31"), config=config, random_state=0
+    )
+    try:
+        assert call.forked is forked
+        # No customer at the latest of the earlier month-ends: the history stops there.
+        assert call.result() == {pd.Timestamp("2026-08-31"): None}
+    finally:
+        call.cancel()

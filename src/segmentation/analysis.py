@@ -500,17 +500,24 @@ def _earlier_months_aside(
 ) -> ForkedCall[dict[pd.Timestamp, MonthEndLabels | None]]:
     """The segment history's month-ends before last month's (which the report's own runs
     give), latest first, computed in a forked child process (config
-    ``runtime.fork_analysis``)."""
+    ``runtime.fork_analysis``) when they are rule schemes only."""
+    from segmentation.schemes.rules import RULE_SCHEMES
+
     section = config["over_time"]
     days = month_ends(as_of, months=int(section["history_months"]))[:-2]
+    schemes = list(section["schemes"])
+    # Rule schemes are pandas and numpy alone. Clustering's and the CLV fits' OpenMP threads
+    # are not safe in a forked child of a process that ran them before (a notebook
+    # analysing twice): those month-ends are computed here, in turn.
+    rules_only = all(name in RULE_SCHEMES for name in schemes)
     return ForkedCall(
         month_end_labels,
         *tables,
         days=days[::-1],
         config=config,
-        schemes=list(section["schemes"]),
+        schemes=schemes,
         random_state=random_state,
-        fork=bool(config["runtime"]["fork_analysis"]) and len(days) > 0,
+        fork=bool(config["runtime"]["fork_analysis"]) and rules_only and len(days) > 0,
     )
 
 

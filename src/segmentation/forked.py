@@ -18,9 +18,11 @@ import shutil
 import sys
 import tempfile
 import traceback
+import types
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, Generic, TypeVar
 
 from segmentation.pickling import pickle_into
@@ -49,7 +51,8 @@ class ForkedCall(Generic[T]):
     Parameters
     ----------
     function : callable
-        Returns plain data (it is pickled back); whatever it warns is warned again here.
+        Returns plain data (it is pickled back); whatever it warns is warned again here,
+        from the kit module that warned.
     *args, **kwargs
         Passed as they are: the child is a copy of this process, nothing is pickled.
     fork : bool, default True
@@ -102,8 +105,8 @@ class ForkedCall(Generic[T]):
                 outcome, value, caught = pickle.load(handle)
         finally:
             self.cancel()
-        for message, category in caught:
-            warnings.warn(message, category, stacklevel=2)
+        for message, category, module in caught:
+            _warn_from(module, message, category)
         if outcome == "error":
             raise value
         result: T = value
@@ -122,17 +125,49 @@ class ForkedCall(Generic[T]):
 def _child(path: Path, call: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> None:
     """In the child: compute ``call`` and pickle (outcome, value, warnings) to ``path``."""
     function, args, kwargs = call
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")  # the parent's filters decide when warned again
+    warned: list[tuple[str, type[Warning], str]] = []
+
+    def keep(message: Any, category: type[Warning], *_: Any, **__: Any) -> None:
+        warned.append((str(message), category, _kit_module(sys._getframe(1))))
+
+    # The filters are the parent's as they were at the fork: the same warnings pass them.
+    with warnings.catch_warnings():
+        warnings.showwarning = keep
         try:
             outcome: tuple[str, Any] = ("ok", function(*args, **kwargs))
         except BaseException as error:  # handed to the parent, which raises it
             outcome = ("error", _picklable(error))
-    warned = [(str(item.message), item.category) for item in caught]
     partial = path.with_suffix(".partial")
     with partial.open("wb") as handle:
         pickle_into(handle, (*outcome, warned))
     os.replace(partial, path)
+
+
+def _kit_module(frame: FrameType | None) -> str:
+    """The innermost kit module (this one aside) on the stack of a warning being shown."""
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith("segmentation.") and module != __name__:
+            return module
+        frame = frame.f_back
+    return ""
+
+
+def _warn_from(module: str, message: str, category: type[Warning]) -> None:
+    """Warn ``message`` again from a frame of ``module``, the kit module that warned in the
+    child: whoever sorts warnings by the module that raised them (the report's sections)
+    sees the same module as when the call runs here."""
+    namespace = sys.modules.get(module)
+    if namespace is None:
+        warnings.warn(message, category, stacklevel=3)
+        return
+    warn = types.FunctionType(_warn_here.__code__, vars(namespace), "_warn_from")
+    warn(message, category)
+
+
+def _warn_here(message: str, category: type[Warning]) -> None:
+    # Run with another module's globals by _warn_from: only builtins may be named here.
+    __import__("warnings").warn(message, category, stacklevel=1)
 
 
 def _picklable(error: BaseException) -> BaseException:
