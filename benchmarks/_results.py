@@ -228,8 +228,9 @@ def _stage_lines(run: BenchRun) -> list[str]:
         "",
         "Seconds are the fastest run (a stage under a second is run again, up to five times). "
         "Peak MB is the stage process's peak resident memory, its inputs and the interpreter "
-        "included; for the report, the sampled peak of its process and notebook kernels "
-        "together. The exponent is the "
+        "included; for the report, the sampled peak of its process, the analysis' forked "
+        "child and the notebook kernels together, the pages they share counted once (PSS on "
+        "Linux). The exponent is the "
         "least-squares slope of log time against log customers over the sizes run "
         "(1 = linear). Baselines are plain pandas or plain lifetimes, for comparison.",
         "",
