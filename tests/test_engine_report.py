@@ -9,7 +9,6 @@ skips with the reason where pyspark or a Java runtime cannot be had; DuckDB neve
 from __future__ import annotations
 
 import builtins
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from segmentation.config import config_section, load_config
 from segmentation.engine._connect import spark_session
 from segmentation.errors import EngineUnavailableError
 from segmentation.report import build_report
+from segmentation.report._analysis_file import load_analysis
 
 _PARAMETERS = """\
 input_path: str = ""
@@ -69,8 +69,7 @@ class _Report:
     def __init__(self, out_dir: Path) -> None:
         self.segments = (out_dir / "segments.csv").read_bytes()
         self.tags = (out_dir / "wecom_tags.csv").read_bytes()
-        with (out_dir / "data" / "analysis.pkl").open("rb") as handle:
-            analysis = pickle.load(handle)  # the report this test just wrote
+        analysis = load_analysis(out_dir / "data" / "analysis.pkl")  # this test just wrote it
         self.scores: pd.DataFrame = analysis.scores
         self.timings: dict[str, float] = analysis.timings
         self.labels = {name: seg.labels for name, seg in analysis.current.segmentations.items()}
