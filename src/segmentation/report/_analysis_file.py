@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from segmentation.errors import SegmentationInputError
 from segmentation.pickling import pickle_into
-from segmentation.report._prepared import aside
+from segmentation.report._prepared import written_aside
 
 if TYPE_CHECKING:
     from segmentation.analysis import MonthAnalysis
@@ -50,23 +50,16 @@ def dump_analysis(analysis: MonthAnalysis, path: Path) -> None:
     renamed into place, so a reader never sees half a file."""
     values = {item.name: getattr(analysis, item.name) for item in dataclasses.fields(analysis)}
     in_parts = {name for fields in ANALYSIS_PARTS.values() for name in fields}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = aside(path)
-    try:
-        with partial.open("xb") as handle:
-            handle.write(_MAGIC)
-            offsets = {}
-            for part, fields in ANALYSIS_PARTS.items():
-                offsets[part] = handle.tell()
-                pickle_into(handle, {name: values[name] for name in fields})
-            head_offset = handle.tell()
-            small = {name: value for name, value in values.items() if name not in in_parts}
-            pickle_into(handle, {"fields": small, "parts": offsets, "names": dict(ANALYSIS_PARTS)})
-            handle.write(head_offset.to_bytes(_OFFSET_BYTES, "little"))
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with written_aside(path) as handle:
+        handle.write(_MAGIC)
+        offsets = {}
+        for part, fields in ANALYSIS_PARTS.items():
+            offsets[part] = handle.tell()
+            pickle_into(handle, {name: values[name] for name in fields})
+        head_offset = handle.tell()
+        small = {name: value for name, value in values.items() if name not in in_parts}
+        pickle_into(handle, {"fields": small, "parts": offsets, "names": dict(ANALYSIS_PARTS)})
+        handle.write(head_offset.to_bytes(_OFFSET_BYTES, "little"))
 
 
 def load_analysis(path: Path) -> MonthAnalysis:

@@ -10,9 +10,9 @@ import os
 import pickle
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -22,7 +22,6 @@ from segmentation.pickling import pickle_into
 __all__ = [
     "ANALYSIS_FILE",
     "TABLES_FILE",
-    "aside",
     "cache_folder",
     "dump_pickle",
     "file_digest",
@@ -35,6 +34,7 @@ __all__ = [
     "touch",
     "trim_cache",
     "write_prepared",
+    "written_aside",
 ]
 
 #: The month's :class:`~segmentation.analysis.MonthAnalysis`, in a report's ``data/``.
@@ -52,18 +52,27 @@ def dump_pickle(value: Any, path: Path) -> None:
     # fits keep no lambdas), and it is several times faster than dill at a million
     # customers. Written to a file of its own and renamed, so an interrupted run, or two
     # notebooks filling the same cache at once, never leave a half-written file behind.
+    with written_aside(path) as handle:
+        pickle_into(handle, value)
+
+
+@contextlib.contextmanager
+def written_aside(path: Path) -> Iterator[BinaryIO]:
+    """A new file to write ``path``'s bytes into: written under a name of its own beside it
+    and renamed over ``path`` when the block ends, removed if it fails, so no reader (another
+    notebook filling the same cache) ever sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = aside(path)
+    partial = _aside(path)
     try:
         with partial.open("xb") as handle:
-            pickle_into(handle, value)
+            yield handle
         partial.replace(path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
 
 
-def aside(path: Path) -> Path:
+def _aside(path: Path) -> Path:
     """A name beside ``path`` no other writer uses (another process, another thread)."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
 
@@ -89,7 +98,7 @@ def write_prepared(
     if tables is not None:
         dump_pickle(dict(tables), folder / TABLES_FILE)
     text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
-    partial = aside(folder / _META_FILE)
+    partial = _aside(folder / _META_FILE)
     partial.write_text(text, encoding="utf-8")
     partial.replace(folder / _META_FILE)
 
@@ -149,7 +158,7 @@ def link_into(source: Path, target: Path) -> bool:
     later rewrite of either file replaces it, so the other name keeps the old content whole.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = aside(target)
+    partial = _aside(target)
     try:
         partial.unlink(missing_ok=True)
         os.link(source, partial)
