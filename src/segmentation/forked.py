@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import pickle
 import shutil
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
+from segmentation.outputs import atomic_file
 from segmentation.pickling import pickle_into
 
 __all__ = ["ForkedCall", "can_fork"]
@@ -137,10 +137,8 @@ def _child(path: Path, call: tuple[Callable[..., Any], tuple[Any, ...], dict[str
             outcome: tuple[str, Any] = ("ok", function(*args, **kwargs))
         except BaseException as error:  # handed to the parent, which raises it
             outcome = ("error", _picklable(error))
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as handle:
+    with atomic_file(path) as partial, partial.open("xb") as handle:
         pickle_into(handle, (*outcome, warned))
-    os.replace(partial, path)
 
 
 def _kit_module(frame: FrameType | None) -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from segmentation.errors import SegmentationInputError
+from segmentation.outputs import atomic_file
 from segmentation.pickling import pickle_into
-from segmentation.report._prepared import written_aside
 
 if TYPE_CHECKING:
     from segmentation.analysis import MonthAnalysis
@@ -50,7 +50,8 @@ def dump_analysis(analysis: MonthAnalysis, path: Path) -> None:
     renamed into place, so a reader never sees half a file."""
     values = {item.name: getattr(analysis, item.name) for item in dataclasses.fields(analysis)}
     in_parts = {name for fields in ANALYSIS_PARTS.values() for name in fields}
-    with written_aside(path) as handle:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as partial, partial.open("xb") as handle:
         handle.write(_MAGIC)
         offsets = {}
         for part, fields in ANALYSIS_PARTS.items():

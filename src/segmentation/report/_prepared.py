@@ -9,14 +9,14 @@ import json
 import os
 import pickle
 import shutil
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pandas as pd
 
 from segmentation import __version__
+from segmentation.outputs import atomic_file
 from segmentation.pickling import pickle_into
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "touch",
     "trim_cache",
     "write_prepared",
-    "written_aside",
 ]
 
 #: The month's :class:`~segmentation.analysis.MonthAnalysis`, in a report's ``data/``.
@@ -52,29 +51,9 @@ def dump_pickle(value: Any, path: Path) -> None:
     # fits keep no lambdas), and it is several times faster than dill at a million
     # customers. Written to a file of its own and renamed, so an interrupted run, or two
     # notebooks filling the same cache at once, never leave a half-written file behind.
-    with written_aside(path) as handle:
-        pickle_into(handle, value)
-
-
-@contextlib.contextmanager
-def written_aside(path: Path) -> Iterator[BinaryIO]:
-    """A new file to write ``path``'s bytes into: written under a name of its own beside it
-    and renamed over ``path`` when the block ends, removed if it fails, so no reader (another
-    notebook filling the same cache) ever sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = _aside(path)
-    try:
-        with partial.open("xb") as handle:
-            yield handle
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
-def _aside(path: Path) -> Path:
-    """A name beside ``path`` no other writer uses (another process, another thread)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    with atomic_file(path) as partial, partial.open("xb") as handle:
+        pickle_into(handle, value)
 
 
 def load_pickle(path: Path) -> Any:
@@ -98,9 +77,8 @@ def write_prepared(
     if tables is not None:
         dump_pickle(dict(tables), folder / TABLES_FILE)
     text = json.dumps(meta, ensure_ascii=False, indent=2, default=str)
-    partial = _aside(folder / _META_FILE)
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(folder / _META_FILE)
+    with atomic_file(folder / _META_FILE) as partial:
+        partial.write_text(text, encoding="utf-8")
 
 
 def is_prepared(folder: Path) -> bool:
@@ -158,14 +136,11 @@ def link_into(source: Path, target: Path) -> bool:
     later rewrite of either file replaces it, so the other name keeps the old content whole.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = _aside(target)
     try:
-        partial.unlink(missing_ok=True)
-        os.link(source, partial)
-        partial.replace(target)
+        with atomic_file(target) as partial:
+            os.link(source, partial)
     except OSError:
-        partial.unlink(missing_ok=True)
-        return False
+        return False  # atomic_file removed what it linked
     return True
 
 
