@@ -188,21 +188,28 @@ def test_a_table_in_a_duckdb_file_from_the_command_line(demo_ingested: Any, tmp_
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     # Orders only (no customers table, no products): the 3,788 customers with an order by
-    # 2026-09-30, and every rule scheme but the interaction tiers and needs.
+    # 2026-09-30, every rule scheme but the interaction tiers and needs, and the clusters.
     backend = connect(
         "duckdb", config={"engine": {**CONFIG["engine"], "duckdb_database": str(database)}}
     )
     written = backend.table("segments").to_pandas()
-    assert len(written) == 3_788
-    assert lines[-1].startswith("3,788 customers as of 2026-09-30, 6 schemes (rfm_named, ")
-    sizes = [line.split("\t") for line in lines[:-1]]
-    assert sum(int(n) for _, _, n in sizes) == 6 * 3_788
-    counted = {(s, k): int(n) for s, k, n in sizes}
+    assert len(written) == 3_788 and written.columns[-1] == "clusters"
+    assert lines[-1].startswith("3,788 customers as of 2026-09-30, 7 schemes (rfm_named, ")
+    assert lines[0].split("\t") == [
+        "scheme", "segment", "customers", "share", "recency_days_mean", "frequency_mean",
+        "monetary_total_mean", "revenue_share",
+    ]  # fmt: skip
+    assert lines[-2].startswith("clusters: k=") and "fitted on a seeded sample of " in lines[-2]
+    profiles = [line.split("\t") for line in lines[1:-2]]
+    assert sum(int(row[2]) for row in profiles) == 7 * 3_788
+    counted = {(row[0], row[1]): int(row[2]) for row in profiles}
     assert counted == {
         (scheme, key): int(n)
         for scheme in written.columns[1:]
         for key, n in written[scheme].value_counts().items()
     }
+    # Each segment's share of the customers, to four places.
+    assert all(row[3] == f"{int(row[2]) / 3_788:.4f}" for row in profiles)
     # No customer id reaches the terminal.
     assert not set(written["customer_id"]) & set(done.stdout.split())
 

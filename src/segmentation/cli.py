@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from segmentation import __version__
 from segmentation.errors import InvalidOptionError, RunInterrupted, SegmentationInputError
@@ -228,10 +229,13 @@ def _add_engine_segments_command(commands: _Commands) -> None:
         "engine-segments",
         help="segment customers where the orders are (DuckDB, Spark) and write the table there",
         description=(
-            "Segment every customer with every rule scheme on an engine, from orders already "
-            "there (a table such as shop.orders, or a Parquet file or folder), and write the "
-            "segment table (customer_id and one segment key per scheme) back to the engine as "
-            "a table or Parquet. Only the segment sizes come back, printed one per line."
+            "Segment every customer with every rule scheme and the behavioural clusters on an "
+            "engine, from orders already there (a table such as shop.orders, or a Parquet file "
+            "or folder), and write the segment table (customer_id and one segment key per "
+            "scheme) back to the engine as a table or Parquet. The clusters are fitted on a "
+            "seeded sample of buyers (config clustering.sample_size) and every buyer is "
+            "assigned on the engine (config engine.segment_clusters: false leaves them out). "
+            "Only aggregates come back: each segment's profile, printed one per line."
         ),
     )
     on_engine.add_argument(
@@ -451,6 +455,28 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_engine_profiles(result: Any) -> None:
+    """The profiles of :func:`segmentation.engine.segment_on_engine`, tab-separated with a
+    header, then the clusters chosen (or why there are none); no customer id."""
+    profiles = result.profiles
+    print("\t".join(profiles.columns))
+    for row in profiles.itertuples(index=False):
+        scheme, segment, customers, *rest = row
+        print("\t".join([scheme, segment, str(customers), *(f"{v:.4f}" for v in rest)]))
+    if result.clusters is not None:
+        fitted = result.clusters
+        names = ", ".join(
+            f"{key} {fitted.segments.loc[key, 'name_en']}"
+            for key in fitted.details["customers"].index
+        )
+        print(
+            f"clusters: k={fitted.k} ({fitted.details['algorithm']}) fitted on a seeded sample "
+            f"of {fitted.sample_size:,} buyers: {names}"
+        )
+    for scheme, reason in result.unavailable.items():
+        print(f"{scheme}: unavailable: {reason}")
+
+
 def _cmd_engine_segments(args: argparse.Namespace) -> int:
     from segmentation.config import load_config
     from segmentation.engine import connect, segment_on_engine, tables_on_engine
@@ -470,8 +496,14 @@ def _cmd_engine_segments(args: argparse.Namespace) -> int:
     tables = tables_on_engine(
         backend, args.orders, args.customers, args.interactions, config=config
     )
-    result = segment_on_engine(tables, to=args.to, as_of=args.as_of, config=config)
-    for row in result.sizes.itertuples(index=False):
-        print(f"{row.scheme}\t{row.segment}\t{row.customers}")
+    clusters = None
+    if config["engine"]["segment_clusters"]:
+        from segmentation.schemes.clusters import clusters_on_engine
+
+        clusters = clusters_on_engine
+    result = segment_on_engine(
+        tables, to=args.to, as_of=args.as_of, config=config, clusters=clusters
+    )
+    _print_engine_profiles(result)
     print(result.summary_line())
     return 0

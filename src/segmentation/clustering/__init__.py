@@ -9,6 +9,7 @@ from segmentation.clustering._choice import (
     SCHEME,
     check_k_range,
     choose_k,
+    score_ks,
     select_k,
 )
 from segmentation.clustering._features import ClusterFeatures, cluster_features
@@ -31,5 +32,6 @@ __all__ = [
     "fit_clusters",
     "match_clusters",
     "name_clusters",
+    "score_ks",
     "select_k",
 ]

@@ -11,19 +11,37 @@ scheme's segment keys from the same config values as the pandas schemes;
 the CLV fits their unique rows with weights, and :func:`join_row_predictions` brings the
 predictions made for those rows back to every customer on the engine;
 :func:`migration_counts_expr` counts how customers moved between two months' segments.
+:func:`buyer_sample` and :func:`cluster_assignment_expr` fit the clusters on a seeded sample
+in Python and assign every buyer on the engine; :func:`segment_profile_sums_expr` gives the
+segment profiles as exact sums.
 """
 
 from __future__ import annotations
 
+from segmentation.engine._clusters import (
+    CentroidModel,
+    EngineClusters,
+    buyer_sample,
+    cluster_assignment_expr,
+    cluster_labels_expr,
+    cluster_summary,
+    expand_precisions,
+)
 from segmentation.engine._clv_rows import CLV_ROW_KEYS, clv_rows_expr, join_row_predictions
 from segmentation.engine._connect import ENGINES, REPORT_ENGINES, check_engine, connect
 from segmentation.engine._existing import tables_on_engine
 from segmentation.engine._frames import snapshot_frames
 from segmentation.engine._load import EngineTables, load_tables, to_cents
 from segmentation.engine._migration import migration_counts_expr
+from segmentation.engine._profiles import (
+    PROFILE_SUM_COLUMNS,
+    profiles_from_sums,
+    segment_profile_sums_expr,
+)
 from segmentation.engine._rfm import rfm_scores_expr
 from segmentation.engine._schemes import RULE_SCHEME_NAMES, rule_labels_expr
 from segmentation.engine._segment_table import (
+    ClusterFitter,
     EngineSegments,
     last_order_day,
     segment_on_engine,
@@ -35,21 +53,32 @@ __all__ = [
     "CLV_ROW_KEYS",
     "ENGINES",
     "ENGINE_SNAPSHOT_COLUMNS",
+    "PROFILE_SUM_COLUMNS",
     "REPORT_ENGINES",
     "RULE_SCHEME_NAMES",
+    "CentroidModel",
+    "ClusterFitter",
+    "EngineClusters",
     "EngineSegments",
     "EngineTables",
+    "buyer_sample",
     "check_engine",
+    "cluster_assignment_expr",
+    "cluster_labels_expr",
+    "cluster_summary",
     "clv_rows_expr",
     "connect",
     "customer_snapshot_expr",
+    "expand_precisions",
     "join_row_predictions",
     "last_order_day",
     "load_tables",
     "migration_counts_expr",
+    "profiles_from_sums",
     "rfm_scores_expr",
     "rule_labels_expr",
     "segment_on_engine",
+    "segment_profile_sums_expr",
     "snapshot_frames",
     "tables_on_engine",
     "to_cents",

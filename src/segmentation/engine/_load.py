@@ -171,7 +171,10 @@ def _create(backend: BaseBackend, name: str, rows: pa.Table) -> ibis.Table:
 
 def _text(values: pd.Series) -> pa.Array:
     """Ids as one arrow string array, missing where missing."""
-    return pa.array(as_text(values), type=pa.string(), from_pandas=True)
+    text = pa.array(as_text(values), type=pa.string(), from_pandas=True)
+    # Arrow-backed text comes back chunked; Spark's Arrow transfer takes plain arrays only,
+    # and with a chunked one falls back to converting row by row, with a warning.
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def _microseconds(values: pd.Series, *, where: str) -> pa.Array:

@@ -21,7 +21,7 @@ from segmentation.config import config_section, load_config
 from segmentation.engine._quantiles import exact_medians
 from segmentation.engine._rfm import rfm_measures, rfm_score_columns
 
-__all__ = ["RULE_SCHEME_NAMES", "rule_labels_expr"]
+__all__ = ["RULE_SCHEME_NAMES", "customer_state", "rule_labels_expr"]
 
 #: The rule schemes :func:`rule_labels_expr` labels, in report order.
 RULE_SCHEME_NAMES: tuple[str, ...] = (
@@ -72,7 +72,7 @@ def rule_labels_expr(
     """
     settings = config if config is not None else load_config()
     table = _with_share_above(snapshot)
-    state = _state(table)
+    state = customer_state(table)
     labels: dict[str, ibis.Value] = {
         "rfm_named": _rfm_named(table, state, settings),
         "rfm_8class": _rfm_8class(table, state, settings),
@@ -90,7 +90,7 @@ def rule_labels_expr(
     return table.select("customer_id", **ordered)
 
 
-def _state(snapshot: ibis.Table) -> ibis.Value:
+def customer_state(snapshot: ibis.Table) -> ibis.Value:
     """``potential`` or ``fully_refunded`` for the customers who did not buy, else null: the
     one definition of the states (segmentation.features.customer_states)."""
     refunded = snapshot.refund_share.fill_null(0.0) > 0

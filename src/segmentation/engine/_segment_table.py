@@ -10,26 +10,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import pandas as pd
 
 from segmentation.config import load_config
+from segmentation.engine._clusters import EngineClusters
 from segmentation.engine._load import EngineTables
+from segmentation.engine._profiles import profiles_from_sums, segment_profile_sums_expr
 from segmentation.engine._schemes import rule_labels_expr
 from segmentation.engine._snapshot import customer_snapshot_expr
-from segmentation.errors import InvalidOptionError, SegmentationInputError
+from segmentation.errors import InvalidOptionError, SchemeUnavailable, SegmentationInputError
 from segmentation.features import as_of_day
 
-__all__ = ["EngineSegments", "last_order_day", "segment_on_engine", "write_table"]
+__all__ = [
+    "ClusterFitter",
+    "EngineSegments",
+    "last_order_day",
+    "segment_on_engine",
+    "write_table",
+]
+
+
+class ClusterFitter(Protocol):
+    """Fits the clusters on the engine's snapshot with the run's config:
+    :func:`segmentation.schemes.clusters.clusters_on_engine`. The engine sits below the
+    schemes, so the caller hands it in."""
+
+    def __call__(
+        self, snapshot: ibis.Table, *, money_scale: int, config: Mapping[str, Any]
+    ) -> EngineClusters: ...
 
 
 @dataclass(frozen=True)
 class EngineSegments:
-    """What :func:`segment_on_engine` wrote, and the segment sizes it read back.
+    """What :func:`segment_on_engine` wrote, and the segment profiles it read back.
 
     Attributes
     ----------
@@ -41,18 +59,30 @@ class EngineSegments:
         Rows written: the customers known on that day.
     schemes : tuple of str
         The scheme columns written, in order.
-    sizes : pandas.DataFrame
-        ``scheme``, ``segment`` (the key) and ``customers``, sorted by scheme then segment.
+    profiles : pandas.DataFrame
+        :func:`profiles_from_sums` of the table written: per scheme and segment the
+        customers, their share, mean recency, frequency and spend, and revenue share.
     seconds : float
         Wall time, the write included.
+    clusters : EngineClusters, optional
+        The clusters' model and names, when they were fitted.
+    unavailable : dict of str to str
+        Schemes not written, with the reason.
     """
 
     target: str
     as_of: pd.Timestamp
     customers: int
     schemes: tuple[str, ...]
-    sizes: pd.DataFrame
+    profiles: pd.DataFrame
     seconds: float
+    clusters: EngineClusters | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> pd.DataFrame:
+        """``scheme``, ``segment`` (the key) and ``customers``, sorted by scheme then segment."""
+        return self.profiles[["scheme", "segment", "customers"]]
 
     def summary_line(self) -> str:
         """One line for the command line: what was written where, with no customer id."""
@@ -69,9 +99,10 @@ def segment_on_engine(
     to: str | Path,
     as_of: str | pd.Timestamp | None = None,
     config: Mapping[str, Any] | None = None,
+    clusters: ClusterFitter | None = None,
 ) -> EngineSegments:
-    """Segment every customer with every rule scheme on ``tables``' engine and write the
-    table there.
+    """Segment every customer with every rule scheme (and the clusters, when asked) on
+    ``tables``' engine and write the table there.
 
     Parameters
     ----------
@@ -85,6 +116,12 @@ def segment_on_engine(
         The day to segment as of (the whole day counts); the last order day when omitted.
     config : mapping, optional
         The merged config; the built-in one when omitted.
+    clusters : callable, optional
+        Fits the clusters (:class:`ClusterFitter`, e.g.
+        :func:`segmentation.schemes.clusters.clusters_on_engine`, given this function's
+        config); their keys are written as the column
+        ``clusters``. When too few customers have bought, the column is left out and the
+        reason is in ``unavailable``.
 
     Returns
     -------
@@ -102,27 +139,28 @@ def segment_on_engine(
     day = as_of_day(as_of) if as_of is not None else last_order_day(tables)
     snapshot = customer_snapshot_expr(tables, as_of=day).cache()
     labels = rule_labels_expr(snapshot, money_scale=tables.money_scale, config=config)
+    fitted, unavailable = None, {}
+    if clusters is not None:
+        try:
+            fitted = clusters(snapshot, money_scale=tables.money_scale, config=config)
+        except SchemeUnavailable as error:
+            unavailable[error.scheme] = error.reason
+        else:
+            labels = labels.join(fitted.labels, "customer_id")
     target = write_table(labels, to, backend=tables.backend)
     written = _written(tables.backend, target)
     schemes = tuple(c for c in written.columns if c != "customer_id")
-    sizes = pd.concat(
-        [
-            written.group_by(segment=written[scheme])
-            .aggregate(customers=written.count().cast("int64"))
-            .mutate(scheme=ibis.literal(scheme))
-            .to_pandas()
-            for scheme in schemes
-        ],
-        ignore_index=True,
-    )
-    sizes = sizes[["scheme", "segment", "customers"]].sort_values(["scheme", "segment"])
+    sums = segment_profile_sums_expr(snapshot, written, schemes).to_pandas()
+    profiles = profiles_from_sums(sums, money_scale=tables.money_scale)
     return EngineSegments(
         target=str(target),
         as_of=day,
         customers=int(written.count().to_pyarrow().as_py()),
         schemes=schemes,
-        sizes=sizes.reset_index(drop=True),
+        profiles=profiles,
         seconds=time.perf_counter() - started,
+        clusters=fitted,
+        unavailable=unavailable,
     )
 
 

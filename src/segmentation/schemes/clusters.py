@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ from segmentation.clustering import (
     fit_clusters,
     match_clusters,
     name_clusters,
+    score_ks,
 )
 from segmentation.errors import SchemeUnavailable, SegmentationInputError
 from segmentation.schemes.base import (
@@ -62,7 +63,16 @@ from segmentation.schemes.base import (
     make_segmentation,
 )
 
-__all__ = ["CLUSTER_SCHEMES", "POTENTIAL_KEY", "cluster_scheme", "standardized_features"]
+if TYPE_CHECKING:
+    from segmentation.engine import CentroidModel, EngineClusters
+
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "POTENTIAL_KEY",
+    "cluster_scheme",
+    "clusters_on_engine",
+    "standardized_features",
+]
 
 TITLE = {"zh": "聚类分群", "en": "Behavioural clusters"}
 POTENTIAL_KEY = "potential"
@@ -259,6 +269,151 @@ def cluster_scheme(
         ordered=True,
         details=details,
     )
+
+
+def clusters_on_engine(
+    snapshot: Any,
+    *,
+    money_scale: int,
+    config: Mapping[str, Any],
+    random_state: int = 0,
+) -> EngineClusters:
+    """Behavioural clusters of every customer on an engine, fitted on a seeded sample.
+
+    The model is :func:`cluster_scheme`'s (features, standardisation, the choice of k,
+    k-means, a Gaussian mixture or Ward, keys by value, names from centroids), with two
+    differences that keep the customers on the engine:
+
+    - the sample is drawn by :func:`segmentation.engine.buyer_sample` (positions in
+      customer_id order, from a seeded generator), and the standardisation is fitted on it;
+    - every buyer is then assigned on the engine
+      (:func:`segmentation.engine.cluster_assignment_expr`); the clusters' order by value
+      and their names come from aggregates there (mean ``order_by`` and feature centroids per
+      cluster, the buyers' feature medians).
+
+    The engine's snapshot has no CLV, so clusters are ordered by mean ``monetary_total``.
+    There is no previous month here: keys follow value, ``c1`` the lowest.
+
+    Parameters
+    ----------
+    snapshot : ibis.Table
+        From :func:`segmentation.engine.customer_snapshot_expr`, cached.
+    money_scale : int
+        Minor units per currency unit (``EngineTables.money_scale``).
+    config : mapping
+        The kit's config; its ``clustering`` section.
+    random_state : int, default 0
+        Seed of the sample, the fits and the bootstrap.
+
+    Returns
+    -------
+    segmentation.engine.EngineClusters
+
+    Raises
+    ------
+    SchemeUnavailable
+        When fewer than ``clustering.min_customers`` buyers are sampled, or too few distinct
+        behaviours for the smallest k.
+    SegmentationInputError
+        When the config cannot be used.
+    """
+    from segmentation.engine import (  # imports ibis: only when asked for
+        EngineClusters,
+        buyer_sample,
+        cluster_assignment_expr,
+        cluster_labels_expr,
+        cluster_summary,
+    )
+
+    settings = config["clustering"]
+    checked = _Settings.from_config(settings)
+    wanted = dict.fromkeys(
+        [*settings["features"], *(settings.get("optional_features") or {}), *settings["order_by"]]
+    )
+    sample = buyer_sample(
+        snapshot,
+        columns=list(wanted),
+        size=checked.sample_size,
+        money_scale=money_scale,
+        random_state=random_state,
+    )
+    features = _buyer_features(sample, settings, min_customers=checked.min_customers)
+    model, table, jaccards = _fit_sample(features, checked, random_state=random_state)
+    k = len(model.centers)
+    order_by = _order_by_column(sample, features, settings["order_by"])
+    assigned = cluster_assignment_expr(snapshot, model, money_scale=money_scale).cache()
+    summary, medians = cluster_summary(
+        snapshot, assigned, model, order_by=order_by, money_scale=money_scale
+    )
+    by_value = np.lexsort((np.arange(k), summary["order_value"].fillna(-np.inf).to_numpy()))
+    keys, _, _ = _cluster_keys(
+        summary[list(features.transforms)], by_value, previous=None, scale=pd.Series(model.scale)
+    )
+    ordered = [keys[i] for i in by_value]
+    centroids = summary[list(features.transforms)].set_axis(pd.Index(keys, name="segment"))
+    position = (centroids.loc[ordered] - medians) / pd.Series(model.scale, index=medians.index)
+    segments = _segments(position, ordered, settings, config)
+    jaccard, stability = _stability(jaccards[k][by_value], ordered, checked)
+    return EngineClusters(
+        labels=cluster_labels_expr(
+            snapshot, assigned, dict(enumerate(keys)), potential=POTENTIAL_KEY
+        ),
+        k=k,
+        model=model,
+        keys=tuple(keys),
+        sample_size=len(features.values),
+        segments=pd.DataFrame(
+            [[s.name_zh, s.name_en, s.action_zh, s.action_en] for s in segments],
+            index=pd.Index([s.key for s in segments], name="segment"),
+            columns=["name_zh", "name_en", "action_zh", "action_en"],
+        ),
+        details={
+            "algorithm": checked.algorithm,
+            "k_table": table,
+            "features": features.transforms,
+            "features_skipped": features.skipped,
+            "order_by": order_by,
+            "customers": summary["customers"].set_axis(keys).loc[ordered],
+            "centroid_position": position,
+            "jaccard": jaccard,
+            "stability": stability,
+            "random_state": random_state,
+        },
+    )
+
+
+def _fit_sample(
+    features: ClusterFeatures, checked: _Settings, *, random_state: int
+) -> tuple[CentroidModel, pd.DataFrame, dict[int, np.ndarray]]:
+    """Standardise the sample, choose k on it and fit: the model an engine evaluates, the
+    table of every k's scores and each k's per-cluster Jaccard."""
+    from sklearn.preprocessing import StandardScaler
+
+    from segmentation.engine import CentroidModel, expand_precisions
+
+    values = features.values.to_numpy()
+    scaler = StandardScaler().fit(values)
+    table, fits, jaccards = score_ks(
+        scaler.transform(values),
+        k_range=checked.k_range,
+        algorithm=checked.algorithm,
+        rng=np.random.default_rng(random_state),
+        n_bootstrap=checked.n_bootstrap,
+        sample_size=checked.sample_size,
+        min_jaccard=checked.unstable_below,
+        min_cluster_share=checked.min_cluster_share,
+        options=checked.options,
+    )
+    fit = fits[int(table.index[table["chosen"]][0])]
+    model = CentroidModel(
+        transforms=features.transforms,
+        mean=scaler.mean_,
+        scale=scaler.scale_,
+        centers=np.asarray(fit.centers, dtype=float),
+        log_weights=None if fit.mixture is None else np.log(fit.mixture.weights_),
+        precisions_cholesky=None if fit.mixture is None else expand_precisions(fit.mixture),
+    )
+    return model, table, jaccards
 
 
 def _buyer_features(
