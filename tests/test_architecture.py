@@ -45,6 +45,8 @@ RANKS = {
     "export": 5,
     "ranking": 5,
     "evaluate": 5,
+    # The backtest's scores and ranking from an engine's per-segment sums.
+    "engine_backtest": 5,
     "association": 5,
     "drivers": 5,
     # Measures last month's actions (features, schemes) and draws next month's control group.

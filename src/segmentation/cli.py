@@ -13,6 +13,7 @@ outputs removed, one line says so, and the exit status is 128 plus the signal's 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -257,6 +258,14 @@ def _add_engine_segments_command(commands: _Commands) -> None:
         type=Path,
         help="DuckDB database file holding the tables (default: config engine.duckdb_database)",
     )
+    on_engine.add_argument(
+        "--backtest",
+        action="store_true",
+        help=(
+            "also score and rank the schemes on the engine: computed as of the horizon "
+            "(config report.horizon_days) before --as-of, scored on the days after"
+        ),
+    )
     on_engine.add_argument("--config", type=Path, help="YAML overriding thresholds and engine")
     on_engine.set_defaults(handler=_cmd_engine_segments)
 
@@ -477,6 +486,22 @@ def _print_engine_profiles(result: Any) -> None:
         print(f"{scheme}: unavailable: {reason}")
 
 
+def _print_engine_backtest(backtest: Any) -> None:
+    """The engine's backtest: one line of what was scored, then the ranked schemes."""
+    customers = backtest.totals[0]
+    print(
+        f"backtest: schemes as of {backtest.calibration_end:%Y-%m-%d}, scored on the "
+        f"{backtest.horizon_days} days after ({customers:,} customers)"
+    )
+    print("rank\tscheme\teta_squared\ttop20_revenue_share\tauc_purchase\tcollapsed")
+    for scheme, row in backtest.scores.iterrows():
+        rank = "-" if math.isnan(row["rank"]) else str(int(row["rank"]))
+        scores = (f"{row[c]:.4f}" for c in ("eta_squared", "top20_revenue_share", "auc_purchase"))
+        print("\t".join([rank, str(scheme), *scores, row["collapsed"]]))
+    for scheme, reason in backtest.unavailable.items():
+        print(f"{scheme}: unavailable in the backtest: {reason}")
+
+
 def _cmd_engine_segments(args: argparse.Namespace) -> int:
     from segmentation.config import load_config
     from segmentation.engine import connect, segment_on_engine, tables_on_engine
@@ -506,4 +531,10 @@ def _cmd_engine_segments(args: argparse.Namespace) -> int:
     )
     _print_engine_profiles(result)
     print(result.summary_line())
+    if args.backtest:
+        from segmentation.engine_backtest import backtest_on_engine
+
+        _print_engine_backtest(
+            backtest_on_engine(tables, as_of=result.as_of, config=config, clusters=clusters)
+        )
     return 0

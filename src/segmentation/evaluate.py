@@ -56,6 +56,7 @@ __all__ = [
     "scheme_scores",
     "scores_table",
     "segment_shape",
+    "shape_of_shares",
     "stability_ari",
 ]
 
@@ -172,17 +173,34 @@ def segment_shape(labels: pd.Series) -> dict[str, float]:
         ``n_segments``, ``smallest_share``, ``entropy_bits`` (log base 2; log2(k) when k
         segments are equal).
     """
+    shares = labels.value_counts(normalize=True)
+    return shape_of_shares(shares.to_numpy())
+
+
+def shape_of_shares(shares: np.ndarray) -> dict[str, float]:
+    """:func:`segment_shape` from each segment's share of the customers.
+
+    Parameters
+    ----------
+    shares : numpy.ndarray
+        Each segment's share, largest first (the order the entropy is summed in); empty
+        segments are left out.
+
+    Returns
+    -------
+    dict
+        ``n_segments``, ``smallest_share``, ``entropy_bits``.
+    """
     # Imported here, as in scheme_scores and agreement_matrix: scipy.stats and scikit-learn
     # take 0.8 s to import, and every notebook kernel imports this module to read the
     # month's analysis back.
     from scipy import stats
 
-    shares = labels.value_counts(normalize=True)
     shares = shares[shares > 0]
     return {
         "n_segments": float(len(shares)),
         "smallest_share": float(shares.min()) if len(shares) else float("nan"),
-        "entropy_bits": float(stats.entropy(shares.to_numpy(), base=2)),
+        "entropy_bits": float(stats.entropy(shares, base=2)),
     }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,13 @@ from segmentation.i18n import localized
 
 __all__ = [
     "RANKED_SCORES",
+    "RevenueSpread",
     "Verdict",
     "bootstrap_scores",
     "collapsed_reason",
     "rank_schemes",
     "ranking_rule",
+    "scores_from_sums",
     "segment_scores",
     "verdict",
 ]
@@ -78,24 +81,89 @@ def segment_scores(
     size = np.bincount(codes, w, minlength=k)
     total = np.bincount(codes, w * revenue, minlength=k)
     buyers = np.bincount(codes, w * bought, minlength=k)
+    spread = RevenueSpread.of(revenue, w)
+    return scores_from_sums(size, total, buyers, spread=spread)
+
+
+@dataclass(frozen=True)
+class RevenueSpread:
+    """The customers' count, mean revenue, sum of squares about the mean, and sum of squares:
+    what eta² needs beyond the segments' sums.
+
+    Attributes
+    ----------
+    n, mean, spread, scale : float
+        ``n`` customers (weighted), their ``mean`` revenue, ``spread`` the sum of squared
+        deviations from it (centred: no cancellation of two large sums) and ``scale`` the
+        sum of squared revenue, against which a spread that is only rounding is told apart.
+    """
+
+    n: float
+    mean: float
+    spread: float
+    scale: float
+
+    @classmethod
+    def of(cls, revenue: np.ndarray, weights: np.ndarray) -> RevenueSpread:
+        """From each customer's revenue and weight."""
+        n = float(weights.sum())
+        if n == 0:
+            return cls(0.0, float("nan"), float("nan"), float("nan"))
+        mean = float(np.sum(weights * revenue)) / n
+        return cls(
+            n=n,
+            mean=mean,
+            spread=float(np.sum(weights * (revenue - mean) ** 2)),
+            scale=float(np.sum(weights * revenue * revenue)),
+        )
+
+    @classmethod
+    def exact(cls, n: int, total: int, squares: int) -> RevenueSpread:
+        """From whole-number sums (an engine's count, sum and sum of squares of revenue in
+        cents), in exact rational arithmetic, rounded once."""
+        if n == 0:
+            return cls(0.0, float("nan"), float("nan"), float("nan"))
+        spread = Fraction(squares) - Fraction(total) ** 2 / n
+        return cls(float(n), float(Fraction(total, n)), float(spread), float(squares))
+
+
+def scores_from_sums(
+    size: np.ndarray, total: np.ndarray, buyers: np.ndarray, *, spread: RevenueSpread
+) -> tuple[float, float, float]:
+    """eta², top-20% revenue share and purchase AUC from each segment's customers, revenue
+    and buyers (:func:`segment_scores` computes them from the customers; an engine sums
+    them where the customers are).
+
+    Parameters
+    ----------
+    size, total, buyers : numpy.ndarray
+        Per segment: customers, future revenue and customers who bought (weighted counts).
+    spread : RevenueSpread
+        Of the same customers' revenue.
+
+    Returns
+    -------
+    tuple of float
+        As :func:`segment_scores`. Revenue may be in any unit (cents on an engine): every
+        score is a ratio.
+    """
+    size, total, buyers = (np.asarray(a, dtype=float) for a in (size, total, buyers))
     present = size > 0
     size, total, buyers = size[present], total[present], buyers[present]
     canonical = np.lexsort((buyers, total, size))
     size, total, buyers = size[canonical], total[canonical], buyers[canonical]
-    return _eta_squared(size, total, w, revenue), _top_share(size, total), _auc(size, buyers)
+    return _eta_squared(size, total, spread), _top_share(size, total), _auc(size, buyers)
 
 
-def _eta_squared(size: np.ndarray, total: np.ndarray, w: np.ndarray, revenue: np.ndarray) -> float:
+def _eta_squared(size: np.ndarray, total: np.ndarray, spread: RevenueSpread) -> float:
     """Between-segment over total sum of squares; the customers' sums do not depend on codes."""
-    n = float(w.sum())
-    if n == 0:
+    if spread.n == 0:
         return float("nan")
-    mean = float(np.sum(w * revenue)) / n
-    spread = float(np.sum(w * (revenue - mean) ** 2))
-    between = float(np.sum(size * (total / size - mean) ** 2))
+    between = float(np.sum(size * (total / size - spread.mean) ** 2))
     # Constant revenue leaves only rounding in the spread: eta² is undefined, not 0 or 1.
-    scale = float(np.sum(w * revenue * revenue))
-    return between / spread if spread > 1e-12 * max(scale, 1.0) else float("nan")
+    if spread.spread > 1e-12 * max(spread.scale, 1.0):
+        return between / spread.spread
+    return float("nan")
 
 
 def _top_share(size: np.ndarray, total: np.ndarray, top: float = 0.2) -> float:

@@ -13,7 +13,8 @@ predictions made for those rows back to every customer on the engine;
 :func:`migration_counts_expr` counts how customers moved between two months' segments.
 :func:`buyer_sample` and :func:`cluster_assignment_expr` fit the clusters on a seeded sample
 in Python and assign every buyer on the engine; :func:`segment_profile_sums_expr` gives the
-segment profiles as exact sums.
+segment profiles as exact sums; :func:`future_outcomes_expr` and :func:`outcome_sums_expr`
+the backtest's outcomes summed per segment.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ from segmentation.engine._existing import tables_on_engine
 from segmentation.engine._frames import snapshot_frames
 from segmentation.engine._load import EngineTables, load_tables, to_cents
 from segmentation.engine._migration import migration_counts_expr
+from segmentation.engine._outcomes import (
+    future_outcomes_expr,
+    outcome_sums_expr,
+    outcome_totals,
+)
 from segmentation.engine._profiles import (
     PROFILE_SUM_COLUMNS,
     profiles_from_sums,
@@ -70,10 +76,13 @@ __all__ = [
     "connect",
     "customer_snapshot_expr",
     "expand_precisions",
+    "future_outcomes_expr",
     "join_row_predictions",
     "last_order_day",
     "load_tables",
     "migration_counts_expr",
+    "outcome_sums_expr",
+    "outcome_totals",
     "profiles_from_sums",
     "rfm_scores_expr",
     "rule_labels_expr",
