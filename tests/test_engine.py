@@ -1,5 +1,6 @@
-"""The engine boundary: the snapshot and the RFM scores as Ibis expressions equal the pandas
-path to the bit, on DuckDB and on Spark local[2], on the demo, CDNOW and synthetic exports.
+"""The engine boundary: the snapshot, the RFM scores, every rule scheme's labels, the segment
+profiles' sums and the backtest's outcomes as Ibis expressions equal the pandas path to the
+bit, on DuckDB and on Spark local[2], on the demo, CDNOW and synthetic exports.
 
 The pandas path reads the same orders with their amounts in cents (floats holding whole
 numbers, so its sums are exact too); the engines carry integer cents. Spark runs once per
@@ -23,18 +24,23 @@ from segmentation.config import config_section, load_config, merge_config
 from segmentation.datasets import load_cdnow
 from segmentation.engine import (
     ENGINE_SNAPSHOT_COLUMNS,
+    PROFILE_SUM_COLUMNS,
     RULE_SCHEME_NAMES,
     EngineTables,
     connect,
     customer_snapshot_expr,
+    future_outcomes_expr,
     load_tables,
+    outcome_totals,
     rfm_scores_expr,
     rule_labels_expr,
+    segment_profile_sums_expr,
     to_cents,
 )
 from segmentation.engine._quantiles import interpolate_quantiles, order_statistic_positions
 from segmentation.engine._rfm import rfm_quintile_edges
 from segmentation.errors import SegmentationInputError
+from segmentation.evaluate import future_outcomes
 from segmentation.features import customer_snapshot
 from segmentation.ingest import ingest
 from segmentation.schemes.registry import run_schemes
@@ -110,6 +116,7 @@ def _assert_parity(
             continue
         _assert_bitwise_equal(got[column], expected[column])
     _assert_labels_equal(snapshot, expected)
+    _assert_sums_equal(tables, snapshot, expected, _in_cents(orders), as_of=as_of)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ties: the pandas scheme warns
         expected_scores, expected_edges, _ = _rfm_scores_and_edges(expected, config=CONFIG)
@@ -144,6 +151,43 @@ def _assert_labels_equal(snapshot: Any, expected: pd.DataFrame) -> None:
             f"{name}: {len(differ)} customers differ, e.g. {labels.index[differ[:3]].tolist()}: "
             f"engine {engine_keys[differ[:3]].tolist()}, pandas {pandas_keys[differ[:3]].tolist()}"
         )
+
+
+def _assert_sums_equal(
+    tables: EngineTables,
+    snapshot: Any,
+    expected: pd.DataFrame,
+    orders_in_cents: pd.DataFrame,
+    *,
+    as_of: str,
+) -> None:
+    """The segment profiles' sums and the backtest's outcomes (the 30 days after ``as_of``)
+    on the engine equal the pandas snapshot's and :func:`future_outcomes`, as whole numbers."""
+    labels_expr = rule_labels_expr(snapshot, money_scale=100, config=CONFIG)
+    labels = _engine_frame(labels_expr)
+    schemes = list(labels.columns)
+    sums = segment_profile_sums_expr(snapshot, labels_expr, schemes).to_pandas()
+    outcomes = future_outcomes(
+        orders_in_cents, expected.index, calibration_end=as_of, horizon_days=30
+    )
+    for scheme in schemes:
+        got = sums[sums["scheme"] == scheme].set_index("segment").sort_index()
+        grouped = expected.groupby(labels[scheme].to_numpy())
+        assert got["customers"].tolist() == grouped.size().tolist(), scheme
+        for column in PROFILE_SUM_COLUMNS:
+            assert got[f"{column}_sum"].tolist() == (
+                grouped[column].sum().astype(np.int64).tolist()
+            ), (scheme, column)
+            assert got[f"{column}_count"].tolist() == grouped[column].count().tolist()
+    on_engine = _engine_frame(
+        future_outcomes_expr(tables, snapshot, calibration_end=as_of, horizon_days=30)
+    )
+    assert on_engine["revenue_cents"].tolist() == outcomes["revenue"].astype(np.int64).tolist()
+    assert on_engine["bought"].tolist() == outcomes["bought"].tolist()
+    cents = outcomes["revenue"].astype(np.int64).tolist()
+    assert outcome_totals(
+        future_outcomes_expr(tables, snapshot, calibration_end=as_of, horizon_days=30)
+    ) == (len(cents), sum(cents), sum(c * c for c in cents))
 
 
 @pytest.fixture(scope="module")
