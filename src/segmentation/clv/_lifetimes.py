@@ -179,13 +179,22 @@ class _FitBudget:
         max_iterations = int(self.limits.max_iterations)
         # L-BFGS-B takes no ``disp`` (deprecated in scipy 1.15); it prints nothing anyway.
         quiet = {} if keywords.get("method") == "L-BFGS-B" else {"disp": False}
-        output = minimize(
-            self.bounded(objective),
-            x0=x0,
-            args=args,
-            options={**quiet, "maxiter": max_iterations, **(options or {})},
-            **keywords,
-        )
+        settings = {**quiet, "maxiter": max_iterations, **(options or {})}
+        output = minimize(self.bounded(objective), x0=x0, args=args, options=settings, **keywords)
+        if not output.success and "precision loss" in str(output.message):
+            # BFGS's line search can stall at the optimum itself (on the demo's Gamma-Gamma
+            # fit, with a gradient of 2e-7): started again from there, it confirms the
+            # optimum in an iteration or two instead of the fit being given up (and a
+            # penalised one, a different model, taken in its place).
+            used = int(output.nit)
+            output = minimize(
+                self.bounded(objective),
+                x0=output.x,
+                args=args,
+                options={**settings, "maxiter": max(max_iterations - used, 1)},
+                **keywords,
+            )
+            output.nit = int(output.nit) + used
         if output.success:
             return output
         if int(output.nit) >= max_iterations:

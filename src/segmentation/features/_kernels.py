@@ -16,11 +16,13 @@ __all__ = [
     "as_text",
     "day_numbers",
     "float_values",
+    "minor_units",
     "reduceat",
     "spread",
     "stable_group_order",
     "sum_by",
     "to_day",
+    "to_minor_units",
     "zero_for_missing",
 ]
 
@@ -66,6 +68,57 @@ def reduceat(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray) -> np.ndar
 def sum_by(codes: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
     """Sum of ``weights`` per code, as floats even when there is nothing to sum."""
     return np.bincount(codes, weights=weights, minlength=length).astype(np.float64, copy=False)
+
+
+#: The finest money the kit looks for in amounts: 10**-4 of a currency unit.
+MAX_MONEY_DECIMALS = 4
+
+
+def minor_units(amount: np.ndarray) -> float | None:
+    """The coarsest power of ten whose multiples every amount is (100 for cents), or None.
+
+    Float sums of amounts such as 0.1 and 0.2 carry residue (0.30000000000000004), so two
+    customers who spent the same to the cent can differ in the last bit, and a total meant to
+    be exactly a threshold can fall short of it. Amounts that are whole minor units have
+    totals that are too, so their sums can be put back on the grid
+    (:func:`to_minor_units`).
+
+    Parameters
+    ----------
+    amount : numpy.ndarray
+        Amounts in currency units; NaN is ignored.
+
+    Returns
+    -------
+    float or None
+        10**k for the smallest k in 0..:data:`MAX_MONEY_DECIMALS`, or None when some amount
+        has a finer part.
+    """
+    present = amount[~np.isnan(amount)]
+    for decimals in range(MAX_MONEY_DECIMALS + 1):
+        scale = 10.0**decimals
+        # A few thousand amounts turn down a grid too coarse at once; the rest then confirm.
+        if _on_grid(present[:4096], scale) and _on_grid(present, scale):
+            return scale
+    return None
+
+
+def _on_grid(amount: np.ndarray, scale: float) -> bool:
+    scaled = amount * scale
+    # A parsed 12.34 is 1234.0000000000002 once scaled: within rounding of a whole unit.
+    return bool(np.all(np.abs(scaled - np.rint(scaled)) <= 1e-6 * np.maximum(np.abs(scaled), 1)))
+
+
+def to_minor_units(total: np.ndarray, scale: float | None) -> np.ndarray:
+    """Sums of whole minor units put back on their grid: ``rint(total * scale) / scale``, the
+    same bits as the exact count of minor units divided by ``scale``. In place; unchanged
+    when ``scale`` is None (amounts with finer parts)."""
+    if scale is None:
+        return total
+    np.multiply(total, scale, out=total)
+    np.rint(total, out=total)
+    np.divide(total, scale, out=total)
+    return total
 
 
 def float_values(values: pd.Series) -> np.ndarray:

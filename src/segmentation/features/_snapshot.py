@@ -23,8 +23,10 @@ from segmentation.features._cancellations import match_cancellations, net_cancel
 from segmentation.features._kernels import (
     day_numbers,
     float_values,
+    minor_units,
     sum_by,
     to_day,
+    to_minor_units,
     zero_for_missing,
 )
 from segmentation.features._netting import NetOrders, net_orders
@@ -196,6 +198,9 @@ def _purchase_figures(
             n_customers,
         )
         raw_amount = all_amount[in_window]
+        # Sums of whole cents go back on the cent grid, so that equal spend is equal to the
+        # bit (a tie is never split) and a total of exactly a threshold reaches it.
+        money_grid = minor_units(raw_amount)
         amount = zero_for_missing(raw_amount)
         ts = orders["order_ts"].to_numpy()[in_window]
         ts_unit = np.datetime_data(ts.dtype)[0]
@@ -219,6 +224,8 @@ def _purchase_figures(
         gross = sum_by(row_customer, np.clip(amount, 0, None, out=amount), n_customers)
         del refund_row, amount
         periods = purchase_periods(net, n_customers, ts_unit)
+        for total in (monetary_total, refunded, gross, periods["repeat_spend"]):
+            to_minor_units(total, money_grid)
         product = products.result()
     return _PurchaseFigures(net, periods, monetary_total, refunded, gross, product, ts_unit)
 
