@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from segmentation.config import load_config
-from segmentation.errors import SchemeUnavailable
 from segmentation.evaluate import shape_of_shares
 from segmentation.features import as_of_day
 from segmentation.ranking import (
@@ -104,28 +103,19 @@ def backtest_on_engine(
     EngineBacktest
     """
     from segmentation.engine import (  # imports ibis: only when asked for
-        customer_snapshot_expr,
         future_outcomes_expr,
+        labels_on_engine,
         last_order_day,
         outcome_sums_expr,
         outcome_totals,
-        rule_labels_expr,
     )
 
     settings = config if config is not None else load_config()
     horizon = int(horizon_days if horizon_days is not None else settings["report"]["horizon_days"])
     end = as_of_day(as_of) if as_of is not None else last_order_day(tables)
     calibration_end = end - pd.Timedelta(days=horizon)
-    snapshot = customer_snapshot_expr(tables, as_of=calibration_end).cache()
-    labels = rule_labels_expr(snapshot, money_scale=tables.money_scale, config=settings)
-    unavailable: dict[str, str] = {}
-    if clusters is not None:
-        try:
-            fitted = clusters(snapshot, money_scale=tables.money_scale, config=settings)
-        except SchemeUnavailable as error:
-            unavailable[error.scheme] = error.reason
-        else:
-            labels = labels.join(fitted.labels, "customer_id")
+    labelled = labels_on_engine(tables, as_of=calibration_end, config=settings, clusters=clusters)
+    snapshot, labels = labelled.snapshot, labelled.labels
     outcomes = future_outcomes_expr(
         tables, snapshot, calibration_end=calibration_end, horizon_days=horizon
     ).cache()
@@ -145,7 +135,7 @@ def backtest_on_engine(
         scores=rank_schemes(pd.DataFrame.from_dict(rows, orient="index")),
         sums=sums,
         totals=totals,
-        unavailable=unavailable,
+        unavailable=labelled.unavailable,
     )
 
 

@@ -48,7 +48,9 @@ from segmentation.engine._rfm import rfm_scores_expr
 from segmentation.engine._schemes import RULE_SCHEME_NAMES, rule_labels_expr
 from segmentation.engine._segment_table import (
     ClusterFitter,
+    EngineLabels,
     EngineSegments,
+    labels_on_engine,
     last_order_day,
     segment_on_engine,
     write_table,
@@ -65,6 +67,7 @@ __all__ = [
     "CentroidModel",
     "ClusterFitter",
     "EngineClusters",
+    "EngineLabels",
     "EngineSegments",
     "EngineTables",
     "buyer_sample",
@@ -78,6 +81,7 @@ __all__ = [
     "expand_precisions",
     "future_outcomes_expr",
     "join_row_predictions",
+    "labels_on_engine",
     "last_order_day",
     "load_tables",
     "migration_counts_expr",

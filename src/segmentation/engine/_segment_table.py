@@ -28,7 +28,9 @@ from segmentation.features import as_of_day
 
 __all__ = [
     "ClusterFitter",
+    "EngineLabels",
     "EngineSegments",
+    "labels_on_engine",
     "last_order_day",
     "segment_on_engine",
     "write_table",
@@ -137,7 +139,58 @@ def segment_on_engine(
     started = time.perf_counter()
     config = config if config is not None else load_config()
     day = as_of_day(as_of) if as_of is not None else last_order_day(tables)
-    snapshot = customer_snapshot_expr(tables, as_of=day).cache()
+    labelled = labels_on_engine(tables, as_of=day, config=config, clusters=clusters)
+    target = write_table(labelled.labels, to, backend=tables.backend)
+    written = _written(tables.backend, target)
+    schemes = tuple(c for c in written.columns if c != "customer_id")
+    sums = segment_profile_sums_expr(labelled.snapshot, written, schemes).to_pandas()
+    profiles = profiles_from_sums(sums, money_scale=tables.money_scale)
+    return EngineSegments(
+        target=str(target),
+        as_of=day,
+        customers=int(written.count().to_pyarrow().as_py()),
+        schemes=schemes,
+        profiles=profiles,
+        seconds=time.perf_counter() - started,
+        clusters=labelled.clusters,
+        unavailable=labelled.unavailable,
+    )
+
+
+@dataclass(frozen=True)
+class EngineLabels:
+    """The customers of a day and their segment keys, on the engine.
+
+    Attributes
+    ----------
+    snapshot : ibis.Table
+        The snapshot as of the day, cached.
+    labels : ibis.Table
+        ``customer_id`` and one column of keys per rule scheme the snapshot supports, then
+        ``clusters`` when they were fitted.
+    clusters : EngineClusters, optional
+        The clusters' model and names.
+    unavailable : dict of str to str
+        Schemes left out, with the reason.
+    """
+
+    snapshot: ibis.Table
+    labels: ibis.Table
+    clusters: EngineClusters | None
+    unavailable: dict[str, str]
+
+
+def labels_on_engine(
+    tables: EngineTables,
+    *,
+    as_of: pd.Timestamp,
+    config: Mapping[str, Any],
+    clusters: ClusterFitter | None = None,
+) -> EngineLabels:
+    """The snapshot as of ``as_of`` and every rule scheme's keys (and the clusters', when
+    ``clusters`` fits them; too few buyers leave them out with the reason), on the engine.
+    """
+    snapshot = customer_snapshot_expr(tables, as_of=as_of).cache()
     labels = rule_labels_expr(snapshot, money_scale=tables.money_scale, config=config)
     fitted, unavailable = None, {}
     if clusters is not None:
@@ -147,21 +200,7 @@ def segment_on_engine(
             unavailable[error.scheme] = error.reason
         else:
             labels = labels.join(fitted.labels, "customer_id")
-    target = write_table(labels, to, backend=tables.backend)
-    written = _written(tables.backend, target)
-    schemes = tuple(c for c in written.columns if c != "customer_id")
-    sums = segment_profile_sums_expr(snapshot, written, schemes).to_pandas()
-    profiles = profiles_from_sums(sums, money_scale=tables.money_scale)
-    return EngineSegments(
-        target=str(target),
-        as_of=day,
-        customers=int(written.count().to_pyarrow().as_py()),
-        schemes=schemes,
-        profiles=profiles,
-        seconds=time.perf_counter() - started,
-        clusters=fitted,
-        unavailable=unavailable,
-    )
+    return EngineLabels(snapshot, labels, fitted, unavailable)
 
 
 def last_order_day(tables: EngineTables) -> pd.Timestamp:
