@@ -1,7 +1,8 @@
 """The engine stages: the snapshot, the RFM scores and every rule scheme's labels on the
 pandas path and as Ibis expressions on DuckDB and on Spark local[2], side by side on the same
-canonical tables; and the month's segment table made on DuckDB straight from the export's
-Parquet files and written back as Parquet, the path that reaches 10M customers."""
+canonical tables; the month's segment table made on DuckDB straight from the export's
+Parquet files and written back as Parquet, the path that reaches 10M customers; and the
+cluster path's clusters and backtest on DuckDB beside the pandas path's."""
 
 from __future__ import annotations
 
@@ -138,6 +139,55 @@ def _segments_from_parquet(
     }
 
 
+def _pandas_clusters_backtest(
+    orders: pd.DataFrame, customers: pd.DataFrame | None, as_of: pd.Timestamp, config: Any
+) -> dict[str, Any]:
+    """The clusters of the month and the rule schemes' backtest on the pandas path."""
+    from segmentation.engine import RULE_SCHEME_NAMES
+    from segmentation.evaluate import future_outcomes, scheme_scores
+    from segmentation.features import customer_snapshot
+    from segmentation.schemes.clusters import cluster_scheme
+    from segmentation.schemes.registry import run_schemes
+
+    horizon = int(config["report"]["horizon_days"])
+    calibration_end = as_of - pd.Timedelta(days=horizon)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ties among small exports
+        clusters = cluster_scheme(customer_snapshot(orders, customers, as_of=as_of), config=config)
+        snapshot = customer_snapshot(orders, customers, as_of=calibration_end)
+        run = run_schemes(
+            snapshot, as_of=calibration_end, config=config, schemes=list(RULE_SCHEME_NAMES)
+        )
+    outcomes = future_outcomes(
+        orders, snapshot.index, calibration_end=calibration_end, horizon_days=horizon
+    )
+    scores = {name: scheme_scores(s, outcomes) for name, s in run.segmentations.items()}
+    return {"k": int(clusters.details["k"]), "schemes_scored": len(scores)}
+
+
+def _duckdb_clusters_backtest(
+    orders: Any, customers: Any, out: Any, as_of: pd.Timestamp, config: Any
+) -> dict[str, Any]:
+    """The cluster path's month on DuckDB from the export's Parquet: the segment table with
+    the clusters, then the backtest's ranking."""
+    from segmentation.engine import connect, segment_on_engine, tables_on_engine
+    from segmentation.engine_backtest import backtest_on_engine
+    from segmentation.schemes.clusters import clusters_on_engine
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tables = tables_on_engine(connect("duckdb", config=config), orders, customers, config=config)
+    result = segment_on_engine(
+        tables, to=out, as_of=as_of, config=config, clusters=clusters_on_engine
+    )
+    backtest = backtest_on_engine(tables, as_of=as_of, config=config)
+    return {
+        "k": result.clusters.k if result.clusters is not None else 0,
+        "schemes": len(result.schemes),
+        "schemes_scored": len(backtest.scores),
+        "first": str(backtest.scores.index[0]),
+    }
+
+
 def engine_stages() -> list[Stage]:
     """Each engine stage, in run order (group ``engine``)."""
     return [
@@ -173,6 +223,25 @@ def engine_stages() -> list[Stage]:
             "snapshot, every rule scheme, the segment table written as Parquet, sizes read back",
             _load_parquet,
             _segments_from_parquet,
+            needs_prepared=False,
+        ),
+        Stage(
+            "clusters_backtest",
+            "engine",
+            "the month's clusters (schemes.clusters.cluster_scheme) and the rule schemes' "
+            "backtest (calibration snapshot, schemes, future_outcomes, scheme_scores), the "
+            "pandas path on the ingested tables",
+            _load_tables,
+            _pandas_clusters_backtest,
+        ),
+        Stage(
+            "clusters_backtest_duckdb_parquet",
+            "engine",
+            "the cluster path on DuckDB from the export's Parquet: segment_on_engine with "
+            "clusters_on_engine (a 10,000-buyer sample fitted in Python, every buyer assigned "
+            "on the engine), then engine_backtest.backtest_on_engine's ranking",
+            _load_parquet,
+            _duckdb_clusters_backtest,
             needs_prepared=False,
         ),
     ]

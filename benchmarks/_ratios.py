@@ -259,6 +259,13 @@ RATIOS: tuple[Ratio, ...] = (
         "snapshot_rfm",
         "snapshot, RFM scores and rule-scheme labels: Ibis on Spark local[2] vs the pandas path",
     ),
+    Ratio(
+        "clusters_backtest_duckdb_vs_pandas",
+        "clusters_backtest_duckdb_parquet",
+        "clusters_backtest",
+        "clusters and the backtest: DuckDB from Parquet (the segment table written too) vs "
+        "the pandas path on the ingested tables",
+    ),
 )
 
 
