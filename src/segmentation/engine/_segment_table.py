@@ -118,12 +118,11 @@ def segment_on_engine(
         The day to segment as of (the whole day counts); the last order day when omitted.
     config : mapping, optional
         The merged config; the built-in one when omitted.
-    clusters : callable, optional
-        Fits the clusters (:class:`ClusterFitter`, e.g.
-        :func:`segmentation.schemes.clusters.clusters_on_engine`, given this function's
-        config); their keys are written as the column
-        ``clusters``. When too few customers have bought, the column is left out and the
-        reason is in ``unavailable``.
+    clusters : ClusterFitter, optional
+        Fits the clusters with this function's config, e.g.
+        :func:`segmentation.schemes.clusters.clusters_on_engine`; their keys are written as
+        the column ``clusters``. When too few customers have bought, the column is left out
+        and the reason is in ``unavailable``.
 
     Returns
     -------
