@@ -70,12 +70,18 @@ def _buyers(snapshot: pd.DataFrame) -> pd.DataFrame:
     return snapshot[~snapshot["is_potential"] & snapshot["recency_days"].notna()]
 
 
+# One window over every buyer, and windows over groups of an id prefix (the demo's 4,074
+# buyers in groups of at most 500: "C10".."C19", about 400 each).
+@pytest.mark.parametrize("group_size", [10_000, 500])
 def test_the_sample_is_seeded_positions_in_customer_id_order(
-    backend: Any, demo_ingested: Any, demo_snapshot: pd.DataFrame
+    backend: Any, demo_ingested: Any, demo_snapshot: pd.DataFrame, group_size: int
 ) -> None:
     _, snapshot = _engine_snapshot(backend, demo_ingested)
     columns = ["recency_days", "frequency", "monetary_total"]
-    sample = buyer_sample(snapshot, columns=columns, size=500, money_scale=100, random_state=7)
+    sample = buyer_sample(
+        snapshot, columns=columns, size=500, money_scale=100, random_state=7,
+        group_size=group_size,
+    )  # fmt: skip
     buyers = _buyers(demo_snapshot).sort_index()  # ids are ASCII: Python's order is the engine's
     drawn = np.random.default_rng(7).choice(len(buyers), size=500, replace=False)
     expected = buyers.iloc[drawn]

@@ -31,6 +31,7 @@ from segmentation.engine._quantiles import exact_medians
 from segmentation.engine._schemes import customer_state
 
 __all__ = [
+    "NUMBERED_GROUP_SIZE",
     "CentroidModel",
     "EngineClusters",
     "buyer_sample",
@@ -39,6 +40,15 @@ __all__ = [
     "cluster_summary",
     "expand_precisions",
 ]
+
+
+#: Buyers numbered in one window at most (:func:`buyer_sample`); more are numbered in
+#: groups of a common id prefix, so that no engine gathers them all in one place.
+NUMBERED_GROUP_SIZE = 2_000_000
+#: The prefix grows one character at a time until its groups are small enough, or this many
+#: groups, or this many characters.
+MAX_PREFIX_GROUPS = 100_000
+MAX_PREFIX_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ def buyer_sample(
     size: int,
     money_scale: int,
     random_state: int = 0,
+    group_size: int = NUMBERED_GROUP_SIZE,
 ) -> pd.DataFrame:
     """A seeded sample of the buyers, with ``columns``, read into Python.
 
@@ -135,6 +146,10 @@ def buyer_sample(
         Minor units per currency unit.
     random_state : int, default 0
         Seed of the positions drawn.
+    group_size : int, default :data:`NUMBERED_GROUP_SIZE`
+        More buyers than this are numbered in groups of a common id prefix, each group on
+        its own, so that no engine gathers them all in one place; the positions are the
+        same whatever the groups.
 
     Returns
     -------
@@ -146,7 +161,7 @@ def buyer_sample(
     buyers = _buyers(snapshot)
     n = int(buyers.count().to_pyarrow().as_py())
     drawn = np.random.default_rng(random_state).choice(n, size=min(size, n), replace=False)
-    numbered = buyers.mutate(position=ibis.row_number().over(order_by=buyers.customer_id))
+    numbered = _numbered(buyers, n, group_size=group_size)
     wanted = ibis.memtable(
         pd.DataFrame({"position": drawn.astype(np.int64), "drawn": np.arange(len(drawn))})
     )
@@ -160,6 +175,40 @@ def buyer_sample(
     sample = rows.drop(columns="drawn").reset_index(drop=True)
     sample.insert(0, "is_potential", False)
     return sample
+
+
+def _numbered(buyers: ibis.Table, n: int, *, group_size: int) -> ibis.Table:
+    """``buyers`` with ``position``, their rank in customer-id order from 0.
+
+    One window over every buyer would gather them all in one place (Spark moves them to a
+    single partition). Instead the ids are grouped by their first characters, as few as
+    leave no group over ``group_size`` (or make too many groups); each group is numbered
+    on its own, and the groups' counts, in id order, give each its offset. Cutting strings
+    at a length keeps their order, so the positions are those of the single window.
+    """
+    if n <= group_size:
+        return buyers.mutate(position=ibis.row_number().over(order_by=buyers.customer_id))
+    length = 0
+    while True:
+        length += 1
+        prefix = buyers.customer_id.substr(0, length)
+        counts = buyers.group_by(prefix=prefix).aggregate(customers=buyers.count())
+        shape = counts.aggregate(groups=counts.count(), largest=counts.customers.max()).to_pyarrow()
+        groups, largest = shape["groups"][0].as_py(), shape["largest"][0].as_py()
+        if largest <= group_size or groups >= MAX_PREFIX_GROUPS or length >= MAX_PREFIX_LENGTH:
+            break
+    # Python orders text by code point, as the engines order UTF-8 bytes.
+    per_prefix = counts.to_pandas().sort_values("prefix", kind="stable")
+    per_prefix["offset"] = per_prefix["customers"].cumsum() - per_prefix["customers"]
+    offsets = ibis.memtable(
+        per_prefix[["prefix", "offset"]].astype({"prefix": object, "offset": "int64"})
+    )
+    keyed = buyers.mutate(prefix=prefix)
+    local = keyed.mutate(
+        local=ibis.row_number().over(group_by=keyed.prefix, order_by=keyed.customer_id)
+    )
+    joined = local.join(offsets, "prefix")
+    return joined.mutate(position=joined.offset + joined.local).drop("prefix", "local", "offset")
 
 
 def _transformed(table: ibis.Table, model: CentroidModel, money_scale: int) -> list[ibis.Value]:
