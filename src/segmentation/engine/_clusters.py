@@ -192,13 +192,17 @@ def _numbered(buyers: ibis.Table, n: int, *, group_size: int) -> ibis.Table:
     while True:
         length += 1
         prefix = buyers.customer_id.substr(0, length)
-        counts = buyers.group_by(prefix=prefix).aggregate(customers=buyers.count())
-        shape = counts.aggregate(groups=counts.count(), largest=counts.customers.max()).to_pyarrow()
-        groups, largest = shape["groups"][0].as_py(), shape["largest"][0].as_py()
-        if largest <= group_size or groups >= MAX_PREFIX_GROUPS or length >= MAX_PREFIX_LENGTH:
+        # Each length's counts are read once: the last ones give the groups' offsets.
+        per_prefix = buyers.group_by(prefix=prefix).aggregate(customers=buyers.count()).to_pandas()
+        largest = int(per_prefix["customers"].max())
+        if (
+            largest <= group_size
+            or len(per_prefix) >= MAX_PREFIX_GROUPS
+            or length >= MAX_PREFIX_LENGTH
+        ):
             break
     # Python orders text by code point, as the engines order UTF-8 bytes.
-    per_prefix = counts.to_pandas().sort_values("prefix", kind="stable")
+    per_prefix = per_prefix.sort_values("prefix", kind="stable")
     per_prefix["offset"] = per_prefix["customers"].cumsum() - per_prefix["customers"]
     offsets = ibis.memtable(
         per_prefix[["prefix", "offset"]].astype({"prefix": object, "offset": "int64"})

@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 
 from segmentation.engine._load import EngineTables
-from segmentation.engine._netting import net_orders
+from segmentation.engine._netting import net_orders, order_rows
 from segmentation.features import as_of_cutoff
 
 __all__ = ["future_outcomes_expr", "outcome_sums_expr", "outcome_totals"]
@@ -53,12 +53,10 @@ def future_outcomes_expr(
     """
     start = as_of_cutoff(calibration_end)
     end = as_of_cutoff(pd.Timestamp(calibration_end).normalize() + pd.Timedelta(days=horizon_days))
-    orders = tables.orders
-    rows = orders.filter(
-        orders.customer_id.notnull(),
-        orders.order_ts >= ibis.literal(start.to_pydatetime(), type="timestamp"),
-        orders.order_ts < ibis.literal(end.to_pydatetime(), type="timestamp"),
-    )
+    # A customer's rows (not a guest's) before the window's end, as a snapshot reads them,
+    # from the window's start.
+    rows = order_rows(tables.orders, ibis.literal(end.to_pydatetime(), type="timestamp"))
+    rows = rows.filter(rows.order_ts >= ibis.literal(start.to_pydatetime(), type="timestamp"))
     revenue = rows.group_by(window_id=rows.customer_id).aggregate(
         window_cents=rows.amount_cents.sum().fill_null(0)
     )
