@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mlxtend.frequent_patterns import association_rules, fpgrowth
 
 from segmentation.association import (
+    _positions_among,
     association_analysis,
     basket_matrix,
     item_affinity,
@@ -203,3 +206,25 @@ def test_online_retail_largest_segment_of_the_recommended_scheme_has_product_rul
     assert (top["support"] >= result.segments[segment].min_support - 1e-12).all()
     assert (top["confidence"] >= 0.1).all() and top["lift"].is_monotonic_decreasing
     assert (top["lift"] > 1).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    known=st.lists(st.sampled_from([f"c{i}" for i in range(12)]), unique=True, max_size=12),
+    rows=st.lists(st.one_of(st.none(), st.sampled_from([f"c{i}" for i in range(15)])), max_size=40),
+    categorical=st.booleans(),
+)
+def test_a_basket_customer_is_found_as_a_text_lookup_finds_it(known, rows, categorical):
+    """Positions by the categorical's codes (its categories looked up once, or none when
+    they are the index itself) equal looking up every row's id as text."""
+    index = pd.Index(sorted(known), dtype="string")
+    customers = pd.Series(rows, dtype="string")
+    expected = index.get_indexer(customers)
+    expected[customers.isna().to_numpy()] = -1
+    if categorical:
+        customers = customers.astype("category")
+    assert np.array_equal(_positions_among(index, customers), expected)
+    same = pd.Series(pd.Categorical(rows, categories=index), dtype="category")
+    expected_same = index.get_indexer(pd.Series(rows, dtype="string"))
+    expected_same[pd.Series(rows).isna().to_numpy()] = -1
+    assert np.array_equal(_positions_among(index, same), expected_same)

@@ -28,7 +28,7 @@ from segmentation.schemes.base import (
     make_segmentation,
 )
 
-__all__ = ["CLV_SCHEMES", "churn_risk_scheme", "clv_tier_scheme"]
+__all__ = ["CLV_SCHEMES", "churn_risk_scheme", "clv_tier_scheme", "forecast_positions"]
 
 
 def _increasing_pair(value: Any, *, where: str) -> tuple[float, float]:
@@ -52,7 +52,27 @@ def _forecast(snapshot: pd.DataFrame, config: Mapping[str, Any], *, scheme: str)
         raise SchemeUnavailable(scheme, str(error)) from error
 
 
-def _buyer_positions(snapshot: pd.DataFrame, forecast: CLVForecast) -> np.ndarray:
+def forecast_positions(snapshot: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """The snapshot's row of each row of a CLV forecast's ``table``.
+
+    Parameters
+    ----------
+    snapshot : pandas.DataFrame
+        The snapshot the forecast was made from.
+    table : pandas.DataFrame
+        :attr:`segmentation.clv.CLVForecast.table`, indexed by customer_id.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``snapshot.index[positions]`` equals ``table.index``; -1 for an id the snapshot
+        does not hold.
+
+    Raises
+    ------
+    CLVInputError
+        When the snapshot's index has duplicates.
+    """
     if not snapshot.index.is_unique:
         raise CLVInputError("snapshot: customer_id (the index) has duplicates.")
     # The forecast's rows are the snapshot's buyers in snapshot order (customer_clv): when
@@ -61,9 +81,9 @@ def _buyer_positions(snapshot: pd.DataFrame, forecast: CLVForecast) -> np.ndarra
     if "is_potential" in snapshot.columns:
         buyers = buyers & ~snapshot["is_potential"].fillna(False).astype(bool).to_numpy(dtype=bool)
     positions = np.flatnonzero(buyers)
-    if snapshot.index[positions].equals(forecast.table.index):
+    if snapshot.index[positions].equals(table.index):
         return positions
-    return snapshot.index.get_indexer(forecast.table.index)
+    return snapshot.index.get_indexer(table.index)
 
 
 def _forecast_details(forecast: CLVForecast) -> dict[str, Any]:
@@ -150,7 +170,7 @@ def clv_tier_scheme(
             f"config clv_tier.method: {method!r} is not known; use quantile or cumulative_share."
         )
     keys = np.full(len(snapshot), "potential", dtype=object)
-    keys[_buyer_positions(snapshot, forecast)] = tiers
+    keys[forecast_positions(snapshot, forecast.table)] = tiers
     title = section["title"]
     return make_segmentation(
         scheme="clv_tier",
@@ -223,7 +243,7 @@ def churn_risk_scheme(
     else:
         forecast = _forecast(snapshot, config, scheme="churn_risk")
         p_alive = forecast.table["p_alive"].to_numpy(dtype=float)
-        buyers = _buyer_positions(snapshot, forecast)
+        buyers = forecast_positions(snapshot, forecast.table)
         model = forecast.purchase_fit.model
         details.update(_forecast_details(forecast))
     details["model"] = model
