@@ -11,11 +11,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
-from sklearn.decomposition import PCA
 
 from segmentation.i18n import check_lang
 from segmentation.plots._axes import (
@@ -26,7 +24,6 @@ from segmentation.plots._axes import (
     format_money,
 )
 from segmentation.schemes.base import Segmentation
-from segmentation.schemes.clusters import standardized_features
 
 __all__ = [
     "FEATURE_LABELS",
@@ -193,6 +190,8 @@ def plot_cluster_profiles(
     matplotlib.figure.Figure
         Rows are the clusters, lowest value first, labelled with name and share.
     """
+    import seaborn as sns  # imported here: a notebook without a heatmap skips its 0.5 s
+
     _check_lang(lang)
     details = segmentation.details
     position: pd.DataFrame = details["centroid_position"]
@@ -267,6 +266,13 @@ def plot_cluster_projection(
         One scatter per cluster (customers without a purchase, potential or fully refunded, are left out) and
         the centroids marked with crosses.
     """
+    # Imported here, not at the top: scikit-learn and seaborn take a notebook that draws
+    # no projection 0.7 s to import.
+    import seaborn as sns
+    from sklearn.decomposition import PCA
+
+    from segmentation.schemes.clusters import standardized_features
+
     _check_lang(lang)
     features = standardized_features(snapshot, segmentation)
     if features.shape[1] < 2:

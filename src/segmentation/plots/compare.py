@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -56,6 +55,8 @@ def plot_agreement(
     -------
     matplotlib.figure.Figure
     """
+    import seaborn as sns  # imported here: a notebook without a heatmap skips its 0.5 s
+
     labels = [_title(titles, name, lang) for name in matrix.index]
     shown = pd.DataFrame(matrix.to_numpy(dtype=float), index=labels, columns=labels)
     size = 1.5 + 0.6 * len(labels)

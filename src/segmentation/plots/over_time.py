@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -49,6 +48,8 @@ def plot_cohort_retention(
     -------
     matplotlib.figure.Figure
     """
+    import seaborn as sns  # imported here: a notebook without a heatmap skips its 0.5 s
+
     shown = cohorts.sizes.gt(0).to_numpy()
     retention = cohorts.retention.loc[shown]
     rows = [f"{month} ({size:,})" for month, size in cohorts.sizes.loc[shown].items()]
@@ -100,6 +101,8 @@ def plot_segment_sizes(
     -------
     matplotlib.figure.Figure
     """
+    import seaborn as sns  # imported here: a notebook without a heatmap skips its 0.5 s
+
     fig, ax = figure_and_axes(ax, figsize=(9.0, 4.5))
     labels = [f"{day:%Y-%m}" for day in sizes.index]
     positions = np.arange(len(labels))

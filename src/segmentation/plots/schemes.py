@@ -8,7 +8,6 @@ displays the returned figure.
 from __future__ import annotations
 
 import numpy as np
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -82,6 +81,8 @@ def plot_migration(migration: Migration, *, lang: str = "zh", ax: Axes | None = 
     -------
     matplotlib.figure.Figure
     """
+    import seaborn as sns  # imported here: a notebook without a heatmap skips its 0.5 s
+
     shares = migration.named("row_shares", lang)
     fig, ax = figure_and_axes(
         ax, figsize=(1.0 + 0.8 * shares.shape[1], 1.0 + 0.5 * shares.shape[0])

@@ -20,8 +20,7 @@ import pandas as pd
 from segmentation.analysis import MonthAnalysis
 from segmentation.features import FULLY_REFUNDED
 from segmentation.report._numbers import NO_NUMBER, count, money, percent, signed_percent
-from segmentation.schemes.base import Segmentation
-from segmentation.schemes.clusters import POTENTIAL_KEY
+from segmentation.schemes.base import POTENTIAL_KEY, Segmentation
 from segmentation.schemes.rules import ATTRIBUTE_NAMES, attribute_cut
 
 __all__ = [

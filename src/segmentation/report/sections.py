@@ -52,8 +52,7 @@ from segmentation.report.playbook import (
     playbook_table,
     value_rule,
 )
-from segmentation.schemes.base import Segmentation
-from segmentation.schemes.clusters import POTENTIAL_KEY
+from segmentation.schemes.base import POTENTIAL_KEY, Segmentation
 from segmentation.schemes.clv_tiers import CLV_SCHEMES
 from segmentation.schemes.migration import migration_between
 from segmentation.schemes.rules import RULE_SCHEMES

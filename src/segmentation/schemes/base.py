@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
 __all__ = [
+    "POTENTIAL_KEY",
     "PROFILE_COLUMNS",
     "Scheme",
     "SchemeUnavailable",
@@ -42,7 +43,8 @@ __all__ = [
     "segment_profile",
 ]
 
-_POTENTIAL = "potential"  # the segment key of customers who never bought
+#: The segment key of customers who never bought, in every scheme that has them.
+POTENTIAL_KEY = "potential"
 
 PROFILE_COLUMNS = [
     "name_zh",
@@ -281,7 +283,7 @@ def make_segmentation(
         # Customers who never bought are potential unless they refunded everything: the one
         # definition of the states (segmentation.features.customer_states) tells them apart.
         refunded = (customer_states(snapshot) == FULLY_REFUNDED).to_numpy()
-        values = np.where(refunded & (values == _POTENTIAL), FULLY_REFUNDED, values)
+        values = np.where(refunded & (values == POTENTIAL_KEY), FULLY_REFUNDED, values)
     if values.dtype.kind != "U":
         values = values.astype(object)
     if len(values) != len(snapshot):
@@ -336,7 +338,7 @@ def config_segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str])
     segments = []
     for key in keys:
         segments.append(_segment(scheme, key, names, actions))
-        if key == _POTENTIAL and FULLY_REFUNDED not in keys:
+        if key == POTENTIAL_KEY and FULLY_REFUNDED not in keys:
             # Customers who refunded every purchase are not potential: their own segment
             # follows, named once for every scheme (customer_states) with its own action.
             segments.append(fully_refunded_segment(config))

@@ -57,6 +57,7 @@ from segmentation.clustering import (
 )
 from segmentation.errors import SchemeUnavailable, SegmentationInputError
 from segmentation.schemes.base import (
+    POTENTIAL_KEY,
     Segment,
     Segmentation,
     fully_refunded_segment,
@@ -75,7 +76,6 @@ __all__ = [
 ]
 
 TITLE = {"zh": "聚类分群", "en": "Behavioural clusters"}
-POTENTIAL_KEY = "potential"
 
 
 @dataclass(frozen=True)
