@@ -7,6 +7,7 @@ the agreement between schemes; the report's notebooks only read it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,21 +21,21 @@ from segmentation.campaigns import CampaignResults
 from segmentation.clv import (
     MODEL_TITLES,
     CLVBacktest,
+    CLVForecast,
     FitLimits,
     ForecastIntervals,
     HoldoutCheck,
     IntervalSettings,
+    MonthCLVFits,
     ProbabilityCalibration,
-    backtest_from_config,
     buy_probability,
     forecast_intervals,
     holdout_check,
+    month_clv_fits,
     probability_calibration,
-    scheme_model_overrides,
 )
 from segmentation.config import Settings, merge_config
 from segmentation.drivers import DriversResult, drivers_from_config
-from segmentation.errors import SegmentationInputError
 from segmentation.evaluate import (
     AMI_MAX_CUSTOMERS,
     agreement_matrix,
@@ -242,45 +243,56 @@ def analyse_month(
 
     Notes
     -----
-    The segment history's month-ends before last month's are computed by a forked child
-    process on Linux (config ``runtime.fork_analysis``) while this one runs the schemes:
-    about 12 s of a million customers' analysis on the other core. The result is the same
-    with the option off.
+    Two parts are computed by forked child processes on Linux (config
+    ``runtime.fork_analysis``), each on the other core while this process goes on: the CLV
+    fits (the backtest and the three forecasts, :func:`segmentation.clv.month_clv_fits`)
+    while it computes the outcomes and the drivers, then the segment history's month-ends
+    before last month's while it runs the schemes and the comparison. At a million customers
+    they are some 12 s each. The result is the same with the option off.
     """
     timings: dict[str, float] = {}
     horizon_days = horizon_days or int(config["report"]["horizon_days"])
     as_of = pd.Timestamp(as_of).normalize()
     previous_as_of = (as_of.to_period("M") - 1).end_time.normalize()
     calibration_end = as_of - pd.Timedelta(days=horizon_days)
-    # Needs nothing computed below: started first, on the other core, and collected last.
-    earlier_months = _earlier_months_aside(
-        (orders, customers, interactions), as_of=as_of, config=config, random_state=random_state
-    )
-    try:
+    with contextlib.ExitStack() as aside:  # a failed analysis leaves no child behind
         return _analysed(
             (orders, customers, interactions),
             (as_of, previous_as_of, calibration_end, horizon_days),
-            earlier_months,
+            aside,
             config=config,
             random_state=random_state,
             engine=engine,
             timings=timings,
         )
-    finally:
-        earlier_months.cancel()  # a failed analysis leaves no child behind
 
 
-def _analysed(
+@dataclass(frozen=True)
+class _Prepared:
+    """What the schemes start from: the snapshots and the CLV fits, with the outcomes and
+    the drivers computed while the fits ran aside, and the history's earlier month-ends
+    still on their way."""
+
+    snapshots: dict[pd.Timestamp, pd.DataFrame]
+    outcomes: pd.DataFrame
+    drivers: DriversResult | None
+    drivers_unavailable: str
+    fits: MonthCLVFits
+    earlier_months: ForkedCall[dict[pd.Timestamp, MonthEndLabels | None]]
+
+
+def _prepared(
     tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
     days: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, int],
-    earlier_months: ForkedCall[dict[pd.Timestamp, MonthEndLabels | None]],
+    aside: contextlib.ExitStack,
     *,
     config: Mapping[str, Any],
     random_state: int,
     engine: str,
     timings: dict[str, float],
-) -> MonthAnalysis:
-    """:func:`analyse_month`, with the history's earlier month-ends computed aside."""
+) -> _Prepared:
+    """The snapshots, then the CLV fits in a forked child while this process computes the
+    outcomes and the drivers; the history's earlier month-ends go aside before the wait."""
     orders, customers, interactions = tables
     as_of, previous_as_of, calibration_end, horizon_days = days
     with _timed(timings, "features"):
@@ -288,50 +300,102 @@ def _analysed(
             orders, customers, interactions, (previous_as_of, as_of, calibration_end),
             engine=engine, config=config,
         )  # fmt: skip
-    with _timed(timings, "clv_backtest"):
-        backtest, clv_unavailable = _clv_backtest(orders, config=config, as_of=as_of)
-        model_overrides, clv_model_reason = scheme_model_overrides(
-            config, backtest, unavailable=clv_unavailable
-        )
-    with _timed(timings, "schemes"):
-        previous, current, calibration = _scheme_runs(
-            snapshots,
-            (previous_as_of, as_of, calibration_end),
-            Settings(merge_config(config, model_overrides)),
-            random_state,
-        )
-    clv_model, clv_model_reason = _model_used(
-        current, model_overrides["clv"]["model"], clv_model_reason
-    )
-    with _timed(timings, "compare"):
+    # The CLV fits (the backtest that picks the model, each snapshot's forecast) need nothing
+    # computed below, and only the schemes need them.
+    clv_fits = ForkedCall(
+        month_clv_fits, orders, snapshots, days=(previous_as_of, as_of, calibration_end),
+        config=config, holdout_end=as_of, fork=bool(config["runtime"]["fork_analysis"]),
+    )  # fmt: skip
+    aside.callback(clv_fits.cancel)
+    with _timed(timings, "outcomes"):
         outcomes = future_outcomes(
             orders,
             snapshots[calibration_end].index,
             calibration_end=calibration_end,
             horizon_days=horizon_days,
         )
+    with _timed(timings, "drivers"):
+        drivers, drivers_unavailable = drivers_from_config(
+            snapshots[calibration_end], outcomes, orders, interactions,
+            calibration_end=calibration_end, horizon_days=horizon_days, config=config,
+            random_state=random_state,
+        )  # fmt: skip
+    # Started once the drivers are done, to run while this process waits for the CLV fits
+    # and then runs the schemes and the comparison on one core, rather than beside the fits
+    # and the drivers, which keep both busy.
+    earlier_months = _earlier_months_aside(
+        tables, as_of=as_of, config=config, random_state=random_state
+    )
+    aside.callback(earlier_months.cancel)
+    with _timed(timings, "clv_wait"):
+        fits = clv_fits.result()
+    timings.update(fits.seconds)
+    return _Prepared(snapshots, outcomes, drivers, drivers_unavailable, fits, earlier_months)
+
+
+def _analysed(
+    tables: tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None],
+    days: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, int],
+    aside: contextlib.ExitStack,
+    *,
+    config: Mapping[str, Any],
+    random_state: int,
+    engine: str,
+    timings: dict[str, float],
+) -> MonthAnalysis:
+    """:func:`analyse_month`, with the CLV fits, the forecast's intervals and the history's
+    earlier month-ends computed aside (forked children, cancelled when ``aside`` closes)."""
+    orders, customers, interactions = tables
+    as_of, previous_as_of, calibration_end, horizon_days = days
+    run_days = (previous_as_of, as_of, calibration_end)
+    prepared = _prepared(
+        tables, days, aside, config=config, random_state=random_state, engine=engine,
+        timings=timings,
+    )  # fmt: skip
+    snapshots, outcomes, fits = prepared.snapshots, prepared.outcomes, prepared.fits
+    backtest, clv_unavailable = fits.backtest, fits.unavailable
+    with _timed(timings, "schemes"):
+        previous, current, calibration = _scheme_runs(
+            snapshots,
+            run_days,
+            Settings(merge_config(config, fits.model_overrides)),
+            random_state,
+            forecasts=fits.forecasts,
+        )
+    clv_model, clv_model_reason = _model_used(
+        current, fits.model_overrides["clv"]["model"], fits.model_reason
+    )
+    with _timed(timings, "compare"):
         titles = _scheme_titles(calibration, current)
         scores, verdict = _ranked(
             (previous, current, calibration), outcomes, titles,
             config=config, random_state=random_state,
         )  # fmt: skip
+    # The forecast's intervals and the holdout checks (bootstrap refits, numpy and scipy
+    # alone) need nothing computed below: a forked child computes them while this process
+    # computes the agreement, the association and the history.
+    uncertain = ForkedCall(
+        _clv_uncertainty, (current, calibration), outcomes, backtest, verdict.scheme,
+        horizon_days=horizon_days, config=config, random_state=random_state,
+        fork=bool(config["runtime"]["fork_analysis"]),
+    )  # fmt: skip
+    aside.callback(uncertain.cancel)
     with _timed(timings, "agreement"):
         agreement_ari, agreement_ami = _agreement(current, random_state=random_state)
-    association, drivers, drivers_unavailable = _mining(
-        orders, interactions, current, verdict.scheme, snapshots[calibration_end], outcomes,
-        days=(as_of, calibration_end, horizon_days), config=config, random_state=random_state,
-        timings=timings,
-    )  # fmt: skip
-    uncertainty = _clv_uncertainty(
-        (current, calibration), outcomes, backtest, verdict.scheme, horizon_days=horizon_days,
-        config=config, random_state=random_state, timings=timings,
-    )  # fmt: skip
+    with _timed(timings, "association"):
+        association = association_from_config(
+            orders, current.segmentations, recommended=verdict.scheme, as_of=as_of,
+            config=config, random_state=random_state,
+        )  # fmt: skip
     with _timed(timings, "over_time"):
         cohorts, history, history_scheme = _over_time(
             (orders, customers, interactions), {as_of: current, previous_as_of: previous},
-            earlier_months.result(), scores, verdict.scheme, as_of=as_of, config=config,
+            prepared.earlier_months.result(), scores, verdict.scheme, as_of=as_of, config=config,
             random_state=random_state,
         )  # fmt: skip
+    with _timed(timings, "clv_uncertainty_wait"):
+        uncertainty, uncertainty_seconds = uncertain.result()
+    timings.update(uncertainty_seconds)
     return MonthAnalysis(
         as_of=as_of,
         previous_as_of=previous_as_of,
@@ -351,8 +415,8 @@ def _analysed(
         clv_model=clv_model,
         clv_model_reason=clv_model_reason,
         association=association,
-        drivers=drivers,
-        drivers_unavailable=drivers_unavailable,
+        drivers=prepared.drivers,
+        drivers_unavailable=prepared.drivers_unavailable,
         cohorts=cohorts,
         history=history,
         history_scheme=history_scheme,
@@ -426,11 +490,18 @@ def _scheme_runs(
     days: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp],
     config: Mapping[str, Any],
     random_state: int,
+    *,
+    forecasts: Mapping[pd.Timestamp, CLVForecast | str],
 ) -> tuple[SchemeRun, SchemeRun, SchemeRun]:
-    """Every scheme last month, this month (matched to last month's) and at calibration."""
+    """Every scheme last month, this month (matched to last month's) and at calibration, the
+    CLV tiers taking each snapshot's ``forecasts`` (:func:`segmentation.clv.month_clv_fits`)."""
     previous_as_of, as_of, calibration_end = days
     previous = run_schemes(
-        snapshots[previous_as_of], as_of=previous_as_of, config=config, random_state=random_state
+        snapshots[previous_as_of],
+        as_of=previous_as_of,
+        config=config,
+        random_state=random_state,
+        clv_forecast=forecasts.get(previous_as_of),
     )
     current = run_schemes(
         snapshots[as_of],
@@ -438,6 +509,7 @@ def _scheme_runs(
         config=config,
         random_state=random_state,
         previous=previous.segmentations,
+        clv_forecast=forecasts.get(as_of),
     )
     # The backtest keeps this month's k: choosing k again would only repeat the same search.
     clusters = current.segmentations.get("clusters")
@@ -448,47 +520,9 @@ def _scheme_runs(
         config=config,
         random_state=random_state,
         overrides=overrides,
+        clv_forecast=forecasts.get(calibration_end),
     )
     return previous, current, calibration
-
-
-def _mining(
-    orders: pd.DataFrame,
-    interactions: pd.DataFrame | None,
-    current: SchemeRun,
-    recommended: str | None,
-    calibration_snapshot: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    *,
-    days: tuple[pd.Timestamp, pd.Timestamp, int],
-    config: Mapping[str, Any],
-    random_state: int,
-    timings: dict[str, float],
-) -> tuple[dict[tuple[str, str], AssociationResult], DriversResult | None, str]:
-    """What the recommended scheme's segments buy together (this month's baskets), and what
-    went with buying and spending over the backtest's horizon (the calibration snapshot)."""
-    as_of, calibration_end, horizon_days = days
-    with _timed(timings, "association"):
-        association = association_from_config(
-            orders,
-            current.segmentations,
-            recommended=recommended,
-            as_of=as_of,
-            config=config,
-            random_state=random_state,
-        )
-    with _timed(timings, "drivers"):
-        drivers, unavailable = drivers_from_config(
-            calibration_snapshot,
-            outcomes,
-            orders,
-            interactions,
-            calibration_end=calibration_end,
-            horizon_days=horizon_days,
-            config=config,
-            random_state=random_state,
-        )
-    return association, drivers, unavailable
 
 
 def _earlier_months_aside(
@@ -506,9 +540,9 @@ def _earlier_months_aside(
     section = config["over_time"]
     days = month_ends(as_of, months=int(section["history_months"]))[:-2]
     schemes = list(section["schemes"])
-    # Rule schemes are pandas and numpy alone. Clustering's and the CLV fits' OpenMP threads
-    # are not safe in a forked child of a process that ran them before (a notebook
-    # analysing twice): those month-ends are computed here, in turn.
+    # Rule schemes are pandas and numpy alone. Clustering's OpenMP threads (scikit-learn's)
+    # are not safe in a forked child of a process that ran them before (this analysis'
+    # drivers, or a notebook analysing twice): such month-ends are computed here, in turn.
     rules_only = all(name in RULE_SCHEMES for name in schemes)
     return ForkedCall(
         month_end_labels,
@@ -566,17 +600,6 @@ def _scheme_titles(calibration: SchemeRun, current: SchemeRun) -> dict[str, dict
     return {**calibration.titles(), **current.titles()}
 
 
-def _clv_backtest(
-    orders: pd.DataFrame, *, config: Mapping[str, Any], as_of: pd.Timestamp
-) -> tuple[CLVBacktest | None, str]:
-    """The CLV backtest with its holdout ending on ``as_of``, or None and the reason."""
-    try:
-        return backtest_from_config(orders, config=config, holdout_end=as_of), ""
-    except SegmentationInputError as error:
-        # Too short a history or too few repeat buyers: the report says so instead.
-        return None, str(error)
-
-
 def _agreement(current: SchemeRun, *, random_state: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """This month's pairwise ARI (every customer) and AMI (a seeded sample when large)."""
     agreement_ari = agreement_matrix(current.segmentations, metric="ari")
@@ -598,11 +621,12 @@ def _clv_uncertainty(
     horizon_days: int,
     config: Mapping[str, Any],
     random_state: int,
-    timings: dict[str, float],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float]]:
     """The CLV forecast's intervals, the probability of buying scored against the holdout
     (the model's and each scheme's), and the CLV backtest's total against its interval: the
-    :class:`MonthAnalysis` fields ``clv_intervals``, ``clv_calibration``, ``clv_holdout``."""
+    :class:`MonthAnalysis` fields ``clv_intervals``, ``clv_calibration``, ``clv_holdout``;
+    and the seconds each part took."""
+    timings: dict[str, float] = {}
     current, calibration = runs
     settings = IntervalSettings.from_config(config)
     limits = FitLimits.from_config(config)
@@ -633,7 +657,8 @@ def _clv_uncertainty(
         checked = _probability_check(
             calibration, outcomes, horizon_days=horizon_days, settings=settings
         )
-    return {"clv_intervals": intervals, "clv_calibration": checked, "clv_holdout": holdout}
+    fields = {"clv_intervals": intervals, "clv_calibration": checked, "clv_holdout": holdout}
+    return fields, timings
 
 
 def _probability_check(

@@ -39,6 +39,7 @@ from segmentation.clv._forecast import (
 from segmentation.clv._intervals import ForecastIntervals, forecast_intervals, interval_columns
 from segmentation.clv._lifetimes import FitLimits, default_fit_limits
 from segmentation.clv._lifetimes import _import_lifetimes as import_lifetimes
+from segmentation.clv._month_fits import MonthCLVFits, month_clv_fits
 from segmentation.clv._purchase import (
     DEFAULT_PENALIZERS,
     MODEL_NAMES,
@@ -76,6 +77,7 @@ __all__ = [
     "ForecastIntervals",
     "HoldoutCheck",
     "IntervalSettings",
+    "MonthCLVFits",
     "ProbabilityCalibration",
     "PurchaseModelFit",
     "SpendModelFit",
@@ -99,6 +101,7 @@ __all__ = [
     "import_lifetimes",
     "interval_columns",
     "lifetimes_summary",
+    "month_clv_fits",
     "probability_calibration",
     "reliability_table",
     "scheme_model",

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from segmentation.drivers._design import DesignMatrix
+from segmentation.drivers._threads import one_thread
 
 __all__ = ["MODELS", "HeldOutCheck", "held_out_check", "predictor_groups"]
 
@@ -73,7 +73,7 @@ def held_out_check(
     """
     # One thread: on a few busy cores OpenMP's spinning made the gradient boosting's predictions
     # a hundred times slower, and one thread makes the scores independent of the core count.
-    with threadpool_limits(limits=1):
+    with one_thread():
         return _check(
             design, bought, revenue, previous_bought, previous_revenue, settings, random_state
         )

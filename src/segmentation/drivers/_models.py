@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from segmentation.drivers._design import DesignMatrix, Term, design_matrix
 from segmentation.drivers._holdout import HeldOutCheck, held_out_check
+from segmentation.drivers._threads import one_thread
 from segmentation.errors import DataUnavailableError
 from segmentation.evaluate import future_outcomes
 
@@ -201,7 +201,7 @@ def drivers_analysis(
     """
     # One thread for BLAS and OpenMP: the models are small matrices, where threads spinning
     # on a few busy cores cost more than they give, and one thread fixes the sums' order.
-    with threadpool_limits(limits=1):
+    with one_thread():
         return _drivers(
             snapshot, outcomes, orders, interactions, pd.Timestamp(calibration_end).normalize(),
             horizon_days, settings, random_state,

@@ -45,7 +45,19 @@ def _increasing_pair(value: Any, *, where: str) -> tuple[float, float]:
     return low, high
 
 
-def _forecast(snapshot: pd.DataFrame, config: Mapping[str, Any], *, scheme: str) -> CLVForecast:
+def _forecast(
+    snapshot: pd.DataFrame,
+    config: Mapping[str, Any],
+    *,
+    scheme: str,
+    computed: CLVForecast | str | None = None,
+) -> CLVForecast:
+    """The snapshot's forecast: ``computed`` when given (a string is the reason there is
+    none), else fitted here."""
+    if isinstance(computed, str):
+        raise SchemeUnavailable(scheme, computed)
+    if computed is not None:
+        return computed
     try:
         return forecast_from_config(snapshot, config=config)
     except (CLVUnavailableError, CLVFitError) as error:
@@ -104,6 +116,7 @@ def clv_tier_scheme(
     config: Mapping[str, Any],
     random_state: int = 0,
     previous: Segmentation | None = None,
+    forecast: CLVForecast | str | None = None,
 ) -> Segmentation:
     """CLV tiers 低/中/高价值 from the discounted CLV of each buyer; 潜在客户 below them.
 
@@ -124,6 +137,10 @@ def clv_tier_scheme(
         Unused: the fit is deterministic.
     previous : Segmentation, optional
         Unused: tiers are recomputed from this snapshot.
+    forecast : CLVForecast or str, optional
+        The snapshot's :func:`segmentation.clv.forecast_from_config` with this ``config``,
+        computed elsewhere (the month's analysis fits it in a forked child), or the reason
+        the data could not support one; fitted here when omitted.
 
     Returns
     -------
@@ -137,7 +154,7 @@ def clv_tier_scheme(
         Too few repeat buyers, or a model that cannot be fitted.
     """
     section = config_section(config, "clv_tier")
-    forecast = _forecast(snapshot, config, scheme="clv_tier")
+    forecast = _forecast(snapshot, config, scheme="clv_tier", computed=forecast)
     segments = config_segments(config, "clv_tier", ["potential", "low", "mid", "high"])
     clv = forecast.table["clv"].to_numpy(dtype=float)
     method = str(section["method"])

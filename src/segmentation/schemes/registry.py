@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from segmentation.errors import DataUnavailableError, InvalidOptionError
 from segmentation.schemes.base import Scheme, Segmentation
+
+if TYPE_CHECKING:
+    from segmentation.clv import CLVForecast
 
 __all__ = ["SCHEME_PREREQUISITES", "SchemeRun", "registry", "run_schemes", "schemes_to_run"]
 
@@ -75,6 +78,7 @@ def run_schemes(
     previous: Mapping[str, Segmentation] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     schemes: Collection[str] | None = None,
+    clv_forecast: CLVForecast | str | None = None,
 ) -> SchemeRun:
     """Run every registered scheme (or the ones named) on one snapshot.
 
@@ -96,6 +100,10 @@ def run_schemes(
         Registry names to run; every scheme when omitted. A named scheme's prerequisites
         (:data:`SCHEME_PREREQUISITES`) run too, so its labels are those of a full run, but
         only the named schemes are returned.
+    clv_forecast : CLVForecast or str, optional
+        The CLV tiers' forecast of this snapshot with this config, computed elsewhere (the
+        month's analysis fits it in a forked child), or the reason there is none
+        (:func:`segmentation.clv.month_clv_fits`); fitted by the CLV tiers when omitted.
 
     Returns
     -------
@@ -119,12 +127,16 @@ def run_schemes(
     for name, scheme in every.items():
         if name not in to_run:
             continue
+        given = (
+            {"forecast": clv_forecast} if name == "clv_tier" and clv_forecast is not None else {}
+        )
         try:
             result = scheme(
                 current,
                 config=run_config,
                 random_state=random_state,
                 previous=(previous or {}).get(name),
+                **given,
             )
         except DataUnavailableError as error:
             unavailable[name] = str(error)
@@ -193,15 +205,15 @@ def _served(snapshot: pd.DataFrame, forecast: pd.DataFrame) -> dict[str, np.ndar
     hashing a million ids, 0.5 s a snapshot) where every forecast row is in the snapshot."""
     from segmentation.schemes.clv_tiers import forecast_positions
 
+    names = ("clv", "p_alive")
     positions = forecast_positions(snapshot, forecast)
-    columns = forecast[["clv", "p_alive"]]
-    if (positions < 0).any() or any(columns.dtypes != np.float64):
-        served = columns.reindex(snapshot.index)
-        return {name: served[name].to_numpy() for name in columns}
+    if (positions < 0).any() or any(forecast[name].dtype != np.float64 for name in names):
+        served = forecast[list(names)].reindex(snapshot.index)
+        return {name: served[name].to_numpy() for name in names}
     spread = {}
-    for name in columns:
+    for name in names:
         values = np.full(len(snapshot), np.nan)
-        values[positions] = columns[name].to_numpy()
+        values[positions] = forecast[name].to_numpy()
         spread[name] = values
     return spread
 
