@@ -133,6 +133,39 @@ def test_future_outcomes_window_is_the_horizon_after_calibration() -> None:
     assert out["bought"].tolist() == [True, False, True, False]
 
 
+def test_a_row_without_an_order_id_is_an_order_of_its_own_as_the_snapshot_counts_it() -> None:
+    # Found by the engine's parity property: the snapshot (and the engine) count such a row
+    # as an order, and future_outcomes dropped it from its purchases.
+    from segmentation.features import customer_snapshot
+    from segmentation.features._purchases import order_purchases
+
+    orders = pd.DataFrame(
+        {
+            "customer_id": pd.array(["a", "a", "b", "b", "b"], dtype="string"),
+            "order_id": pd.array([None, None, "9", None, None], dtype="string"),
+            "order_ts": pd.to_datetime(
+                [
+                    "2020-01-27 08:00",  # a: missing amount, neither sale nor refund
+                    "2020-02-08 15:00",  # a: a sale in the window, with no order id
+                    "2020-01-10 00:00",
+                    "2020-02-03 00:00",  # b: a refund row alone is no purchase
+                    "2020-02-03 00:00",  # b: two rows without ids are two orders
+                ]
+            ),
+            "amount": [np.nan, 2.70, 5.0, -1.0, 1.0],
+        }
+    )
+    customers = pd.Index(["a", "b"], dtype="string", name="customer_id")
+    out = future_outcomes(orders, customers, calibration_end="2020-01-31", horizon_days=30)
+    assert out["revenue"].tolist() == [2.70, 0.0]
+    assert out["bought"].tolist() == [True, True]
+    per_order = order_purchases(orders, as_of="2020-03-01")
+    assert len(per_order) == 5
+    assert per_order["is_purchase"].tolist() == [False, True, True, False, True]
+    snapshot = customer_snapshot(orders, None, as_of="2020-03-01")
+    assert snapshot["n_orders"].tolist() == [1, 2]
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     keys=st.lists(st.sampled_from(["a", "b", "c"]), min_size=4, max_size=40),

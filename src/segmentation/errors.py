@@ -128,7 +128,8 @@ class CLVUnavailableError(DataUnavailableError):
 
 
 class CLVFitError(DataUnavailableError):
-    """A model did not converge with any penalizer, or its predictions are not finite.
+    """A model did not converge with any penalizer, found no dropout (BG/NBD, MBG/NBD), or its
+    predictions are not finite.
 
     A :class:`DataUnavailableError`: no setting the user can change makes these parameters
     estimable from this data, so the report shows the message and leaves CLV out, exactly as

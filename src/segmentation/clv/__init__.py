@@ -31,7 +31,10 @@ from segmentation.clv._calibration import (
 from segmentation.clv._choice import scheme_model, scheme_model_overrides
 from segmentation.clv._compress import CustomerPatterns, compress_customers
 from segmentation.clv._forecast import (
+    DEFAULT_MIN_DROPOUT_PROBABILITY,
     DEFAULT_MONTH_DAYS,
+    NO_DROPOUT,
+    NOT_FINITE,
     CLVForecast,
     customer_clv,
     forecast_from_config,
@@ -59,10 +62,13 @@ from segmentation.clv._spend import SpendModelFit, fit_spend_model
 from segmentation.errors import CLVFitError, CLVInputError, CLVUnavailableError
 
 __all__ = [
+    "DEFAULT_MIN_DROPOUT_PROBABILITY",
     "DEFAULT_MONTH_DAYS",
     "DEFAULT_PENALIZERS",
     "MODEL_NAMES",
     "MODEL_TITLES",
+    "NOT_FINITE",
+    "NO_DROPOUT",
     "PARAMETER_NAMES",
     "PARETO_FIT_OPTIONS",
     "BootstrapDraws",

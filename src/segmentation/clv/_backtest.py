@@ -65,7 +65,8 @@ class CLVBacktest:
     metrics : pandas.DataFrame
         One row per model (see :func:`clv_backtest`).
     chosen : str
-        The model with the smallest holdout MAE.
+        The model with the smallest holdout MAE; among models tied within
+        ``mae_tie_tolerance``, the first in ``MODEL_NAMES`` order.
     reason : str
         One line saying why, e.g. ``"Pareto/NBD: holdout MAE 0.610 vs BG/NBD 0.630 ..."``.
     customers : pandas.DataFrame
@@ -95,13 +96,20 @@ class CLVBacktest:
     by_frequency: pd.DataFrame
 
     selection_metric: str = "mae"
+    mae_tie_tolerance: float = 0.0
 
     @property
     def ranked(self) -> list[str]:
         """The usable models, smallest holdout MAE first (ties in ``MODEL_NAMES`` order)."""
-        return sorted(
-            self.fits, key=lambda name: (self.metrics.loc[name, "mae"], MODEL_NAMES.index(name))
-        )
+        return _ranked(self.metrics.loc[list(self.fits), "mae"], self.mae_tie_tolerance)
+
+    @property
+    def tied(self) -> list[str]:
+        """The models tied with the best (``mae_tie_tolerance``), in ``MODEL_NAMES`` order;
+        just the chosen one when none ties with it."""
+        mae = self.metrics.loc[list(self.fits), "mae"].astype(float)
+        limit = _tie_limit(mae, self.mae_tie_tolerance)
+        return [name for name in self.ranked if mae[name] <= limit]
 
     def to_dict(self) -> dict[str, Any]:
         """Dates, parameters, log-likelihoods and metrics as plain Python values (for JSON)."""
@@ -272,6 +280,7 @@ def clv_backtest(
     penalizers: Sequence[float] = DEFAULT_PENALIZERS,
     min_repeat_customers: int = 30,
     fit_limits: FitLimits | None = None,
+    mae_tie_tolerance: float = 1e-4,
 ) -> CLVBacktest:
     """Fit purchase models on a calibration period and score them on the holdout after it.
 
@@ -312,6 +321,11 @@ def clv_backtest(
     penalizers, min_repeat_customers, fit_limits
         Passed to :func:`fit_purchase_model`; each model's fit has its own ``fit_limits``
         (the built-in config's ``clv.fit_limits`` when omitted).
+    mae_tie_tolerance : float, default 1e-4
+        Models whose MAE is within this relative tolerance of the smallest tie, and the
+        first of them in ``MODEL_NAMES`` order is chosen (config
+        ``clv.backtest.mae_tie_tolerance``): MAEs that agree to the fourth significant digit
+        differ by the CPU's rounding, not by what the models say.
 
     Returns
     -------
@@ -369,8 +383,14 @@ def clv_backtest(
     )
     metrics = _against_baseline(metrics, _naive_baseline(cohort, holdout_days), actual)
     fits, failures = _usable_fits(fits, failures, metrics, customers)
-    # The first model in MODEL_NAMES order wins a tie.
-    chosen = min(fits, key=lambda name: (metrics.loc[name, "mae"], MODEL_NAMES.index(name)))
+    if not mae_tie_tolerance >= 0:
+        raise CLVInputError(
+            f"clv.backtest.mae_tie_tolerance must be 0 or more, got {mae_tie_tolerance!r}."
+        )
+    mae = metrics.loc[list(fits), "mae"].astype(float)
+    ranked = _ranked(mae, mae_tie_tolerance)
+    chosen = ranked[0]
+    tied = [name for name in ranked[1:] if mae[name] <= _tie_limit(mae, mae_tie_tolerance)]
     return CLVBacktest(
         calibration_end=cal_end,
         holdout_end=hold_end,
@@ -381,10 +401,19 @@ def clv_backtest(
         failures=failures,
         metrics=metrics,
         chosen=chosen,
-        reason=_choice_reason(chosen, metrics.loc[list(fits)], holdout_days, period_days, failures),
+        reason=_choice_reason(
+            chosen,
+            metrics.loc[list(fits)],
+            holdout_days,
+            period_days,
+            failures,
+            tied=tied,
+            tolerance=mae_tie_tolerance,
+        ),
         customers=customers,
         tracking=tracking,
         by_frequency=_by_frequency(customers, cohort.frequency, fits),
+        mae_tie_tolerance=float(mae_tie_tolerance),
     )
 
 
@@ -685,6 +714,29 @@ def backtest_from_config(
         penalizers=[float(p) for p in settings["penalizers"]],
         min_repeat_customers=int(settings["min_repeat_customers"]),
         fit_limits=FitLimits.from_config(config),
+        mae_tie_tolerance=float(backtest["mae_tie_tolerance"]),
+    )
+
+
+def _tie_limit(mae: pd.Series, tolerance: float) -> float:
+    """The largest MAE that ties with the smallest."""
+    return float(mae.min()) * (1.0 + tolerance)
+
+
+def _ranked(mae: pd.Series, tolerance: float) -> list[str]:
+    """Models by holdout MAE, those tied with the best first in ``MODEL_NAMES`` order.
+
+    Only the best's ties are grouped: the others follow by MAE, so a chain of near-equal
+    values cannot pull a worse model into first place."""
+    mae = mae.astype(float)
+    limit = _tie_limit(mae, tolerance)
+    return sorted(
+        (str(name) for name in mae.index),
+        key=lambda name: (
+            mae[name] > limit,
+            0.0 if mae[name] <= limit else mae[name],
+            MODEL_NAMES.index(name),
+        ),
     )
 
 

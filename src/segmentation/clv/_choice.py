@@ -3,13 +3,14 @@ the reason given for the choice, and the model the CLV schemes use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from segmentation.clv._purchase import (
+    MODEL_NAMES,
     MODEL_TITLES,
     PurchaseModelFit,
     _check_model,
@@ -73,9 +74,9 @@ def scheme_model_overrides(
 
     :func:`scheme_model`'s model, and with ``clv.model: auto`` the backtest's other usable
     models as ``clv.fallback_models``, best first: a model that fits the purchase weeks of the
-    backtest can still give non-finite predictions on the schemes' purchase days (Online
-    Retail 2011-11: the three models tie and BG/NBD, first in a tie, does), and the next best
-    is then used, with the reason (:func:`segmentation.clv.forecast_from_config`).
+    backtest can still fail on the schemes' purchase days, with non-finite predictions or no
+    dropout found (Online Retail 2011-11: the three models tie and BG/NBD, first in a tie,
+    finds none), and the next best is then used, with the reason (:func:`segmentation.clv.forecast_from_config`).
 
     Parameters
     ----------
@@ -152,6 +153,9 @@ def _choice_reason(
     holdout_days: int,
     period_days: int,
     failures: Mapping[str, str],
+    *,
+    tied: Sequence[str] = (),
+    tolerance: float = 0.0,
 ) -> str:
     title = MODEL_TITLES[chosen]
     maes = dict(zip(metrics.index, metrics["mae"].to_numpy(dtype=float), strict=True))
@@ -168,6 +172,13 @@ def _choice_reason(
         reason = f"{title}: the only model fitted; holdout MAE {mae:.3f} {basis}"
     else:
         reason = f"{title}: holdout MAE {mae:.3f} vs {', '.join(others)} {basis}"
+    if tied:
+        names = ", ".join(MODEL_TITLES[name] for name in tied)
+        reason += (
+            f"; {names} tie with it (MAE within {tolerance:.2%}, "
+            "clv.backtest.mae_tie_tolerance), and it comes first in the order "
+            + ", ".join(MODEL_TITLES[name] for name in MODEL_NAMES)
+        )
     baseline = float(metrics["baseline_mae"].to_numpy(dtype=float)[0])
     verdict = "beats" if mae < baseline else "does not beat"
     reason += (

@@ -96,7 +96,8 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
     Returns
     -------
     pandas.DataFrame
-        One row per (customer_id, order_id): ``order_ts`` (the earliest row, the purchase
+        One row per (customer_id, order_id), and per row without an order id (an order of
+        its own, as the snapshot counts it): ``order_ts`` (the earliest row, the purchase
         time), ``amount`` (net, of matched cancellations too), ``has_refund`` (any negative
         row, or a matched cancellation) and ``is_purchase`` (not a refund-only or fully
         refunded order). Cancellations under their own order id are matched to the lines they
@@ -110,8 +111,17 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
     # Ids as text: pandas regroups a categorical by hashing all of its categories (a million
     # customer ids) on every groupby, where text is hashed only for the rows at hand.
     rows = rows.assign(customer_id=as_text(rows["customer_id"]), order_id=as_text(rows["order_id"]))
+    keys = ["customer_id", "order_id"]
+    lone = rows["order_id"].isna().to_numpy(dtype=bool)
+    has_lone = bool(lone.any())
+    if has_lone:
+        # A row without an order id is an order of its own, as the snapshot counts it
+        # (features._netting): keyed on its position. Ingest quarantines such rows, so only
+        # orders given to the API directly take this path.
+        rows = rows.assign(lone_row=np.where(lone, np.arange(len(rows)), -1))
+        keys.append("lone_row")
     grouped = rows.assign(negative=rows["amount"] < 0, sale=rows["amount"] >= 0).groupby(
-        ["customer_id", "order_id"], sort=True, observed=True
+        keys, sort=True, observed=True, dropna=not has_lone
     )
     per_order = grouped.agg(
         order_ts=("order_ts", "min"),
@@ -125,7 +135,8 @@ def order_purchases(orders: pd.DataFrame, *, as_of: str | pd.Timestamp) -> pd.Da
     if "product_id" in orders.columns and "quantity" in orders.columns:
         row_order = grouped.ngroup().to_numpy(dtype=float, na_value=np.nan)
         _net_matched_cancellations(per_order, orders.iloc[np.flatnonzero(in_window)], row_order)
-    return per_order.drop(columns="has_sale").reset_index()
+    per_order = per_order.drop(columns="has_sale").reset_index()
+    return per_order.drop(columns="lone_row") if has_lone else per_order
 
 
 def _net_matched_cancellations(

@@ -17,7 +17,7 @@ from IPython.display import HTML, Markdown, display
 from matplotlib.figure import Figure
 
 from segmentation.analysis import MonthAnalysis
-from segmentation.clv import MODEL_TITLES, CLVBacktest
+from segmentation.clv import MODEL_NAMES, MODEL_TITLES, NO_DROPOUT, NOT_FINITE, CLVBacktest
 from segmentation.config import load_config
 from segmentation.evaluate import SHAPE_SCORES, crosstab, scores_table
 from segmentation.plots.clustering import (
@@ -350,9 +350,35 @@ def _clv_choice_zh(backtest: CLVBacktest) -> str:
         + f"（越低越好）；{'优于' if chosen < baseline else '不如'}朴素基线（每位客户过去的购买频率 × 预测期）"
         f"的 MAE {baseline:.3f}"
     )
+    tied = backtest.tied[1:]
+    if tied:
+        text += (
+            f"；{'、'.join(MODEL_TITLES[name] for name in tied)} 与之持平（MAE 相差不到 "
+            f"{backtest.mae_tie_tolerance:.2%}，clv.backtest.mae_tie_tolerance），按 "
+            + "、".join(MODEL_TITLES[name] for name in MODEL_NAMES)
+            + " 的顺序取第一个"
+        )
     if backtest.failures:
         text += "；未能拟合：" + "、".join(MODEL_TITLES[name] for name in backtest.failures)
     return text + "。"
+
+
+#: Why a model was passed over for the CLV schemes, in Chinese, by the words of its reason.
+_PASSED_OVER_ZH = {
+    NO_DROPOUT: (
+        "按购买天拟合时未识别出客户流失（平均流失概率 a/(a+b) 低于 "
+        "clv.min_dropout_probability），参数 b 无从确定，预测随之而变"
+    ),
+    NOT_FINITE: "按购买天拟合时预测值不是有限数",
+}
+
+
+def _passed_over_zh(message: str) -> str:
+    """Why a model was passed over, in Chinese, from the English reason's words."""
+    for words, zh in _PASSED_OVER_ZH.items():
+        if words in message:
+            return zh
+    return "按购买天拟合失败"
 
 
 def _clv_model_zh(analysis: MonthAnalysis) -> str:
@@ -361,6 +387,14 @@ def _clv_model_zh(analysis: MonthAnalysis) -> str:
     backtest = analysis.clv_backtest
     if backtest is not None and backtest.chosen == analysis.clv_model:
         return f"{title}（回测选出的模型）"
+    clv_tier = analysis.current.segmentations.get("clv_tier")
+    passed_over = clv_tier.details.get("passed_over", {}) if clv_tier is not None else {}
+    if backtest is not None and passed_over:
+        why = "；".join(
+            f"{MODEL_TITLES.get(name, name)} {_passed_over_zh(str(message))}"
+            for name, message in passed_over.items()
+        )
+        return f"{title}（回测的下一选择：{why}）"
     if backtest is not None:
         return f"{title}（配置 clv.model 指定，未采用回测的选择）"
     return f"{title}（没有可用的回测，使用配置中的模型）"
