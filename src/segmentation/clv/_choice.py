@@ -76,7 +76,8 @@ def scheme_model_overrides(
     models as ``clv.fallback_models``, best first: a model that fits the purchase weeks of the
     backtest can still fail on the schemes' purchase days, with non-finite predictions or no
     dropout found (Online Retail 2011-11: the three models tie and BG/NBD, first in a tie,
-    finds none), and the next best is then used, with the reason (:func:`segmentation.clv.forecast_from_config`).
+    finds none), and the next best is then used, with the reason
+    (:func:`segmentation.clv.forecast_from_config`).
 
     Parameters
     ----------

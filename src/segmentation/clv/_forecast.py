@@ -255,10 +255,10 @@ def _check_dropout_identified(purchase_fit: PurchaseModelFit, minimum: float) ->
     dropout), BG/NBD stopped at b = 2.8e-08 on one machine, where its conditional
     expectation is not finite for 1,126 buyers without a repeat purchase (``hyp2f1``'s
     ``c = a + b + x - 1`` near -1), and at b = 17,097 on another, where it is finite; past
-    b = 1e7 it is finite and wrong (28 times too large at b = 1e9 on the tests' sample). Refusing the fit makes the choice the
-    same on every machine. Pareto/NBD is not refused: with its s near 0, its predictions
-    move by 1e-9 relative over four orders of magnitude of beta on the same data (1.2e-5 over
-    two on the tests' CDNOW sample), and stay finite.
+    b = 1e7 it is finite and wrong (28 times too large at b = 1e9 on the tests' sample).
+    Refusing the fit makes the choice the same on every machine. Pareto/NBD is not refused:
+    with its s near 0, its predictions move by 1e-9 relative over four orders of magnitude
+    of beta on the same data (1.2e-5 over two on the tests' CDNOW sample), and stay finite.
     """
     if purchase_fit.model not in ("bgnbd", "mbgnbd"):
         return
