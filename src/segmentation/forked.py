@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -124,6 +125,7 @@ class ForkedCall(Generic[T]):
 
 def _child(path: Path, call: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> None:
     """In the child: compute ``call`` and pickle (outcome, value, warnings) to ``path``."""
+    _die_with_the_parent()
     function, args, kwargs = call
     warned: list[tuple[str, type[Warning], str]] = []
 
@@ -139,6 +141,25 @@ def _child(path: Path, call: tuple[Callable[..., Any], tuple[Any, ...], dict[str
             outcome = ("error", _picklable(error))
     with atomic_file(path) as partial, partial.open("xb") as handle:
         pickle_into(handle, (*outcome, warned))
+
+
+def _die_with_the_parent() -> None:
+    """The child ends at once when the parent stops it or is killed.
+
+    The fork inherits the parent's handlers, which turn SIGTERM, SIGHUP and SIGINT into an
+    exception (:mod:`segmentation.interrupts`): in the child that exception could land
+    inside a thread pool's wait, and ``cancel``'s terminate then waited on it for good (a
+    report stopped at a random moment hung past 300 s in the tests). A parent killed with
+    SIGKILL has no chance to stop its children: Linux's parent-death signal does it.
+    """
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
 
 
 def _kit_module(frame: FrameType | None) -> str:
