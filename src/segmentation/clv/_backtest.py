@@ -107,9 +107,7 @@ class CLVBacktest:
     def tied(self) -> list[str]:
         """The models tied with the best (``mae_tie_tolerance``), in ``MODEL_NAMES`` order;
         just the chosen one when none ties with it."""
-        mae = self.metrics.loc[list(self.fits), "mae"].astype(float)
-        limit = _tie_limit(mae, self.mae_tie_tolerance)
-        return [name for name in self.ranked if mae[name] <= limit]
+        return _tied(self.metrics.loc[list(self.fits), "mae"], self.mae_tie_tolerance)
 
     def to_dict(self) -> dict[str, Any]:
         """Dates, parameters, log-likelihoods and metrics as plain Python values (for JSON)."""
@@ -387,10 +385,8 @@ def clv_backtest(
         raise CLVInputError(
             f"clv.backtest.mae_tie_tolerance must be 0 or more, got {mae_tie_tolerance!r}."
         )
-    mae = metrics.loc[list(fits), "mae"].astype(float)
-    ranked = _ranked(mae, mae_tie_tolerance)
-    chosen = ranked[0]
-    tied = [name for name in ranked[1:] if mae[name] <= _tie_limit(mae, mae_tie_tolerance)]
+    tied = _tied(metrics.loc[list(fits), "mae"], mae_tie_tolerance)
+    chosen = tied[0]
     return CLVBacktest(
         calibration_end=cal_end,
         holdout_end=hold_end,
@@ -407,7 +403,7 @@ def clv_backtest(
             holdout_days,
             period_days,
             failures,
-            tied=tied,
+            tied=tied[1:],
             tolerance=mae_tie_tolerance,
         ),
         customers=customers,
@@ -738,6 +734,13 @@ def _ranked(mae: pd.Series, tolerance: float) -> list[str]:
             MODEL_NAMES.index(name),
         ),
     )
+
+
+def _tied(mae: pd.Series, tolerance: float) -> list[str]:
+    """The best model and those tied with it, in ``MODEL_NAMES`` order: the head of
+    :func:`_ranked`."""
+    limit = _tie_limit(mae.astype(float), tolerance)
+    return [name for name in _ranked(mae, tolerance) if float(mae[name]) <= limit]
 
 
 def _naive_baseline(cohort: _Cohort, holdout_days: int) -> np.ndarray:
