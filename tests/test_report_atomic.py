@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from segmentation import cli
 from segmentation.cli import main
 from segmentation.errors import OutputFolderError, ReportLockedError, RunInterrupted
-from segmentation.interrupts import deferred_interruption, signals_raise
+from segmentation.interrupts import deferred_interruption, interrupting_signal, signals_raise
 from segmentation.outputs import atomic_file, check_writable, output_folder_error
 from segmentation.report import _atomic
 from segmentation.report._atomic import (
@@ -330,6 +331,67 @@ def test_a_signal_waits_for_the_end_of_a_step_that_must_not_be_cut(tmp_path: Pat
             steps.append("second rename")
         steps.append("after")  # not reached: raised as the step ends
     assert steps == ["first rename", "second rename"]
+
+
+_NUMPY_BUFFER_ERROR = (
+    "'T{=d:sum_gradients:d:sum_hessians:@I:count:}' is not a valid PEP 3118 buffer format string"
+)
+
+
+@pytest.mark.parametrize("chain", ["cause", "context", "dropped"])
+def test_a_stop_a_library_turned_into_its_own_error_is_still_one_line_and_143(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    chain: str,
+) -> None:
+    """In CI a report stopped inside scikit-learn's gradient boosting printed a traceback:
+    numpy caught the RunInterrupted the handler raised while it parsed a buffer's format and
+    raised its ValueError from it. The command line finds the stop behind such an error
+    (its cause, its context, or, where the library dropped both, the signal raised)."""
+
+    def converts_the_stop(_args: object) -> int:
+        stopped = None
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # never reached: the handler raises at once
+        except RunInterrupted as stop:
+            if chain == "cause":
+                raise ValueError(_NUMPY_BUFFER_ERROR) from stop
+            if chain == "context":
+                raise ValueError(_NUMPY_BUFFER_ERROR)  # noqa: B904 -- as a library may
+            stopped = stop
+        assert stopped is not None
+        raise ValueError(_NUMPY_BUFFER_ERROR)  # outside the except: no chain at all
+
+    monkeypatch.setattr(cli, "_cmd_demo_data", converts_the_stop)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["demo-data", "--out", str(tmp_path / "out")]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == (
+        f"segmentation demo-data: stopped by SIGTERM; nothing in {tmp_path / 'out'} is "
+        "half-written (each output is the last complete one); run again to finish.\n"
+    )
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_error_without_a_stop_behind_it_is_not_taken_for_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop in an earlier run does not make the next run's fault a stop; a fault is raised."""
+    with pytest.raises(RunInterrupted), signals_raise():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    def fails(_args: object) -> int:
+        raise ValueError(_NUMPY_BUFFER_ERROR)
+
+    monkeypatch.setattr(cli, "_cmd_demo_data", fails)
+    with pytest.raises(ValueError, match="PEP 3118"):
+        main(["demo-data", "--out", str(tmp_path / "out")])
+    try:
+        raise ValueError("converted") from KeyboardInterrupt()
+    except ValueError as error:
+        assert interrupting_signal(error) == signal.SIGINT
 
 
 # --- the command line on a small export ----------------------------------------------------

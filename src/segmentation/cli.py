@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 2 for a user's mistake, 128 plus the signal's number
         when a signal stopped the command.
     """
-    from segmentation.interrupts import signals_raise
+    from segmentation.interrupts import interrupting_signal, signals_raise
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -311,29 +311,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         with signals_raise():
             _apply_runtime(args)
             return handler(args)
-    except SegmentationInputError as error:
-        return _refuse(args.command, str(error))
-    except OSError as error:
+    except (RunInterrupted, KeyboardInterrupt) as stop:
+        return _stopped(args, stop)
+    except Exception as error:
+        # First the stop: a library may turn the one raised inside it into its own error.
+        if interrupting_signal(error) is not None:
+            return _stopped(args, error)
+        if isinstance(error, SegmentationInputError):
+            return _refuse(args.command, str(error))
         out = getattr(args, "out", None)
-        translated = _output_error(error, out)
+        translated = _output_error(error, out) if isinstance(error, OSError) else None
         if translated is None:
             raise
         return _refuse(args.command, str(translated))
-    except (RunInterrupted, KeyboardInterrupt) as stop:
-        import signal
 
-        from segmentation.interrupts import quiet_abandoned_event_loops
 
-        quiet_abandoned_event_loops()
-        signum = stop.signum if isinstance(stop, RunInterrupted) else signal.SIGINT
-        where = f"in {args.out} " if getattr(args, "out", None) is not None else ""
-        print(
-            f"segmentation {args.command}: stopped by {signal.Signals(signum).name}; nothing "
-            f"{where}is half-written (each output is the last complete one); run again to "
-            "finish.",
-            file=sys.stderr,
-        )
-        return 128 + int(signum)
+def _stopped(args: argparse.Namespace, stop: BaseException) -> int:
+    """Say on one line that a signal stopped the command; its exit status."""
+    import signal
+
+    from segmentation.interrupts import interrupting_signal, quiet_abandoned_event_loops
+
+    quiet_abandoned_event_loops()
+    signum = interrupting_signal(stop) or signal.SIGINT
+    where = f"in {args.out} " if getattr(args, "out", None) is not None else ""
+    print(
+        f"segmentation {args.command}: stopped by {signal.Signals(signum).name}; nothing "
+        f"{where}is half-written (each output is the last complete one); run again to "
+        "finish.",
+        file=sys.stderr,
+    )
+    return 128 + int(signum)
 
 
 def _refuse(command: str, message: str) -> int:

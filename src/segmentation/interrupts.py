@@ -25,6 +25,7 @@ from segmentation.errors import RunInterrupted
 __all__ = [
     "HANDLED_SIGNALS",
     "deferred_interruption",
+    "interrupting_signal",
     "quiet_abandoned_event_loops",
     "signals_raise",
 ]
@@ -35,10 +36,11 @@ HANDLED_SIGNALS: tuple[str, ...] = ("SIGTERM", "SIGHUP", "SIGINT")
 
 class _State:
     """What the handler needs: how deep in deferred steps the main thread is, and the
-    signal that arrived meanwhile."""
+    signal that arrived meanwhile; and the signal that was raised, if one was."""
 
     depth = 0
     pending: int | None = None
+    raised: int | None = None
 
 
 @contextlib.contextmanager
@@ -65,10 +67,12 @@ def signals_raise() -> Iterator[None]:
             _State.pending = _State.pending or signum
             return
         restore()
+        _State.raised = signum
         raise RunInterrupted(signum)
 
     for number in numbers:
         signal.signal(number, handle)
+    _State.raised = None
     try:
         yield
     finally:
@@ -91,6 +95,39 @@ def deferred_interruption() -> Iterator[None]:
     if not _State.depth and _State.pending is not None:
         signum, _State.pending = _State.pending, None
         signal.raise_signal(signum)  # through the handler: raises RunInterrupted
+
+
+def interrupting_signal(error: BaseException) -> int | None:
+    """The signal that stopped the run behind ``error``, or None if none did.
+
+    A library may catch the :class:`~segmentation.errors.RunInterrupted` a signal raised
+    inside it and raise its own error instead: numpy turns any exception met while it reads
+    a buffer's format into ``ValueError: ... is not a valid PEP 3118 buffer format string``
+    (a report stopped inside scikit-learn's gradient boosting failed so in CI). Such an
+    error is the stop, not a fault: found in the error's chain of causes and contexts, or,
+    where the library dropped the chain, known from the signal the handler of
+    :func:`signals_raise` raised last.
+
+    Parameters
+    ----------
+    error : BaseException
+        What reached the command line.
+
+    Returns
+    -------
+    int or None
+        The signal's number (SIGINT for ``KeyboardInterrupt``).
+    """
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, RunInterrupted):
+            return link.signum
+        if isinstance(link, KeyboardInterrupt):
+            return int(signal.SIGINT)
+        link = link.__cause__ or link.__context__
+    return _State.raised
 
 
 def quiet_abandoned_event_loops() -> None:
