@@ -7,6 +7,7 @@ line or the terminal; and every line is counted the same way for every failure.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import hashlib
@@ -14,6 +15,8 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,6 +163,36 @@ def test_one_gb18030_line_deep_in_a_large_utf8_file(tmp_path: Path) -> None:
     result = run(path)
     assert counts(result) == (5000, 4999, 0, {"undecodable_line": 1})
     assert quarantined(result)[0][:2] == (4002, "undecodable_line")
+
+
+def test_an_undecodable_line_that_does_not_split_is_quarantined_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """pyarrow cannot hand such a line to the invalid-row handler (it decodes the line
+    first) and printed "Exception ignored in" with a traceback on the terminal, though the
+    line was then quarantined; the command line now shows the quarantine alone."""
+    lines = rows(4)
+    broken = b"SO3,C3,2024-01-03,\xb4\xe8,1,10,10,extra\n"  # GBK bytes, a field too many
+    data = codecs.BOM_UTF8 + (HEADER + "".join(lines[:2])).encode() + broken
+    path = tmp_path / "orders.csv"
+    path.write_bytes(data + lines[3].encode())
+    done = subprocess.run(
+        [sys.executable, "-m", "segmentation", "ingest", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[0] == (
+        "orders: 4 rows in, 3 kept, 0 duplicate, 1 quarantined (undecodable_line 1); "
+        "3 customers, 0 guest rows"
+    )
+    result = run(path)
+    assert quarantined(result) == [
+        (4, "undecodable_line", {"line_digest": digest_of(broken.rstrip(b"\n"))})
+    ]
+    assert_reconciles(result)
 
 
 def test_a_gbk_file_with_ascii_at_the_top_is_still_read_as_gb18030(tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ line numbers for the quarantine.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import gzip
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -451,32 +453,59 @@ def _read_arrow(
 
     source = plan.opener()
     try:
-        table = pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(
-                column_names=plan.names,
-                skip_rows=plan.skip_rows,
-                encoding=encoding,
-                use_threads=use_threads,
-                block_size=block_size,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=plan.delimiter,
-                quote_char='"' if plan.quoting else False,
-                newlines_in_values=plan.quoting,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in plan.names},
-                null_values=_NULL_TEXT,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        with _undecodable_rows_unreported(on_invalid):
+            table = pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(
+                    column_names=plan.names,
+                    skip_rows=plan.skip_rows,
+                    encoding=encoding,
+                    use_threads=use_threads,
+                    block_size=block_size,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=plan.delimiter,
+                    quote_char='"' if plan.quoting else False,
+                    newlines_in_values=plan.quoting,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in plan.names},
+                    null_values=_NULL_TEXT,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
     finally:
         source.close()
     return table, invalid
+
+
+@contextlib.contextmanager
+def _undecodable_rows_unreported(handler: Callable[[Any], str]) -> Iterator[None]:
+    """Within the block, pyarrow's report of a row it could not hand to ``handler`` is not
+    printed.
+
+    pyarrow decodes a row that does not split before it calls the invalid-row handler; when
+    the row's bytes are not UTF-8 that fails, pyarrow prints "Exception ignored in" and a
+    traceback on stderr, then raises ``ArrowInvalid``, on which the file is read again with
+    its undecodable lines set aside (each quarantined as ``undecodable_line``). The user
+    sees the quarantine, not a traceback: exactly that report is dropped, and every other
+    goes to the hook installed before.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.object is handler and isinstance(unraisable.exc_value, UnicodeDecodeError):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _cut_off(path: Path, plan: _TextPlan, *, compressed: bool) -> bool:
