@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.drivers._design import DesignMatrix, Term, design_matrix
-from segmentation.drivers._holdout import HeldOutCheck, held_out_check
+from segmentation.drivers._holdout import LOGIT_ITERATIONS, HeldOutCheck, held_out_check
 from segmentation.drivers._threads import one_thread
 from segmentation.errors import DataUnavailableError
 from segmentation.evaluate import future_outcomes
@@ -95,6 +95,7 @@ def fit_purchase_model(design: DesignMatrix, bought: pd.Series) -> pd.DataFrame:
         separates buyers from the others perfectly).
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     y = bought.to_numpy(dtype=float)
     if y.min() == y.max():
@@ -106,12 +107,17 @@ def fit_purchase_model(design: DesignMatrix, bought: pd.Series) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=RuntimeWarning)
-            result = sm.Logit(y, x).fit(disp=0, maxiter=100, cov_type=COVARIANCE)
+            # Not converging is refused below with the reason: statsmodels' own warning
+            # ("Check mle_retvals") would only repeat it to the reader, less clearly.
+            warnings.simplefilter("ignore", category=ConvergenceWarning)
+            result = sm.Logit(y, x).fit(disp=0, maxiter=LOGIT_ITERATIONS, cov_type=COVARIANCE)
         margins = result.get_margeff(at="overall", method="dydx", dummy=True).summary_frame()
     except (np.linalg.LinAlgError, RuntimeWarning, ValueError) as error:
         raise DataUnavailableError(f"the purchase model could not be fitted: {error}") from error
     if not result.mle_retvals.get("converged", True):
-        raise DataUnavailableError("the purchase model did not converge in 100 iterations")
+        raise DataUnavailableError(
+            f"the purchase model did not converge in {LOGIT_ITERATIONS} iterations"
+        )
     table = _coefficients(result, list(design.values.columns))
     table["effect"] = margins.iloc[:, 0].to_numpy()
     table["effect_lower"] = margins.iloc[:, 4].to_numpy()
