@@ -14,13 +14,10 @@ import pandas as pd
 from segmentation.drivers._design import DesignMatrix
 from segmentation.drivers._threads import one_thread
 
-__all__ = ["LOGIT_ITERATIONS", "MODELS", "HeldOutCheck", "held_out_check", "predictor_groups"]
+__all__ = ["MODELS", "HeldOutCheck", "held_out_check", "predictor_groups"]
 
 #: The columns of :attr:`HeldOutCheck.scores`, in order.
 MODELS: tuple[str, ...] = ("naive", "linear", "gradient_boosting")
-
-#: The logistic regressions' iteration limit (the reading's and the held-out check's).
-LOGIT_ITERATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,8 @@ def held_out_check(
     previous_bought, previous_revenue : pandas.Series
         The same over the horizon before calibration: the naive baseline.
     settings : mapping
-        The config's ``drivers`` section (``held_out_share``, ``gradient_boosting``,
-        ``permutation_repeats``, ``permutation_max_customers``).
+        The config's ``drivers`` section (``held_out_share``, ``logit_max_iterations``,
+        ``gradient_boosting``, ``permutation_repeats``, ``permutation_max_customers``).
     random_state : int, default 0
 
     Returns
@@ -104,16 +101,17 @@ def _check(
     x = sm.add_constant(design.values.to_numpy(dtype=float), has_constant="add")
     y_buy = bought.to_numpy(dtype=float)
     y_spend = np.log1p(np.maximum(revenue.to_numpy(dtype=float), 0.0))
+    iterations = int(settings["logit_max_iterations"])
     with warnings.catch_warnings():
         # statsmodels' "failed to converge. Check mle_retvals" names neither the model nor
         # what it means for the reader: said below in the kit's words.
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", PerfectSeparationWarning)
-        logit = sm.Logit(y_buy[~test], x[~test]).fit(disp=0, maxiter=LOGIT_ITERATIONS)
+        logit = sm.Logit(y_buy[~test], x[~test]).fit(disp=0, maxiter=iterations)
     if not logit.mle_retvals.get("converged", True):
         warnings.warn(
             f"drivers: the held-out check's logistic regression of buying did not converge "
-            f"in {LOGIT_ITERATIONS} iterations on its {int((~test).sum()):,} training "
+            f"in {iterations} iterations on its {int((~test).sum()):,} training "
             "customers (usually a predictor that nearly tells buyers from the others); its "
             "held-out AUC is that of where it stopped.",
             UserWarning,

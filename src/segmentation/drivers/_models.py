@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.drivers._design import DesignMatrix, Term, design_matrix
-from segmentation.drivers._holdout import LOGIT_ITERATIONS, HeldOutCheck, held_out_check
+from segmentation.drivers._holdout import HeldOutCheck, held_out_check
 from segmentation.drivers._threads import one_thread
 from segmentation.errors import DataUnavailableError
 from segmentation.evaluate import future_outcomes
@@ -71,7 +71,9 @@ class DriversResult:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
-def fit_purchase_model(design: DesignMatrix, bought: pd.Series) -> pd.DataFrame:
+def fit_purchase_model(
+    design: DesignMatrix, bought: pd.Series, *, max_iterations: int
+) -> pd.DataFrame:
     """Logistic regression of buying in the horizon on the design, robust 95% intervals.
 
     Parameters
@@ -79,6 +81,9 @@ def fit_purchase_model(design: DesignMatrix, bought: pd.Series) -> pd.DataFrame:
     design : DesignMatrix
     bought : pandas.Series
         Bought in the horizon (bool), aligned with ``design.values``.
+    max_iterations : int
+        The fit's iteration limit (config ``drivers.logit_max_iterations``); a fit that has
+        not converged by then is refused.
 
     Returns
     -------
@@ -110,13 +115,13 @@ def fit_purchase_model(design: DesignMatrix, bought: pd.Series) -> pd.DataFrame:
             # Not converging is refused below with the reason: statsmodels' own warning
             # ("Check mle_retvals") would only repeat it to the reader, less clearly.
             warnings.simplefilter("ignore", category=ConvergenceWarning)
-            result = sm.Logit(y, x).fit(disp=0, maxiter=LOGIT_ITERATIONS, cov_type=COVARIANCE)
+            result = sm.Logit(y, x).fit(disp=0, maxiter=max_iterations, cov_type=COVARIANCE)
         margins = result.get_margeff(at="overall", method="dydx", dummy=True).summary_frame()
     except (np.linalg.LinAlgError, RuntimeWarning, ValueError) as error:
         raise DataUnavailableError(f"the purchase model could not be fitted: {error}") from error
     if not result.mle_retvals.get("converged", True):
         raise DataUnavailableError(
-            f"the purchase model did not converge in {LOGIT_ITERATIONS} iterations"
+            f"the purchase model did not converge in {max_iterations} iterations"
         )
     table = _coefficients(result, list(design.values.columns))
     table["effect"] = margins.iloc[:, 0].to_numpy()
@@ -241,7 +246,9 @@ def _drivers(
     )
     after = outcomes.reindex(buyers.index)
     bought, revenue = after["bought"].fillna(False).astype(bool), after["revenue"].fillna(0.0)
-    models, unavailable = _fit_models(design, bought, revenue)
+    models, unavailable = _fit_models(
+        design, bought, revenue, max_iterations=int(settings["logit_max_iterations"])
+    )
     held_out = None
     if models["purchase"] is not None:
         before = future_outcomes(
@@ -276,13 +283,13 @@ def _drivers(
 
 
 def _fit_models(
-    design: DesignMatrix, bought: pd.Series, revenue: pd.Series
+    design: DesignMatrix, bought: pd.Series, revenue: pd.Series, *, max_iterations: int
 ) -> tuple[dict[str, pd.DataFrame | None], dict[str, str]]:
     """Both models, each None with the reason when the data cannot support it."""
     models: dict[str, pd.DataFrame | None] = {"purchase": None, "spend": None}
     unavailable: dict[str, str] = {}
     try:
-        models["purchase"] = fit_purchase_model(design, bought)
+        models["purchase"] = fit_purchase_model(design, bought, max_iterations=max_iterations)
     except DataUnavailableError as error:
         unavailable["purchase"] = unavailable["held_out"] = str(error)
     models["spend"] = fit_spend_model(design, revenue)
