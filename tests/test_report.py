@@ -201,6 +201,57 @@ def test_notebooks_are_found_from_any_working_directory(tmp_path) -> None:
         report_notebooks(tmp_path / "empty", tmp_path)
 
 
+def test_notebooks_side_by_side_leave_the_working_folder_where_it_was(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill's local file handler is one per process, and an earlier report run side by
+    side could leave a folder in it (here: ``stale``). Each notebook's end put that folder
+    back and the other's next write moved the process into it: in CI a second report took
+    the first test's folder as its project. Now every move stays in the working folder,
+    which is the same after the run, and the handler gets back what it had."""
+    import os
+
+    import nbformat
+    from papermill.iorw import papermill_io
+
+    from segmentation.report._notebooks import run_notebooks
+
+    stale, work = tmp_path / "stale", tmp_path / "work"
+    stale.mkdir()
+    work.mkdir()
+    sources = []
+    for name, seconds in (("short", 0.2), ("long", 3.0)):
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [
+            nbformat.v4.new_code_cell("parameters = None", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})"),
+        ]
+        sources.append(tmp_path / f"{name}.ipynb")
+        nbformat.write(notebook, sources[-1])
+    moves: list[str] = []
+    real_chdir = os.chdir
+
+    def chdir(path: str) -> None:
+        moves.append(str(path))
+        real_chdir(path)
+
+    monkeypatch.chdir(work)
+    handler = papermill_io.get_handler("local")
+    monkeypatch.setattr(handler, "_cwd", str(stale))  # as a report before may leave it
+    monkeypatch.setattr(os, "chdir", chdir)
+    seconds = run_notebooks(
+        sources,
+        [tmp_path / f"out-{source.name}" for source in sources],
+        parameters={},
+        cwd=work,
+        workers=2,
+    )
+    assert len(seconds) == 2 and all((tmp_path / f"out-{s.name}").is_file() for s in sources)
+    assert moves and set(moves) == {str(work)}
+    assert os.getcwd() == str(work)
+    assert handler.cwd(None) == str(stale)
+
+
 def test_every_segmentation_shares_the_snapshot_index_after_reading_back(built: dict) -> None:
     from segmentation.report._analysis_file import load_analysis
 

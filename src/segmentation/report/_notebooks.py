@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,13 +120,42 @@ def run_notebooks(
     ]
     workers = min(workers, len(jobs))
     try:
-        if workers <= 1:
-            return [_execute_notebook(**job) for job in jobs]
-        return _run_side_by_side(jobs, workers=workers)
+        with _working_folder_kept():
+            if workers <= 1:
+                return [_execute_notebook(**job) for job in jobs]
+            return _run_side_by_side(jobs, workers=workers)
     except BaseException:
         # An error or a signal (RunInterrupted, KeyboardInterrupt): no kernel outlives it.
         stop_kernels()
         raise
+
+
+@contextlib.contextmanager
+def _working_folder_kept() -> Iterator[None]:
+    """Within the block, papermill's notebooks side by side cannot move this process to
+    another folder; after it, the working folder is the one before.
+
+    papermill's local file handler is one for the process: each ``execute_notebook`` sets
+    its folder to the working directory and puts the one before back at its end, and every
+    read or write of a notebook changes the process's working directory to that folder and
+    back. Two notebooks in threads interleave both: one's end puts back a folder an earlier
+    report left there, the other's next write then moves the process into it, and two
+    overlapping moves can leave the process there. A second report in the same process
+    then took that folder as its project (its cache and demo data went under the first
+    one's). The handler starts without a folder (every read and write stays where the
+    process is) and gets back what it had; so does the working directory.
+    """
+    from papermill.iorw import papermill_io
+
+    handler = papermill_io.get_handler("local")
+    working_folder = os.getcwd()
+    before = handler.cwd(None)
+    try:
+        yield
+    finally:
+        handler.cwd(before)
+        with contextlib.suppress(OSError):  # a folder removed meanwhile: nowhere to go back
+            os.chdir(working_folder)
 
 
 def _run_side_by_side(jobs: list[dict[str, Any]], *, workers: int) -> list[float]:
