@@ -98,6 +98,7 @@ def _check(
     n = len(design.values)
     test = np.zeros(n, dtype=bool)
     test[rng.choice(n, round(n * float(settings["held_out_share"])), replace=False)] = True
+    n_train = int((~test).sum())
     x = sm.add_constant(design.values.to_numpy(dtype=float), has_constant="add")
     y_buy = bought.to_numpy(dtype=float)
     y_spend = np.log1p(np.maximum(revenue.to_numpy(dtype=float), 0.0))
@@ -111,7 +112,7 @@ def _check(
     if not logit.mle_retvals.get("converged", True):
         warnings.warn(
             f"drivers: the held-out check's logistic regression of buying did not converge "
-            f"in {iterations} iterations on its {int((~test).sum()):,} training "
+            f"in {iterations} iterations on its {n_train:,} training "
             "customers (usually a predictor that nearly tells buyers from the others); its "
             "held-out AUC is that of where it stopped.",
             UserWarning,
@@ -143,7 +144,7 @@ def _check(
         design, x[test, 1:], y_buy[test], y_spend[test], (boosted_buy, boosted_spend),
         settings=settings, random_state=random_state,
     )  # fmt: skip
-    return HeldOutCheck(scores, importance, n_train=int((~test).sum()), n_test=int(test.sum()))
+    return HeldOutCheck(scores, importance, n_train=n_train, n_test=n - n_train)
 
 
 def _boosted_models(
