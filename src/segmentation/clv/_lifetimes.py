@@ -333,20 +333,25 @@ class _DistinctPairs:
 
 
 class _ParetoObjective:
-    """lifetimes' Pareto/NBD ``_negative_log_likelihood``, each ``hyp2f1`` term computed once
-    per distinct argument and the rows shared among threads; equal to lifetimes' to the bit.
+    """lifetimes' Pareto/NBD ``_negative_log_likelihood``, every term computed once per
+    distinct argument and the rows shared among threads; equal to lifetimes' to the bit.
 
-    In lifetimes' ``_log_A_0`` (Fader, Hardie & Lee's note 009, eqs. 19-20) nearly all the
-    time goes to two ``scipy.special.hyp2f1`` calls per row: one of (frequency, recency), one
-    of (frequency, T). The compressed rows are distinct triples, but far fewer pairs: a
-    million customers' purchase days have 337,503 triples, 19,158 (frequency, recency) pairs
-    and 20,515 (frequency, T) pairs, so 40,000 ``hyp2f1`` values serve 675,000 lookups. Every
-    other step is lifetimes' own arithmetic, row by row and in its order, on aligned blocks of
-    rows (:data:`_CHUNK_ALIGN`) that ``pool`` computes beside this thread (``hyp2f1`` and
-    numpy release the GIL); the weighted total and the penalizer then run once over all the
-    rows, as in lifetimes. Each row's value is the same float as lifetimes' (elementwise
-    IEEE arithmetic on the same operands), which the tests check bit for bit. The workers' CPU
-    time counts against ``budget``.
+    In lifetimes' ``_log_A_0`` (Fader, Hardie & Lee's note 009, eqs. 19-20) two
+    ``scipy.special.hyp2f1`` calls per row took nearly all the time: one of (frequency,
+    recency), one of (frequency, T). The compressed rows are distinct triples, but far fewer
+    pairs: a million customers' purchase days have 337,503 triples, 19,158 (frequency,
+    recency) pairs and 20,515 (frequency, T) pairs, 105 frequencies and 728 ages. So every
+    term that depends on one pair, or on the frequency alone, is computed once per distinct
+    value with lifetimes' own operands and order of operations, then looked up per row: the
+    ``hyp2f1`` terms and their logarithms, ``rsf * log(q)`` of each pair, the first argument
+    of ``_conditional_log_likelihood``'s ``logaddexp`` (a function of (frequency, T)), ``A_1``
+    and ``log(r + s + x)``. What depends on the whole row (the two sums ``logsumexp``
+    subtracts, ``log(q_1 * q_2)``, the last ``logaddexp``) runs per row, on aligned blocks of
+    rows (:data:`_CHUNK_ALIGN`) that ``pool`` computes beside this thread (numpy releases the
+    GIL); the weighted total and the penalizer then run once over all the rows, as in
+    lifetimes. Each row's value is the same float as lifetimes' (elementwise IEEE arithmetic
+    on the same operands), which the tests check bit for bit. The workers' CPU time counts
+    against ``budget``.
     """
 
     def __init__(
@@ -361,18 +366,23 @@ class _ParetoObjective:
         self.rows = (frequency, recency, age)
         self.by_recency = _DistinctPairs.of(frequency, recency)
         self.by_age = _DistinctPairs.of(frequency, age)
+        (self.frequencies,), _, self.frequency_of_row = _unique_rows(frequency)
         self.pool = pool
         self.budget = budget
         size = -(-len(frequency) // max(threads, 1))
         self.block_size = max(-(-size // _CHUNK_ALIGN) * _CHUNK_ALIGN, _CHUNK_ALIGN)
 
-    def _hyp2f1_terms(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """lifetimes' ``p_1`` and ``p_2`` of ``_log_A_0``, once per distinct pair."""
-        from scipy.special import hyp2f1
+    def _terms(self, params: np.ndarray) -> _ParetoTerms:
+        """Every term of lifetimes' likelihood that depends on a pair or on the frequency
+        alone, once per distinct value (lifetimes' expressions, operand for operand)."""
+        from scipy.special import gammaln, hyp2f1
 
         r, alpha, s, beta = params
-        terms = []
+        max_of_alpha_beta = beta if alpha < beta else alpha
+        log_p: list[np.ndarray] = []
+        rsf_log_q: list[np.ndarray] = []
         for pairs in (self.by_recency, self.by_age):
+            # _log_A_0's p_1 and p_2, then its rsf * log(q_1) and rsf * log(q_2)
             if alpha < beta:
                 min_of_alpha_beta, max_of_alpha_beta, t = (alpha, beta, r + pairs.frequency)
             else:
@@ -380,40 +390,48 @@ class _ParetoObjective:
             abs_alpha_beta = max_of_alpha_beta - min_of_alpha_beta
             rsf = r + s + pairs.frequency
             z = abs_alpha_beta / (max_of_alpha_beta + pairs.duration)
-            terms.append(hyp2f1(rsf, t, rsf + 1.0, z))
-        return terms[0], terms[1]
+            log_p.append(np.log(hyp2f1(rsf, t, rsf + 1.0, z)))
+            rsf_log_q.append(rsf * np.log(max_of_alpha_beta + pairs.duration))
+        x, T = self.by_age.frequency, self.by_age.duration
+        x_alone = self.frequencies
+        return _ParetoTerms(
+            log_p_1=log_p[0],
+            log_p_2=log_p[1],
+            rsf_log_q_1=rsf_log_q[0],
+            rsf_log_q_2=rsf_log_q[1],
+            # _conditional_log_likelihood's terms of (x, T) and of x alone
+            survival=-(r + x) * np.log(alpha + T) - s * np.log(beta + T),
+            A_1=gammaln(r + x_alone) - gammaln(r) + r * np.log(alpha) + s * np.log(beta),
+            log_r_s_x=np.log(r + s + x_alone),
+            log_s=np.log(s),
+            max_of_alpha_beta=max_of_alpha_beta,
+            r_plus_s=r + s,
+        )
 
-    def _block(
-        self, params: np.ndarray, start: int, p_1: np.ndarray, p_2: np.ndarray
-    ) -> tuple[np.ndarray, float]:
+    def _block(self, terms: _ParetoTerms, start: int) -> tuple[np.ndarray, float]:
         """lifetimes' ``_conditional_log_likelihood`` of one block of rows, and the CPU
         seconds it took."""
-        from scipy.special import gammaln
-
         began = time.thread_time()
         stop = start + self.block_size
         freq, recency, age = (column[start:stop] for column in self.rows)
-        r, alpha, s, beta = params
-        max_of_alpha_beta = beta if alpha < beta else alpha
+        of_recency = self.by_recency.of_row[start:stop]
+        of_age = self.by_age.of_row[start:stop]
+        of_frequency = self.frequency_of_row[start:stop]
         with np.errstate(all="ignore"):  # numpy's error state is per thread
-            # _log_A_0, its hyp2f1 terms looked up
-            rsf = r + s + freq
-            p_1_rows = p_1[self.by_recency.of_row[start:stop]]
-            q_1 = max_of_alpha_beta + recency
-            p_2_rows = p_2[self.by_age.of_row[start:stop]]
-            q_2 = max_of_alpha_beta + age
+            # _log_A_0: logsumexp of (log p_1 + rsf log q_2, log p_2 + rsf log q_1), b=[1, -1]
+            rsf = terms.r_plus_s + freq
+            q_1 = terms.max_of_alpha_beta + recency
+            q_2 = terms.max_of_alpha_beta + age
             log_A_0 = _log_difference_of_exps(
-                np.log(p_1_rows) + rsf * np.log(q_2), np.log(p_2_rows) + rsf * np.log(q_1)
+                terms.log_p_1[of_recency] + terms.rsf_log_q_2[of_age],
+                terms.log_p_2[of_age] + terms.rsf_log_q_1[of_recency],
             ) - rsf * np.log(q_1 * q_2)
             # _conditional_log_likelihood
-            x, T = freq, age
-            r_s_x = r + s + x
-            A_1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
             A_2 = np.logaddexp(
-                -(r + x) * np.log(alpha + T) - s * np.log(beta + T),
-                np.log(s) + log_A_0 - np.log(r_s_x),
+                terms.survival[of_age],
+                terms.log_s + log_A_0 - terms.log_r_s_x[of_frequency],
             )
-            values = A_1 + A_2
+            values = terms.A_1[of_frequency] + A_2
         return values, time.thread_time() - began
 
     def __call__(self, params: np.ndarray, weights: np.ndarray, penalizer_coef: float) -> Any:
@@ -421,13 +439,13 @@ class _ParetoObjective:
         if np.any(np.asarray(params) <= 0.0):
             return np.inf
         with np.errstate(all="ignore"):
-            p_1, p_2 = self._hyp2f1_terms(params)
+            terms = self._terms(params)
         starts = range(0, len(self.rows[0]), self.block_size)
         if self.pool is None:
-            blocks = [self._block(params, start, p_1, p_2)[0] for start in starts]
+            blocks = [self._block(terms, start)[0] for start in starts]
         else:
-            jobs = [self.pool.submit(self._block, params, start, p_1, p_2) for start in starts[1:]]
-            blocks = [self._block(params, 0, p_1, p_2)[0]]
+            jobs = [self.pool.submit(self._block, terms, start) for start in starts[1:]]
+            blocks = [self._block(terms, 0)[0]]
             for job in jobs:
                 values, seconds = job.result()
                 blocks.append(values)
@@ -437,13 +455,50 @@ class _ParetoObjective:
         return -(weights * conditional_log_likelihood).sum() / weights.mean() + penalizer_term
 
 
+@dataclass(frozen=True)
+class _ParetoTerms:
+    """The terms :meth:`_ParetoObjective._terms` computes once per distinct value: per
+    (frequency, recency) pair, per (frequency, T) pair and per frequency."""
+
+    log_p_1: np.ndarray
+    log_p_2: np.ndarray
+    rsf_log_q_1: np.ndarray
+    rsf_log_q_2: np.ndarray
+    survival: np.ndarray
+    A_1: np.ndarray
+    log_r_s_x: np.ndarray
+    log_s: float
+    max_of_alpha_beta: float
+    r_plus_s: float
+
+
 def _log_difference_of_exps(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """``log(exp(first) - exp(second))`` row by row, as lifetimes' ``_log_A_0`` computes it
-    with ``scipy.special.logsumexp([first, second], axis=0, b=[1, -1])``, step for step (scipy
-    1.17's algorithm: the larger term taken out, ``log1p`` of the rest, the direct sum where
-    that is not finite), so every value is the same to the bit. scipy's general function, with
-    its array-API checks and copies, took a third of the Pareto/NBD likelihood's time; the
-    bit-equality tests against lifetimes' likelihood guard this against a scipy change."""
+    with ``scipy.special.logsumexp([first, second], axis=0, b=[1, -1])``, to the bit.
+
+    Where ``first > second`` (every row of a likelihood that is finite) scipy 1.17's algorithm
+    reduces to ``log1p(-exp(second - first)) + log(1) + first``: the larger term taken out
+    and ``log1p`` of the rest, which is computed so (four passes over the rows, where scipy's
+    general function, with its array-API checks and copies, took a third of the Pareto/NBD
+    likelihood's time). Every other row (ties, the second larger, infinities, NaN) and every
+    result that is not finite goes through :func:`_log_difference_of_exps_general`. The
+    bit-equality tests against ``logsumexp`` and lifetimes' likelihood guard this against a
+    scipy change.
+    """
+    difference = second - first
+    out = np.log1p(-np.exp(difference))
+    out += 0.0  # scipy adds log(|b|) of the larger term, log(1) = +0.0: -0.0 becomes +0.0
+    out += first
+    general = ~((difference < 0) & np.isfinite(out))
+    if general.any():
+        out[general] = _log_difference_of_exps_general(first[general], second[general])
+    return out
+
+
+def _log_difference_of_exps_general(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """:func:`_log_difference_of_exps` for any rows, step for step as scipy 1.17's
+    ``logsumexp`` (the larger term taken out, ``log1p`` of the rest, the direct sum where
+    that is not finite)."""
     direct = np.log(np.exp(first) - np.exp(second))
     larger = np.maximum(first, second)
     first_top, second_top = first == larger, second == larger
