@@ -226,3 +226,34 @@ def test_the_bootstrap_support_sums_to_one_and_is_seeded() -> None:
         < point[0]
         < intervals.loc["good", "eta_squared_high"]
     )
+
+
+def test_each_bootstrap_replicate_scores_as_segment_scores_to_the_bit() -> None:
+    # The bootstrap shares each replicate's weighted sums among the schemes; its intervals
+    # must still be those of segment_scores on every replicate's draw, recomputed plainly
+    # here (the same seeded sample, then one Poisson draw per replicate).
+    rng = np.random.default_rng(11)
+    n, sample, replicates = 3_000, 1_200, 40
+    revenue = rng.gamma(1.0, 80.0, n) * (rng.uniform(size=n) < 0.35)
+    bought = (revenue > 0).astype(np.int64)
+    labellings = {
+        "tiers": np.minimum((revenue // 40).astype(np.int64), 4),
+        "noise": rng.integers(0, 6, n),
+        "two": rng.integers(0, 2, n),
+    }
+    intervals, support = bootstrap_scores(
+        labellings, revenue, bought, replicates=replicates, max_customers=sample, random_state=5
+    )
+    draw = np.random.default_rng(5)
+    rows = np.sort(draw.choice(np.arange(n), size=sample, replace=False))
+    expected = np.empty((replicates, len(labellings), 3))
+    for r in range(replicates):
+        weights = draw.poisson(1.0, sample)
+        for s, codes in enumerate(labellings.values()):
+            expected[r, s] = segment_scores(codes[rows], revenue[rows], bought[rows], weights)
+    for j, score in enumerate(("eta_squared", "top20_revenue_share", "auc_purchase")):
+        low = np.nanpercentile(expected[:, :, j], 2.5, axis=0)
+        high = np.nanpercentile(expected[:, :, j], 97.5, axis=0)
+        assert intervals[f"{score}_low"].to_numpy().tobytes() == low.tobytes()
+        assert intervals[f"{score}_high"].to_numpy().tobytes() == high.tobytes()
+    assert support.sum() == pytest.approx(1.0)

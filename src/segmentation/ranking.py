@@ -77,12 +77,27 @@ def segment_scores(
         NaN where a score is undefined (constant revenue; everyone or no one bought).
     """
     w = np.ones(len(codes)) if weights is None else weights.astype(float)
-    k = int(codes.max()) + 1 if len(codes) else 0
-    size = np.bincount(codes, w, minlength=k)
-    total = np.bincount(codes, w * revenue, minlength=k)
-    buyers = np.bincount(codes, w * bought, minlength=k)
-    spread = RevenueSpread.of(revenue, w)
-    return scores_from_sums(size, total, buyers, spread=spread)
+    weighted = _WeightedCustomers(w, w * revenue, w * bought, RevenueSpread.of(revenue, w))
+    return weighted.scores(codes, n_segments=int(codes.max()) + 1 if len(codes) else 0)
+
+
+@dataclass(frozen=True)
+class _WeightedCustomers:
+    """What :func:`segment_scores` needs of the customers beyond their segments: each one's
+    weight, weighted revenue and purchase, and the revenue's spread. The same for every
+    labelling, so a bootstrap replicate computes it once for all the schemes."""
+
+    weight: np.ndarray
+    revenue: np.ndarray
+    bought: np.ndarray
+    spread: RevenueSpread
+
+    def scores(self, codes: np.ndarray, *, n_segments: int) -> tuple[float, float, float]:
+        """The three ranked scores of the labelling ``codes`` (0..n_segments-1)."""
+        size = np.bincount(codes, self.weight, minlength=n_segments)
+        total = np.bincount(codes, self.revenue, minlength=n_segments)
+        buyers = np.bincount(codes, self.bought, minlength=n_segments)
+        return scores_from_sums(size, total, buyers, spread=self.spread)
 
 
 @dataclass(frozen=True)
@@ -331,13 +346,17 @@ def bootstrap_scores(
     rows = np.arange(len(revenue))
     if len(rows) > max_customers:
         rows = np.sort(rng.choice(rows, size=max_customers, replace=False))
+    # The sampled customers' codes, revenue and purchases taken once, and each replicate's
+    # weighted sums once for every scheme: the same sums segment_scores makes, to the bit.
+    codes = [np.asarray(labellings[name])[rows] for name in names]
+    n_segments = [int(c.max()) + 1 if len(c) else 0 for c in codes]
+    revenue, bought = revenue[rows], bought[rows]
     draws = np.empty((replicates, len(names), len(RANKED_SCORES)))
     for r in range(replicates):
-        weights = rng.poisson(1.0, len(rows))
-        for s, name in enumerate(names):
-            draws[r, s] = segment_scores(
-                labellings[name][rows], revenue[rows], bought[rows], weights
-            )
+        w = rng.poisson(1.0, len(rows)).astype(float)
+        weighted = _WeightedCustomers(w, w * revenue, w * bought, RevenueSpread.of(revenue, w))
+        for s in range(len(names)):
+            draws[r, s] = weighted.scores(codes[s], n_segments=n_segments[s])
     intervals = pd.DataFrame(index=pd.Index(names, name="scheme"))
     for j, score in enumerate(RANKED_SCORES):
         intervals[f"{score}_low"] = np.nanpercentile(draws[:, :, j], 2.5, axis=0)
