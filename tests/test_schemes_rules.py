@@ -622,7 +622,7 @@ def test_demo_every_scheme() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     picks=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=60),
-    form=st.sampled_from(["object", "numpy text", "list", "string series"]),
+    form=st.sampled_from(["object", "numpy text", "list", "string series", "categorical"]),
     stray=st.sampled_from([None, "zz", float("nan")]),
     with_stray=st.booleans(),
 )
@@ -639,16 +639,21 @@ def test_make_segmentation_codes_equal_pandas_categorical(
         given_keys = np.array(raw)
     elif form == "list":
         given_keys = list(raw)
-    else:
+    elif form == "string series":
         given_keys = pd.Series(raw, dtype="string")
+    else:
+        # Categories in another order than the segments', one of them unused.
+        given_keys = pd.Categorical(raw, categories=["high", "unused", "potential", "mid", "low"])
     segments = [Segment(k, k, k) for k in ["potential", "low", "mid", "high"]]
     n = len(raw)
     snapshot = pd.DataFrame(
         {"recency_days": np.arange(n, dtype=float), "frequency": 1.0, "monetary_total": 2.0},
         index=pd.Index([f"c{i}" for i in range(n)], name="id"),
     )
-    if with_stray and form in ("object", "list"):
+    if with_stray and form in ("object", "list", "categorical"):
         given_keys = [*raw[:-1], stray]
+        if form == "categorical":
+            given_keys = pd.Categorical(given_keys)  # a NaN stray is code -1
         with pytest.raises(ValueError, match="labels outside the declared segments"):
             make_segmentation(
                 scheme="s",
@@ -668,3 +673,23 @@ def test_make_segmentation_codes_equal_pandas_categorical(
     expected = pd.Categorical(raw, categories=[s.key for s in segments], ordered=True)
     pd.testing.assert_extension_array_equal(result.labels.array, expected)
     assert result.labels.index is snapshot.index
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    table=st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), min_size=0, max_size=50),
+    choices=st.sampled_from([["potential", "high", "mid"], ["a", "b", "a"], ["x", "y", "low"]]),
+)
+def test_select_keys_chooses_as_numpy_select(
+    table: list[tuple[bool, bool, bool]], choices: list[str]
+) -> None:
+    # The rule schemes choose keys as integer codes; each customer's key must be the one
+    # numpy.select picks from the same conditions (a repeated key, or the default among the
+    # choices, included).
+    from segmentation.schemes.base import select_keys
+
+    conditions = [np.array([row[j] for row in table], dtype=bool) for j in range(3)]
+    got = select_keys(conditions, choices, default="low")
+    expected = np.select(conditions, choices, default="low")
+    assert np.asarray(got, dtype=object).tolist() == expected.tolist()
+    assert list(got.categories) == list(dict.fromkeys([*choices, "low"]))

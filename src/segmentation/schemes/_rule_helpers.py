@@ -36,7 +36,7 @@ def rule_segmentation(
     section: Mapping[str, Any],
     config: Mapping[str, Any],
     snapshot: pd.DataFrame,
-    keys: np.ndarray,
+    keys: np.ndarray | pd.Categorical,
     segment_keys: Sequence[str],
     ordered: bool = True,
     details: Mapping[str, Any] | None = None,

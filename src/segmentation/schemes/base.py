@@ -41,6 +41,7 @@ __all__ = [
     "fully_refunded_segment",
     "make_segmentation",
     "segment_profile",
+    "select_keys",
 ]
 
 #: The segment key of customers who never bought, in every scheme that has them.
@@ -249,7 +250,7 @@ def make_segmentation(
     scheme: str,
     title: Mapping[str, str],
     snapshot: pd.DataFrame,
-    keys: pd.Series | np.ndarray,
+    keys: pd.Series | np.ndarray | pd.Categorical,
     segments: Sequence[Segment],
     ordered: bool = True,
     details: Mapping[str, Any] | None = None,
@@ -264,8 +265,10 @@ def make_segmentation(
         ``{"zh": ..., "en": ...}``.
     snapshot : pandas.DataFrame
         The snapshot the keys were computed from (its index gives the customer ids).
-    keys : Series or array
-        One segment key per snapshot row, in the snapshot's row order.
+    keys : Series, array or pandas.Categorical
+        One segment key per snapshot row, in the snapshot's row order. A Categorical
+        (:func:`select_keys`) is placed among the segments by its few categories, without
+        comparing a million texts.
     segments : sequence of Segment
         Every segment, lowest value first; keys outside this list are a bug and raise.
     ordered : bool, default True
@@ -278,7 +281,84 @@ def make_segmentation(
     Segmentation
     """
     categories = [s.key for s in segments]
-    values = np.asarray(keys)
+    if isinstance(keys, pd.Categorical):
+        codes = _codes_of_categorical(keys, categories, snapshot, scheme=scheme)
+    else:
+        codes = _codes_of_values(np.asarray(keys), categories, snapshot, scheme=scheme)
+    labels = pd.Series(
+        pd.Categorical.from_codes(codes, categories=pd.Index(categories), ordered=True),
+        index=snapshot.index,
+        name=scheme,
+    )
+    return Segmentation(
+        scheme=scheme,
+        title=dict(title),
+        labels=labels,
+        profile=segment_profile(snapshot, labels, segments),
+        ordered=ordered,
+        details=dict(details or {}),
+    )
+
+
+def select_keys(
+    conditions: Sequence[np.ndarray], choices: Sequence[str], *, default: str
+) -> pd.Categorical:
+    """Segment keys as :func:`numpy.select` would choose them, as a Categorical.
+
+    Each row takes the choice of the first condition it meets, else ``default``. The keys
+    are chosen as integer codes, so neither the choice nor :func:`make_segmentation` handles
+    a text per customer.
+
+    Parameters
+    ----------
+    conditions : sequence of numpy.ndarray
+        Boolean arrays, one per choice, of one length.
+    choices : sequence of str
+        The key of each condition.
+    default : str
+        The key of rows that meet none.
+
+    Returns
+    -------
+    pandas.Categorical
+        Its categories are ``choices`` then ``default`` (distinct keys, once each).
+    """
+    keys = list(dict.fromkeys([*choices, default]))
+    position = {key: code for code, key in enumerate(keys)}
+    codes = np.select(list(conditions), [position[c] for c in choices], default=position[default])
+    return pd.Categorical.from_codes(
+        codes.astype(np.int64, copy=False), categories=pd.Index(keys, dtype=object)
+    )
+
+
+def _codes_of_categorical(
+    keys: pd.Categorical, categories: list[str], snapshot: pd.DataFrame, *, scheme: str
+) -> np.ndarray:
+    """:func:`make_segmentation`'s codes of a Categorical of keys (see :func:`_codes_of_values`)."""
+    if len(keys) != len(snapshot):
+        raise ValueError(f"{scheme}: {len(keys)} labels for {len(snapshot)} customers")
+    position = pd.Index(categories, dtype=object).get_indexer(
+        pd.Index(keys.categories, dtype=object)
+    )
+    # code -1 (a missing key) reads the -1 at the end
+    codes = np.append(position, -1)[np.asarray(keys.codes, dtype=np.int64)]
+    if FULLY_REFUNDED in categories and POTENTIAL_KEY in categories:
+        refunded = (customer_states(snapshot) == FULLY_REFUNDED).to_numpy()
+        potential = refunded & (codes == categories.index(POTENTIAL_KEY))
+        codes[potential] = categories.index(FULLY_REFUNDED)
+    unknown_rows = codes < 0
+    if unknown_rows.any():
+        unknown = sorted(set(np.asarray(keys[unknown_rows], dtype=object).tolist()), key=str)
+        raise ValueError(f"{scheme}: labels outside the declared segments: {unknown[:5]}")
+    return codes
+
+
+def _codes_of_values(
+    values: np.ndarray, categories: list[str], snapshot: pd.DataFrame, *, scheme: str
+) -> np.ndarray:
+    """:func:`make_segmentation`'s codes of an array of keys: each key's position among the
+    segments, potential customers who refunded everything moved to their own segment; a key
+    outside the segments is a bug and raises."""
     if FULLY_REFUNDED in categories:
         # Customers who never bought are potential unless they refunded everything: the one
         # definition of the states (segmentation.features.customer_states) tells them apart.
@@ -307,19 +387,7 @@ def make_segmentation(
     if unknown_rows.any():
         unknown = sorted(set(values[unknown_rows].tolist()), key=str)
         raise ValueError(f"{scheme}: labels outside the declared segments: {unknown[:5]}")
-    labels = pd.Series(
-        pd.Categorical.from_codes(codes, categories=pd.Index(categories), ordered=True),
-        index=snapshot.index,
-        name=scheme,
-    )
-    return Segmentation(
-        scheme=scheme,
-        title=dict(title),
-        labels=labels,
-        profile=segment_profile(snapshot, labels, segments),
-        ordered=ordered,
-        details=dict(details or {}),
-    )
+    return codes
 
 
 def config_segments(config: Mapping[str, Any], scheme: str, keys: Sequence[str]) -> list[Segment]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from segmentation.errors import SegmentationInputError
 from segmentation.schemes._rule_helpers import POTENTIAL, rule_segmentation
-from segmentation.schemes.base import Segmentation, config_section
+from segmentation.schemes.base import Segmentation, config_section, select_keys
 
 __all__ = ["lifecycle"]
 
@@ -79,7 +79,7 @@ def lifecycle(
     churn_limit = _limit(gap, churned)
     new_days = float(section["new_days"])
     loyal_min_orders = float(section["loyal_min_orders"])
-    keys = np.select(
+    keys = select_keys(
         [
             potential,
             recency_days > churn_limit,

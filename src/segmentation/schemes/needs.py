@@ -14,7 +14,7 @@ import pandas as pd
 
 from segmentation.errors import SchemeUnavailable
 from segmentation.schemes._rule_helpers import rule_segmentation
-from segmentation.schemes.base import Segmentation, config_section
+from segmentation.schemes.base import Segmentation, config_section, select_keys
 
 __all__ = ["needs"]
 
@@ -71,7 +71,7 @@ def needs(
     ratio = snapshot["avg_unit_price_ratio"].to_numpy(dtype=float)
     breadth = snapshot["category_breadth"].to_numpy(dtype=float)
     no_products = np.isnan(ratio) | snapshot["is_potential"].to_numpy(dtype=bool)
-    keys = np.select(
+    keys = select_keys(
         [
             no_products,
             ratio >= premium_ratio,

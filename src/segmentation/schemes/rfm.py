@@ -191,7 +191,7 @@ def rfm_named(
     buyers = ~snapshot["is_potential"].to_numpy(dtype=bool)
     r = scores["R"].fillna(0).to_numpy(dtype=np.int64)
     fm = scores["FM"].fillna(0).to_numpy(dtype=np.int64)
-    keys = np.where(buyers, grid[r, fm], POTENTIAL)
+    keys = _looked_up(grid, (r, fm), buyers=buyers)
     return rule_segmentation(
         "rfm_named",
         section=section,
@@ -207,6 +207,16 @@ def rfm_named(
             **_tie_notes(possible),
         },
     )
+
+
+def _looked_up(table: np.ndarray, at: Any, *, buyers: np.ndarray) -> pd.Categorical:
+    """``numpy.where(buyers, table[at], POTENTIAL)`` as a Categorical: the small table's keys
+    are coded once and each customer's code looked up, where a text per customer would be
+    looked up, then compared with every segment key by :func:`make_segmentation`."""
+    codes, keys = pd.factorize(np.append(table.ravel(), np.array([POTENTIAL], dtype=object)))
+    table_codes = codes[:-1].reshape(table.shape)
+    chosen = np.where(buyers, table_codes[at], codes[-1]).astype(np.int64, copy=False)
+    return pd.Categorical.from_codes(chosen, categories=pd.Index(keys, dtype=object))
 
 
 def _rfm_grid(grid: Any) -> np.ndarray:
@@ -291,7 +301,7 @@ def rfm_8class(
         + (values["M"] > centers["M"])
     )
     lookup = np.array([classes[code] for code in codes], dtype=object)
-    keys = np.where(buyers, lookup[code_index], POTENTIAL)
+    keys = _looked_up(lookup, code_index, buyers=buyers)
     return rule_segmentation(
         "rfm_8class",
         section=section,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from segmentation.errors import SchemeUnavailable, SegmentationInputError
 from segmentation.schemes._rule_helpers import POTENTIAL, numeric_column, rule_segmentation
-from segmentation.schemes.base import Segmentation, config_section
+from segmentation.schemes.base import Segmentation, config_section, select_keys
 
 __all__ = ["frequency_tier", "interaction_tier", "member_grade", "value_tier"]
 
@@ -72,21 +72,22 @@ def value_tier(
         )
     buyers = ~snapshot["is_potential"].to_numpy(dtype=bool)
     spend = np.where(buyers, snapshot["monetary_total"].to_numpy(dtype=float), 0.0)
-    share_above = _revenue_share_above(spend[buyers])
-    tier = np.select(
+    share_above = np.ones(len(snapshot))  # potential customers are chosen first
+    share_above[buyers] = _revenue_share_above(spend[buyers])
+    keys = select_keys(
         [
+            ~buyers,
             share_above < shares[0] - _SHARE_TOLERANCE,
             share_above < shares[0] + shares[1] - _SHARE_TOLERANCE,
         ],
-        ["high", "mid"],
+        [POTENTIAL, "high", "mid"],
         default="low",
     )
-    keys = np.full(len(snapshot), POTENTIAL, dtype=object)
-    keys[buyers] = tier
-    min_spend = {
-        t: float(spend[keys == t].min()) if (keys == t).any() else float("nan")
-        for t in ("high", "mid")
-    }
+    codes = np.asarray(keys.codes)
+    min_spend = {}
+    for t in ("high", "mid"):
+        chosen = codes == keys.categories.get_loc(t)
+        min_spend[t] = float(spend[chosen].min()) if chosen.any() else float("nan")
     return rule_segmentation(
         "value_tier",
         section=section,
@@ -206,8 +207,9 @@ def frequency_tier(
             snapshot["tenure_days"].to_numpy(dtype=float), float(section.get("min_tenure_days", 0))
         )
         measure = orders / np.maximum(tenure, 1.0) * _DAYS_PER_MONTH
-    tier = _threshold_tier(measure, thresholds, default="low")
-    keys = np.where(snapshot["is_potential"].to_numpy(dtype=bool), POTENTIAL, tier)
+    keys = _threshold_tier(
+        measure, thresholds, default="low", potential=snapshot["is_potential"].to_numpy(dtype=bool)
+    )
     return rule_segmentation(
         "frequency_tier",
         section=section,
@@ -296,8 +298,16 @@ def _increasing(thresholds: Any, where: str, names: Sequence[str]) -> dict[str, 
 
 
 def _threshold_tier(
-    measure: np.ndarray, thresholds: Mapping[str, float], *, default: str
-) -> np.ndarray:
-    """The highest tier whose threshold ``measure`` reaches (``thresholds`` lowest first)."""
+    measure: np.ndarray,
+    thresholds: Mapping[str, float],
+    *,
+    default: str,
+    potential: np.ndarray | None = None,
+) -> pd.Categorical:
+    """The highest tier whose threshold ``measure`` reaches (``thresholds`` lowest first);
+    ``potential`` customers, when given, are potential whatever their measure."""
     tiers = list(thresholds)[::-1]
-    return np.select([measure >= thresholds[tier] for tier in tiers], tiers, default=default)
+    conditions = [measure >= thresholds[tier] for tier in tiers]
+    if potential is not None:
+        conditions, tiers = [potential, *conditions], [POTENTIAL, *tiers]
+    return select_keys(conditions, tiers, default=default)
