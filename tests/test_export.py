@@ -369,12 +369,17 @@ cell_text = st.one_of(
 @given(
     st.lists(st.tuples(cell_text, cell_text, cell_text), max_size=40),
     st.booleans(),
+    st.booleans(),
 )
 def test_frame_csv_writes_pandas_to_csv_bytes(
-    tmp_path: Path, rows: list[tuple[str | None, ...]], categorical_last: bool
+    tmp_path: Path,
+    rows: list[tuple[str | None, ...]],
+    categorical_last: bool,
+    categorical_ids: bool,
 ) -> None:
-    # grade_history.csv and grade_moves.csv: text and categorical columns, written from the
-    # categories, byte for byte what pandas' to_csv writes of the escaped frame.
+    # grade_history.csv and grade_moves.csv: text and categorical columns (grade_history's
+    # ids are one), written from the categories, byte for byte what pandas' to_csv writes
+    # of the escaped frame.
     from segmentation.export._csv import write_frame_csv
 
     ids, middle, last = (
@@ -382,7 +387,7 @@ def test_frame_csv_writes_pandas_to_csv_bytes(
     )
     frame = pd.DataFrame(
         {
-            "编号": pd.array(ids, dtype="string"),
+            "编号": pd.Categorical(ids) if categorical_ids else pd.array(ids, dtype="string"),
             "a,b": pd.Categorical(middle),
             "last": pd.Categorical(last) if categorical_last else pd.array(last, dtype=object),
         }

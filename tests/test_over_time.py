@@ -3,6 +3,7 @@ and the member grades that moved from last month to this."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from pathlib import Path
@@ -386,9 +387,30 @@ def test_moves_file_takes_pseudonyms_as_segments_csv_does(
         demo_history, tmp_path, config=settings, ids="pseudonymous", project_dir=tmp_path
     )
     assert history_ids.written == "pseudonymous"
-    in_history = set(pd.read_csv(history_path, dtype=str, encoding="utf-8-sig").iloc[:, 0])
+    in_history = pd.read_csv(history_path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     known = demo_history.customer_ids.astype(str)
-    assert in_history == set(pseudonymise_customer_ids(known, key="over-time-test-key"))
+    assert set(in_history.iloc[:, 0]) == set(
+        pseudonymise_customer_ids(known, key="over-time-test-key")
+    )
+    # row by row the file with the shop's ids, each id replaced by its pseudonym
+    plain_path, _, _ = write_grade_history(
+        demo_history, tmp_path / "plain", config=settings, ids="original", project_dir=tmp_path
+    )
+    plain = pd.read_csv(plain_path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    replaced = pseudonymise_customer_ids(plain.iloc[:, 0], key="over-time-test-key")
+    assert in_history.iloc[:, 0].tolist() == replaced.tolist()
+    pd.testing.assert_frame_equal(in_history.iloc[:, 1:], plain.iloc[:, 1:])
+    # given segments.csv's choice itself: the same bytes, the choice handed back as it is
+    for write, written in ((write_grade_moves, path), (write_grade_history, history_path)):
+        again, _, kept = write(
+            demo_history, tmp_path / "kept", config=settings, ids=ids, project_dir=tmp_path
+        )
+        assert kept is ids and again.read_bytes() == written.read_bytes()
+    original = dataclasses.replace(ids, asked="original", written="original", key_source="")
+    again, _, kept = write_grade_history(
+        demo_history, tmp_path / "kept", config=settings, ids=original, project_dir=tmp_path
+    )
+    assert kept is original and again.read_bytes() == plain_path.read_bytes()
 
 
 _IDS = [f"c{i}" for i in range(8)]

@@ -142,16 +142,16 @@ def write_frame_csv(frame: pd.DataFrame, path: Path) -> int:
         line_end = "\n" if number == len(frame.columns) - 1 else ""
         if isinstance(values.dtype, pd.CategoricalDtype):
             # Each category's cell, and an empty one (code -1, missing) last.
-            cells = [*csv_cells(escaped_text(pd.Series(values.cat.categories))), ""]
-            texts.append(arrow_text([cell + line_end for cell in cells]))
+            categories = csv_cells_column(escaped_text(pd.Series(values.cat.categories)))
+            cells = pa.concat_arrays([categories, arrow_text([""])])
             positions.append(value_positions(values.cat.codes.to_numpy(), len(cells)))
         else:
             cells = csv_cells_column(escaped_text(values).reset_index(drop=True))
-            if line_end:
-                end = pa.scalar(line_end, pa.large_string())
-                cells = pc.binary_join_element_wise(cells, end, pa.scalar("", pa.large_string()))
-            texts.append(cells)
             positions.append(None)
+        if line_end:
+            end = pa.scalar(line_end, pa.large_string())
+            cells = pc.binary_join_element_wise(cells, end, pa.scalar("", pa.large_string()))
+        texts.append(cells)
 
     def block(start: int, stop: int) -> memoryview:
         return joined_rows(

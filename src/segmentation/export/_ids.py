@@ -74,7 +74,7 @@ def choose_ids(
     customer_ids: pd.Index | pd.Series,
     *,
     config: Mapping[str, Any],
-    ids: str | None = None,
+    ids: str | IdChoice | None = None,
     project_dir: str | Path | None = None,
 ) -> tuple[IdTransform | None, IdChoice]:
     """Decide which ids to write and return the transform that writes them.
@@ -86,8 +86,10 @@ def choose_ids(
     config : mapping
         The config; ``export.ids`` is the default and ``export.personal_id_checks`` the
         forms of personal data looked for.
-    ids : {"original", "pseudonymous"}, optional
-        Overrides ``export.ids`` (the ``--ids`` option).
+    ids : {"original", "pseudonymous"} or IdChoice, optional
+        Overrides ``export.ids`` (the ``--ids`` option); an :class:`IdChoice` already made on
+        the same customers (segments.csv's, for the grade files) is kept as it is, without
+        looking at the ids again.
     project_dir : str or Path, optional
         Folder of the pseudonymisation key (:func:`segmentation.privacy.load_pii_key`).
 
@@ -102,6 +104,11 @@ def choose_ids(
     InvalidOptionError
         For an ``ids`` (or ``export.ids``) other than "original" or "pseudonymous".
     """
+    if isinstance(ids, IdChoice):
+        if ids.written == "original":
+            return None, ids
+        key = load_pii_key(project_dir=project_dir)
+        return functools.partial(pseudonymise_customer_ids, key=key), ids
     settings = config_section(config, "export")
     asked = str(ids if ids is not None else settings["ids"])
     if asked not in ID_CHOICES:

@@ -115,7 +115,7 @@ def write_grade_moves(
     *,
     config: Mapping[str, Any],
     lang: str = "zh",
-    ids: str | None = None,
+    ids: str | IdChoice | None = None,
     project_dir: str | Path | None = None,
 ) -> tuple[Path, int, IdChoice]:
     """Write ``out_dir/grade_moves.csv`` (UTF-8 with BOM, formula cells escaped).
@@ -130,9 +130,10 @@ def write_grade_moves(
         The config (see :func:`grade_moves_table`; ``export.ids`` and the personal-id
         checks decide the ids).
     lang : {"zh", "en"}, default "zh"
-    ids : {"original", "pseudonymous"}, optional
-        As segments.csv was written (``CrmExport.ids.written``); ``export.ids`` when omitted.
-        The decision is made on every customer known this month, as segments.csv's is.
+    ids : {"original", "pseudonymous"} or IdChoice, optional
+        As segments.csv was written: its choice (``CrmExport.ids``), kept as it is, or what
+        it wrote (``CrmExport.ids.written``); ``export.ids`` when omitted. The decision is
+        made on every customer known this month, as segments.csv's is.
     project_dir : str or Path, optional
         Folder of the pseudonymisation key.
 
@@ -173,9 +174,9 @@ def grade_history_table(
     Returns
     -------
     pandas.DataFrame
-        Columns: the id header, scheme (categorical), then one per month-end (``YYYY-MM``,
-        oldest first): the segment's name (categorical), missing before the customer was
-        known. Rows by scheme
+        Columns: the id header (categorical, each customer's id a category), scheme
+        (categorical), then one per month-end (``YYYY-MM``, oldest first): the segment's
+        name (categorical), missing before the customer was known. Rows by scheme
         (in ``schemes`` order), then by id; every customer known at the last month-end once
         per scheme.
     """
@@ -201,10 +202,14 @@ def grade_history_table(
     ]
     codes = np.concatenate(stacked) if stacked else np.empty((0, len(months)), dtype=np.int16)
     known = len(history.customer_ids)
-    ids = history.customer_ids.astype(str).to_numpy(dtype=object)
+    # Each id once, as a category: the file writer escapes and quotes a million ids once,
+    # not once per scheme.
+    ids = pd.Index(history.customer_ids.astype(str), dtype="string")
     table = pd.DataFrame(
         {
-            id_header: pd.array(np.tile(ids, len(wanted)), dtype="string"),
+            id_header: pd.Categorical.from_codes(
+                np.tile(np.arange(known), len(wanted)), categories=ids
+            ),
             scheme_header: pd.Categorical.from_codes(
                 np.repeat(np.arange(len(wanted)), known),
                 categories=pd.Index(
@@ -230,7 +235,7 @@ def write_grade_history(
     *,
     config: Mapping[str, Any],
     lang: str = "zh",
-    ids: str | None = None,
+    ids: str | IdChoice | None = None,
     project_dir: str | Path | None = None,
 ) -> tuple[Path, int, IdChoice]:
     """Write ``out_dir/grade_history.csv`` (UTF-8 with BOM, formula cells escaped).
@@ -245,8 +250,9 @@ def write_grade_history(
         The config (see :func:`grade_history_table`; ``export.ids`` and the personal-id
         checks decide the ids).
     lang : {"zh", "en"}, default "zh"
-    ids : {"original", "pseudonymous"}, optional
-        As segments.csv was written; ``export.ids`` when omitted.
+    ids : {"original", "pseudonymous"} or IdChoice, optional
+        As segments.csv was written (its ``CrmExport.ids``, kept as it is, or what it
+        wrote); ``export.ids`` when omitted.
     project_dir : str or Path, optional
         Folder of the pseudonymisation key.
 
@@ -268,7 +274,7 @@ def _write(
     path: Path,
     history: SegmentHistory,
     config: Mapping[str, Any],
-    ids: str | None,
+    ids: str | IdChoice | None,
     project_dir: str | Path | None,
 ) -> tuple[Path, int, IdChoice]:
     """Write ``table`` to ``path`` with segments.csv's id policy (its first column)."""
@@ -277,7 +283,15 @@ def _write(
     )
     id_header = table.columns[0]
     if transform is not None:
-        table[id_header] = transform(table[id_header]).astype("string").to_numpy()
+        column = table[id_header]
+        pseudonyms = None
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # Each distinct id pseudonymised once (grade_history.csv's ids repeat per scheme).
+            pseudonyms = pd.Index(transform(pd.Series(column.cat.categories)), dtype="string")
+        if pseudonyms is not None and pseudonyms.is_unique:
+            table[id_header] = pd.Categorical.from_codes(column.cat.codes, categories=pseudonyms)
+        else:  # text ids, or two ids sharing a 64-bit pseudonym (a category must be unique)
+            table[id_header] = transform(column.astype("string")).astype("string").to_numpy()
     out = path.parent
     with translated_output_errors(out):
         out.mkdir(parents=True, exist_ok=True)

@@ -432,7 +432,7 @@ def _write_grade_moves(
         (GRADE_HISTORY_FILE, write_grade_history, 2 + len(history.month_ends)),
     ):
         _, rows, _ = write(
-            history, out_dir, config=settings, lang=lang, ids=crm.ids.written, project_dir=root
+            history, out_dir, config=settings, lang=lang, ids=crm.ids, project_dir=root
         )
         written[name] = {"rows": rows, "columns": columns}
     return written
