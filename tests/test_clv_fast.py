@@ -13,8 +13,11 @@ import contextlib
 import dataclasses
 import io
 import pickle
+import subprocess
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -500,6 +503,39 @@ def test_purchase_fit_pickles_with_the_standard_library(
     )
     pd.testing.assert_frame_equal(back.fitter.data, fit.fitter.data)
     assert back.fitter.predict.__self__ is back.fitter
+
+
+def test_an_unpickled_fit_imports_lifetimes_only_when_its_fitter_is_used(
+    weekly_summary: pd.DataFrame, tmp_path: Path
+) -> None:
+    # A notebook unpickling the month's analysis to show a table does not import lifetimes
+    # (about a second); the fitter is rebuilt on first use, pickled again as it came if never
+    # used, and its predictions are the fit's own.
+    fit = clv.fit_purchase_model(weekly_summary, model="pareto", period_days=7)
+    spend = clv.fit_spend_model(weekly_summary)
+    twice = round_trip(round_trip((fit, spend)))
+    assert "fitter" not in vars(twice[0]) and "fitter" not in vars(twice[1])
+    f, r, t = (weekly_summary[c] for c in ("frequency", "recency", "T"))
+    np.testing.assert_array_equal(
+        twice[0].expected_purchases(91, f, r, t), fit.expected_purchases(91, f, r, t)
+    )
+    assert twice[0].fitter.predict.__self__ is twice[0].fitter
+    assert twice[1].fitter.params_.equals(spend.fitter.params_)
+    with pytest.raises(AttributeError, match="no attribute 'fitterr'"):
+        twice[0].fitterr  # noqa: B018
+    stored = tmp_path / "fits.pkl"
+    stored.write_bytes(pickle.dumps((fit, spend), protocol=5))
+    script = (
+        "import pickle, sys\n"
+        f"fit, spend = pickle.loads(open({str(stored)!r}, 'rb').read())\n"
+        "print('lifetimes' in sys.modules)\n"
+        "print(type(fit.fitter).__name__, type(spend.fitter).__name__)\n"
+        "print('lifetimes' in sys.modules)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert shown[:3] == ["False", "ParetoNBDFitter GammaGammaFitter", "True"]
 
 
 def test_a_fitter_from_lifetimes_fit_pickles_without_its_lambda(

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -263,14 +263,77 @@ def _picklable_fitter(fitter: Any) -> Any:
     return clone
 
 
+@dataclass(frozen=True)
+class _FitterState:
+    """A lifetimes fitter as plain data: its class's name and its attributes, the methods
+    bound to itself (lifetimes' ``predict``) by name. Unpickling it imports nothing from
+    lifetimes; :meth:`restore` builds the fitter when it is first used."""
+
+    module: str
+    qualname: str
+    attributes: dict[str, Any]
+    bound: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, fitter: Any) -> _FitterState:
+        """``fitter``'s state, without lifetimes' ``generate_new_data`` lambda."""
+        fitter = _picklable_fitter(fitter)
+        attributes, bound = {}, []
+        for name, value in vars(fitter).items():
+            if getattr(value, "__self__", None) is fitter:
+                bound.append((name, value.__name__))
+            else:
+                attributes[name] = value
+        kind = type(fitter)
+        return cls(kind.__module__, kind.__qualname__, attributes, tuple(bound))
+
+    def restore(self) -> Any:
+        """The fitter, as pickle would have rebuilt it (its class's ``__new__``, then its
+        attributes), lifetimes imported through :func:`_import_lifetimes`."""
+        _import_lifetimes()
+        kind: Any = functools.reduce(getattr, self.qualname.split("."), sys.modules[self.module])
+        fitter = kind.__new__(kind)
+        fitter.__dict__.update(self.attributes)
+        for name, method in self.bound:
+            setattr(fitter, name, getattr(fitter, method))
+        return fitter
+
+
+_FITTER_STATE = "_fitter_state"
+
+
 class _PicklableFit:
-    """Base of the fitted models: pickled without the lifetimes fitter's lambda."""
+    """Base of the fitted models: pickled without the lifetimes fitter's lambda, and read
+    back without importing lifetimes until the fitter is used.
+
+    Importing lifetimes (autograd, scipy.stats, scipy.optimize) takes about a second: a
+    notebook that unpickles the month's analysis to show a table should not pay it, nor the
+    parent of a forked CLV fit. The fitter is pickled as a :class:`_FitterState` and rebuilt
+    on the first access of ``fitter``.
+    """
 
     fitter: Any
 
     def __getstate__(self) -> dict[str, Any]:
-        # Standard pickle: a fitter from lifetimes' own fit holds a lambda; drop it.
-        return {**self.__dict__, "fitter": _picklable_fitter(self.fitter)}
+        state = dict(self.__dict__)
+        if "fitter" in state:  # else not yet rebuilt: its state is pickled as it came
+            state[_FITTER_STATE] = _FitterState.of(state.pop("fitter"))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)  # a frozen dataclass: no __setattr__
+
+    if not TYPE_CHECKING:  # mypy would take any misspelt attribute for this lookup
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only when ``name`` is not found: ``fitter`` before its first use.
+            stored = self.__dict__.get(_FITTER_STATE) if name == "fitter" else None
+            if stored is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            # Two threads may both rebuild it; the first one stored is the one kept.
+            fitter = self.__dict__.setdefault("fitter", stored.restore())
+            self.__dict__.pop(_FITTER_STATE, None)
+            return fitter
 
 
 def _minimize_as_lifetimes(
