@@ -328,6 +328,41 @@ def test_the_demo_kpis_and_plan_in_numbers(demo) -> None:
     assert np.allclose(plan["value_at_stake"], expected["value_at_stake"])
 
 
+def test_each_schemes_migration_uses_the_months_positions_to_the_same_counts(
+    demo, tmp_path: Path
+) -> None:
+    # The comparison's one lookup of last month's customers among this month's, kept in the
+    # analysis (and in its saved file) for the notebooks' migrations: the same counts and
+    # shares as looking the ids up again.
+    from segmentation.report._analysis_file import dump_analysis, load_analysis
+    from segmentation.schemes.migration import migration_between
+
+    _, _, analysis = demo
+    before, now = analysis.previous.snapshot.index, analysis.current.snapshot.index
+    in_before, in_now = analysis.previous_positions
+    assert before[in_before].equals(now[in_now])
+    # every customer known last month is known this month (5,000 now)
+    assert len(in_before) == len(before.intersection(now)) == 4_602 and len(now) == 5_000
+    dump_analysis(analysis, tmp_path / "analysis.pkl")
+    saved = load_analysis(tmp_path / "analysis.pkl")
+    shared = sorted(set(analysis.previous.segmentations) & set(analysis.current.segmentations))
+    assert len(shared) == 11  # every scheme of the demo, each month
+    for scheme in shared:
+        expected = migration_between(
+            analysis.previous.segmentations[scheme], analysis.current.segmentations[scheme]
+        )
+        for got in (analysis.migration(scheme), saved.migration(scheme)):
+            pd.testing.assert_frame_equal(got.counts, expected.counts)
+            pd.testing.assert_frame_equal(got.row_shares, expected.row_shares)
+            assert (got.n_both, got.n_new, got.n_gone) == (
+                expected.n_both,
+                expected.n_new,
+                expected.n_gone,
+            )
+    with pytest.raises(KeyError):
+        analysis.migration("no_such_scheme")
+
+
 def test_every_scheme_has_a_contact_plan_that_covers_its_customers(demo) -> None:
     _, _, analysis = demo
     for scheme, segmentation in analysis.current.segmentations.items():

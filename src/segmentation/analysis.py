@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from segmentation.association import AssociationResult, association_from_config
@@ -47,6 +48,7 @@ from segmentation.features import CohortMatrix, cohort_matrix, customer_snapshot
 from segmentation.forked import ForkedCall
 from segmentation.ranking import Verdict
 from segmentation.ranking import verdict as make_verdict
+from segmentation.schemes.base import common_positions
 from segmentation.schemes.history import (
     MonthEndLabels,
     SegmentHistory,
@@ -54,6 +56,7 @@ from segmentation.schemes.history import (
     month_ends,
     segment_history,
 )
+from segmentation.schemes.migration import Migration, migration_between
 from segmentation.schemes.registry import SchemeRun, run_schemes
 
 __all__ = ["MonthAnalysis", "analyse_month"]
@@ -132,6 +135,11 @@ class MonthAnalysis:
         Last month's campaigns measured against their control groups
         (:func:`segmentation.campaigns.measure_campaigns`); None without a campaign log.
         Filled by :func:`segmentation.report.load_month_analysis` and ``segmentation report``.
+    previous_positions : tuple of two arrays or None
+        Where the customers of both months sit in last month's snapshot and in this
+        month's (:func:`segmentation.schemes.base.common_positions`), found once for the
+        comparison and kept for :meth:`migration`, so a notebook showing a migration does
+        not look a million ids up again.
     """
 
     as_of: pd.Timestamp
@@ -164,6 +172,7 @@ class MonthAnalysis:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: tuple[tuple[str, str], ...] = ()
     campaigns: CampaignResults | None = None
+    previous_positions: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def outcomes_end(self) -> pd.Timestamp:
@@ -186,6 +195,32 @@ class MonthAnalysis:
     def scheme_titles(self) -> dict[str, dict[str, str]]:
         """Scheme name to its bilingual title, for every scheme of this month or calibration."""
         return {name: dict(title) for name, title in self.titles.items()}
+
+    def migration(self, scheme: str) -> Migration:
+        """How customers moved between ``scheme``'s segments from last month to this one.
+
+        Parameters
+        ----------
+        scheme : str
+            A scheme of both months.
+
+        Returns
+        -------
+        Migration
+            :func:`segmentation.schemes.migration.migration_between` of the two months.
+
+        Raises
+        ------
+        KeyError
+            When either month lacks ``scheme``.
+        """
+        before, now = self.previous.segmentations[scheme], self.current.segmentations[scheme]
+        # The positions hold for labels indexed by the two snapshots' own ids (every scheme's).
+        shared = (
+            before.labels.index is self.previous.snapshot.index
+            and now.labels.index is self.current.snapshot.index
+        )
+        return migration_between(before, now, positions=self.previous_positions if shared else None)
 
     def lift_curves(self, *, top: int = 5) -> dict[str, pd.DataFrame]:
         """The backtest's :func:`~segmentation.evaluate.lift_curve` of the ``top`` ranked schemes.
@@ -368,9 +403,10 @@ def _analysed(
     )
     with _timed(timings, "compare"):
         titles = _scheme_titles(calibration, current)
+        positions = common_positions(previous.snapshot.index, current.snapshot.index)
         scores, verdict = _ranked(
             (previous, current, calibration), outcomes, titles,
-            config=config, random_state=random_state,
+            config=config, random_state=random_state, positions=positions,
         )  # fmt: skip
     # The forecast's intervals and the holdout checks (bootstrap refits, numpy and scipy
     # alone) need nothing computed below: a forked child computes them while this process
@@ -423,6 +459,7 @@ def _analysed(
         history_scheme=history_scheme,
         titles=titles,
         timings=timings,
+        previous_positions=positions,
         **uncertainty,
     )
 
@@ -434,6 +471,7 @@ def _ranked(
     *,
     config: Mapping[str, Any],
     random_state: int,
+    positions: tuple[np.ndarray, np.ndarray],
 ) -> tuple[pd.DataFrame, Verdict]:
     """Score every scheme computed at calibration on what followed, and rank them."""
     previous, current, calibration = runs
@@ -444,6 +482,7 @@ def _ranked(
         current=current,
         settings=config["ranking"],
         random_state=random_state,
+        positions=positions,
     )
     return scores, make_verdict(scores, titles, settings=config["ranking"])
 

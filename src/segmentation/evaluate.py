@@ -143,7 +143,11 @@ def lift_curve(labels: pd.Series, revenue: pd.Series) -> pd.DataFrame:
         One row per segment in descending order of mean future revenue, plus a leading
         (0, 0) row: ``customer_share`` and ``revenue_share`` (both cumulative), ``segment``.
     """
-    grouped = revenue.groupby(labels, observed=True)
+    if labels.index is not revenue.index and not labels.index.equals(revenue.index):
+        labels = labels.reindex(revenue.index)
+    # Grouped by the labels' values: given a named Series, pandas first looks its name up
+    # among the customer ids, which builds their hash table (a second at a million ids).
+    grouped = revenue.groupby(labels.array, observed=True)
     table = pd.DataFrame({"mean": grouped.mean(), "size": grouped.size(), "sum": grouped.sum()})
     # Ties in the mean are broken by segment name so the curve is deterministic.
     table = table.rename_axis("segment").reset_index()
@@ -516,6 +520,7 @@ def backtest_scores(
     current: SchemeRun,
     settings: Mapping[str, Any],
     random_state: int = 0,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Every scheme's backtest and shape scores, its stability and bootstrap Jaccard, ranked.
 
@@ -533,6 +538,9 @@ def backtest_scores(
         The config's ``ranking`` section.
     random_state : int, default 0
         Seed of the bootstrap.
+    positions : tuple of two arrays, optional
+        :func:`~segmentation.schemes.base.common_positions` of ``previous.snapshot.index``
+        and ``current.snapshot.index`` when already known; looked up when omitted.
 
     Returns
     -------
@@ -542,7 +550,8 @@ def backtest_scores(
     """
     # Every scheme labels its month's snapshot: one lookup of last month's customers in this
     # month's serves them all.
-    positions = common_positions(previous.snapshot.index, current.snapshot.index)
+    if positions is None:
+        positions = common_positions(previous.snapshot.index, current.snapshot.index)
     rows = {}
     for name, segmentation in calibration.segmentations.items():
         row = scheme_scores(segmentation, outcomes)

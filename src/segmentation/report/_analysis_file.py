@@ -37,7 +37,7 @@ _OFFSET_BYTES = 8
 #: ``current.snapshot`` itself, so the two share a part and are written once.
 ANALYSIS_PARTS: Mapping[str, tuple[str, ...]] = {
     "current": ("snapshot", "current"),
-    "previous": ("previous",),
+    "previous": ("previous", "previous_positions"),
     "calibration": ("calibration",),
     "outcomes": ("outcomes",),
     "history": ("history",),

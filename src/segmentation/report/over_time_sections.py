@@ -24,7 +24,6 @@ from segmentation.formatting import styled
 from segmentation.plots.over_time import plot_cohort_retention, plot_segment_sizes
 from segmentation.report._tables import migration_table
 from segmentation.schemes.history import SegmentHistory
-from segmentation.schemes.migration import migration_between
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -372,10 +371,7 @@ def last_migration_table(analysis: MonthAnalysis, *, lang: str) -> Styler | None
         analysis.previous.segmentations
     ):
         return None
-    migration = migration_between(
-        analysis.previous.segmentations[scheme], analysis.current.segmentations[scheme]
-    )
-    return migration_table(migration, lang=lang)
+    return migration_table(analysis.migration(scheme), lang=lang)
 
 
 # --- re-grading -------------------------------------------------------------------------------

@@ -54,7 +54,6 @@ from segmentation.report.playbook import (
 )
 from segmentation.schemes.base import POTENTIAL_KEY, Segmentation
 from segmentation.schemes.clv_tiers import CLV_SCHEMES
-from segmentation.schemes.migration import migration_between
 from segmentation.schemes.rules import RULE_SCHEMES
 
 if TYPE_CHECKING:
@@ -231,7 +230,7 @@ def show_lifecycle(analysis: MonthAnalysis, *, lang: str, plot_lang: str) -> Non
     lifecycle = analysis.current.segmentations[_LIFECYCLE]
     display(Markdown(scheme_rules(lifecycle, lang)))
     display(lifecycle.profile_table(lang))
-    migration = migration_between(analysis.previous.segmentations[_LIFECYCLE], lifecycle)
+    migration = analysis.migration(_LIFECYCLE)
     display(
         Markdown(
             _MIGRATION_LINE[lang].format(
@@ -326,7 +325,7 @@ def cluster_migration(analysis: MonthAnalysis, *, lang: str) -> Styler | Markdow
                 now=names.join(clusters.profile.loc[now, f"name_{lang}"]),
             )
         )
-    return migration_table(migration_between(previous, clusters), lang=lang)
+    return migration_table(analysis.migration(_CLUSTERS), lang=lang)
 
 
 # --- 04 CLV -----------------------------------------------------------------------------------

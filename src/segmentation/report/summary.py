@@ -28,7 +28,6 @@ from segmentation.features import FULLY_REFUNDED, POTENTIAL, state_counts
 from segmentation.i18n import check_lang, localized
 from segmentation.report._numbers import count, money, percent, signed_percent
 from segmentation.report.playbook import contact_plan, size_change, value_rule
-from segmentation.schemes.migration import migration_between
 
 __all__ = ["MonthKPIs", "first_screen", "month_kpis", "recommendation_sentence"]
 
@@ -135,11 +134,11 @@ def _month_window(as_of: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def _lost_customers(analysis: MonthAnalysis) -> int | None:
     """Customers churned on the as-of day who were not churned a month before."""
-    now = analysis.current.segmentations.get(_LIFECYCLE)
-    before = analysis.previous.segmentations.get(_LIFECYCLE)
-    if now is None or before is None:
+    if _LIFECYCLE not in analysis.current.segmentations or (
+        _LIFECYCLE not in analysis.previous.segmentations
+    ):
         return None
-    into_churned = migration_between(before, now).counts[_CHURNED]
+    into_churned = analysis.migration(_LIFECYCLE).counts[_CHURNED]
     return int(into_churned.sum() - into_churned.get(_CHURNED, 0))
 
 

@@ -78,13 +78,22 @@ class Migration:
         return frame.rename(index=names, columns=names)
 
 
-def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
+def migration_between(
+    earlier: Segmentation,
+    later: Segmentation,
+    *,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Migration:
     """The transition matrix between two segmentations of the same scheme.
 
     Parameters
     ----------
     earlier, later : Segmentation
         The same scheme at two as-of dates (same categories, in the same order).
+    positions : tuple of two arrays, optional
+        :func:`~segmentation.schemes.base.common_positions` of the two label indexes when
+        already known (every scheme of a month labels the same customers, so one lookup
+        serves them all); looked up when omitted.
 
     Returns
     -------
@@ -107,7 +116,7 @@ def migration_between(earlier: Segmentation, later: Segmentation) -> Migration:
     k = len(categories)
     before = earlier.labels.cat.codes.to_numpy().astype(np.int64)
     after = later.labels.cat.codes.to_numpy().astype(np.int64)
-    in_earlier, in_later = common_positions(earlier.labels.index, later.labels.index)
+    in_earlier, in_later = positions or common_positions(earlier.labels.index, later.labels.index)
     n_both = len(in_earlier)
     is_new = np.ones(len(after), dtype=bool)
     is_new[in_later] = False
