@@ -1,9 +1,12 @@
-"""The data-quality section's tables, on small hand-computed cases."""
+"""The data-quality section's tables, on small hand-computed cases and hypothesis properties."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmentation.quality import data_overview, monthly_overview, reconciliation_table
 
@@ -118,3 +121,30 @@ def test_quarantine_reasons_are_named_in_the_report_language() -> None:
     assert zh.loc["隔离：非退款行单价 ≤ 0", "占输入比例"] == pytest.approx(0.04)
     en = reconciliation_table(quality, lang="en")
     assert en.loc["Quarantined: date not recognised", "Rows"] == 6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(24_000, 24_030), st.integers(-1, 40), st.booleans()), max_size=60
+    ),
+    st.booleans(),
+)
+def test_distinct_codes_per_month_as_pandas_counts_them(
+    rows: list[tuple[int, int, bool]], hashed: bool
+) -> None:
+    # Each month's distinct codes among the rows kept, missing codes (-1) left out: by the
+    # table of (month, code) pairs, and by hashing them past the table's bound.
+    from segmentation import quality
+
+    month = np.array([r[0] for r in rows], dtype=np.int64)
+    code = np.array([r[1] for r in rows], dtype=np.int64)
+    kept = np.array([r[2] for r in rows], dtype=bool)
+    frame = pd.DataFrame({"month": month, "code": code}).loc[kept & (code >= 0)]
+    expected = frame.drop_duplicates().groupby("month").size()
+    limit = 0 if hashed else quality._PAIR_TABLE_LIMIT
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(quality, "_PAIR_TABLE_LIMIT", limit)
+        got = quality._distinct_per_month(month, code, kept)
+    assert got.sort_index().to_dict() == expected.to_dict()
+    assert got.dtype == np.int64

@@ -210,17 +210,29 @@ def _codes(values: pd.Series) -> np.ndarray:
     return factorized(values)[0].astype(np.int64)
 
 
+# The most (month, code) pairs _distinct_per_month marks in a table (one byte each).
+_PAIR_TABLE_LIMIT = 200_000_000
+
+
 def _distinct_per_month(month: np.ndarray, code: np.ndarray, rows: np.ndarray) -> pd.Series:
     """How many distinct codes (missing left out) each month has among ``rows``."""
     keep = rows & (code >= 0)
     if not keep.any():
         return pd.Series(dtype=np.int64)
     kept_month, kept_code = month[keep].astype(np.int64), code[keep]
-    # One int64 per (month, code) pair: hashing integers is many times faster than a
-    # two-column drop_duplicates.
+    # One int64 per (month, code) pair, marked in a table of every pair: no hashing (pandas'
+    # unique took 0.8 s of the 3.5M order rows at a million customers). Past the table's
+    # bound (e.g. decades of orders), the distinct pairs are hashed.
     earliest, width = int(kept_month.min()), int(kept_code.max()) + 1
-    pairs = pd.unique((kept_month - earliest) * width + kept_code)
-    return pd.Series(pairs // width + earliest).value_counts()
+    n_months = int(kept_month.max()) - earliest + 1
+    pairs = (kept_month - earliest) * width + kept_code
+    if n_months * width > _PAIR_TABLE_LIMIT:
+        return pd.Series(pd.unique(pairs) // width + earliest).value_counts()
+    seen = np.zeros(n_months * width, dtype=bool)
+    seen[pairs] = True
+    counts = np.count_nonzero(seen.reshape(n_months, width), axis=1)
+    months = np.flatnonzero(counts)
+    return pd.Series(counts[months].astype(np.int64), index=months + earliest)
 
 
 def _month_number(timestamps: pd.Series) -> pd.Series:
