@@ -403,10 +403,9 @@ def _analysed(
     )
     with _timed(timings, "compare"):
         titles = _scheme_titles(calibration, current)
-        positions = common_positions(previous.snapshot.index, current.snapshot.index)
-        scores, verdict = _ranked(
+        scores, verdict, positions = _ranked(
             (previous, current, calibration), outcomes, titles,
-            config=config, random_state=random_state, positions=positions,
+            config=config, random_state=random_state,
         )  # fmt: skip
     # The forecast's intervals and the holdout checks (bootstrap refits, numpy and scipy
     # alone) need nothing computed below: a forked child computes them while this process
@@ -471,10 +470,12 @@ def _ranked(
     *,
     config: Mapping[str, Any],
     random_state: int,
-    positions: tuple[np.ndarray, np.ndarray],
-) -> tuple[pd.DataFrame, Verdict]:
-    """Score every scheme computed at calibration on what followed, and rank them."""
+) -> tuple[pd.DataFrame, Verdict, tuple[np.ndarray, np.ndarray]]:
+    """Score every scheme computed at calibration on what followed, and rank them; with
+    where last month's customers sit among this month's (found once, kept for the
+    migrations)."""
     previous, current, calibration = runs
+    positions = common_positions(previous.snapshot.index, current.snapshot.index)
     scores = backtest_scores(
         calibration,
         outcomes,
@@ -484,7 +485,7 @@ def _ranked(
         random_state=random_state,
         positions=positions,
     )
-    return scores, make_verdict(scores, titles, settings=config["ranking"])
+    return scores, make_verdict(scores, titles, settings=config["ranking"]), positions
 
 
 def _snapshots(
