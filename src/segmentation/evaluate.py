@@ -143,11 +143,9 @@ def lift_curve(labels: pd.Series, revenue: pd.Series) -> pd.DataFrame:
         One row per segment in descending order of mean future revenue, plus a leading
         (0, 0) row: ``customer_share`` and ``revenue_share`` (both cumulative), ``segment``.
     """
-    if labels.index is not revenue.index and not labels.index.equals(revenue.index):
-        labels = labels.reindex(revenue.index)
     # Grouped by the labels' values: given a named Series, pandas first looks its name up
     # among the customer ids, which builds their hash table (a second at a million ids).
-    grouped = revenue.groupby(labels.array, observed=True)
+    grouped = revenue.groupby(_aligned(labels, revenue.index).array, observed=True)
     table = pd.DataFrame({"mean": grouped.mean(), "size": grouped.size(), "sum": grouped.sum()})
     # Ties in the mean are broken by segment name so the curve is deterministic.
     table = table.rename_axis("segment").reset_index()
