@@ -105,10 +105,7 @@ def choose_ids(
         For an ``ids`` (or ``export.ids``) other than "original" or "pseudonymous".
     """
     if isinstance(ids, IdChoice):
-        if ids.written == "original":
-            return None, ids
-        key = load_pii_key(project_dir=project_dir)
-        return functools.partial(pseudonymise_customer_ids, key=key), ids
+        return (None if ids.written == "original" else _pseudonymiser(project_dir)), ids
     settings = config_section(config, "export")
     asked = str(ids if ids is not None else settings["ids"])
     if asked not in ID_CHOICES:
@@ -121,11 +118,17 @@ def choose_ids(
         personal = personal_id_counts(pd.Series(customer_ids), kinds=settings["personal_id_checks"])
         if not any(personal.values()):
             return None, IdChoice(asked=asked, written="original", personal=personal)
-    key = load_pii_key(project_dir=project_dir)
+    transform = _pseudonymiser(project_dir)
     choice = IdChoice(
         asked=asked,
         written="pseudonymous",
         personal=personal,
         key_source=pii_key_source(project_dir=project_dir),
     )
-    return functools.partial(pseudonymise_customer_ids, key=key), choice
+    return transform, choice
+
+
+def _pseudonymiser(project_dir: str | Path | None) -> IdTransform:
+    """The pseudonymisation with the project's key (loaded, or created, here)."""
+    key = load_pii_key(project_dir=project_dir)
+    return functools.partial(pseudonymise_customer_ids, key=key)
